@@ -1,0 +1,15 @@
+//! Accord's document model: scenarios, the documents of a draft, and the
+//! text rules every other part relies on. No I/O.
+
+mod docs;
+mod error;
+mod scenario;
+mod text;
+
+pub use docs::{IndexElement, element_text, heads_hex, new_element_doc, new_index_doc, text_obj};
+pub use error::{Error, Result};
+pub use scenario::{DraftSpec, ElementSpec, EntitySpec, Scenario};
+pub use text::{normalize_line_ends, text_hash};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,297 @@
+//! The automerge-repo websocket messages: one CBOR map per binary frame.
+//!
+//! Decoding is lenient where the JS client is loose (numbers may arrive as
+//! floats, unknown fields are ignored) and strict where it matters (a known
+//! `type` and its required fields).
+
+use ciborium::Value;
+
+use crate::error::{ProtocolError, Result};
+
+/// The only protocol version this server speaks.
+pub const PROTOCOL_VERSION: &str = "1";
+
+/// A peer id as claimed by a client. It proves nothing.
+pub type PeerId = String;
+
+/// A message addressed to one document.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DocMessage {
+    pub sender_id: PeerId,
+    pub target_id: PeerId,
+    /// The document id as sent: not necessarily valid.
+    pub document_id: String,
+    pub data: Vec<u8>,
+}
+
+/// An `ephemeral` message; relayed, never stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ephemeral {
+    pub sender_id: PeerId,
+    pub target_id: PeerId,
+    pub document_id: String,
+    pub count: u64,
+    pub session_id: String,
+    pub data: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Message {
+    Join {
+        sender_id: PeerId,
+        peer_metadata: Option<Value>,
+        supported_protocol_versions: Vec<String>,
+    },
+    Peer {
+        sender_id: PeerId,
+        target_id: PeerId,
+        peer_metadata: Value,
+        selected_protocol_version: String,
+    },
+    Error {
+        message: String,
+    },
+    Leave {
+        sender_id: PeerId,
+    },
+    Request(DocMessage),
+    Sync(DocMessage),
+    DocUnavailable {
+        sender_id: PeerId,
+        target_id: PeerId,
+        document_id: String,
+    },
+    Ephemeral(Ephemeral),
+    /// `remote-subscription-change` and `remote-heads-changed`: optional
+    /// gossip this server does not take part in.
+    Ignored {
+        kind: &'static str,
+    },
+}
+
+impl Message {
+    /// The wire name of the message type.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Message::Join { .. } => "join",
+            Message::Peer { .. } => "peer",
+            Message::Error { .. } => "error",
+            Message::Leave { .. } => "leave",
+            Message::Request(_) => "request",
+            Message::Sync(_) => "sync",
+            Message::DocUnavailable { .. } => "doc-unavailable",
+            Message::Ephemeral(_) => "ephemeral",
+            Message::Ignored { kind } => kind,
+        }
+    }
+
+    /// Decodes one frame.
+    pub fn decode(bytes: &[u8]) -> Result<Message> {
+        let value: Value =
+            ciborium::from_reader(bytes).map_err(|e| ProtocolError::Cbor(e.to_string()))?;
+        let Value::Map(entries) = value else {
+            return Err(ProtocolError::NotAMessage);
+        };
+        let map = Fields(entries);
+        let kind = map.get("type").and_then(Value::as_text).ok_or(ProtocolError::NotAMessage)?;
+        Ok(match kind {
+            "join" => Message::Join {
+                sender_id: map.text("join", "senderId")?,
+                peer_metadata: map.get("peerMetadata").cloned(),
+                supported_protocol_versions: match map.get("supportedProtocolVersions") {
+                    Some(Value::Array(items)) => items
+                        .iter()
+                        .filter_map(|v| v.as_text().map(str::to_owned))
+                        .collect(),
+                    // automerge-repo before 1.0 sent no list and meant "1".
+                    None => vec![PROTOCOL_VERSION.to_owned()],
+                    Some(_) => {
+                        return Err(ProtocolError::MissingField {
+                            kind: "join",
+                            field: "supportedProtocolVersions",
+                        });
+                    }
+                },
+            },
+            "peer" => Message::Peer {
+                sender_id: map.text("peer", "senderId")?,
+                target_id: map.text("peer", "targetId")?,
+                peer_metadata: map.get("peerMetadata").cloned().unwrap_or(Value::Map(vec![])),
+                selected_protocol_version: map.text("peer", "selectedProtocolVersion")?,
+            },
+            "error" => Message::Error {
+                message: map.text("error", "message")?,
+            },
+            "leave" => Message::Leave {
+                sender_id: map.text("leave", "senderId")?,
+            },
+            "request" => Message::Request(map.doc_message("request")?),
+            "sync" => Message::Sync(map.doc_message("sync")?),
+            "doc-unavailable" => Message::DocUnavailable {
+                sender_id: map.text("doc-unavailable", "senderId")?,
+                target_id: map.text("doc-unavailable", "targetId")?,
+                document_id: map.text("doc-unavailable", "documentId")?,
+            },
+            "ephemeral" => Message::Ephemeral(Ephemeral {
+                sender_id: map.text("ephemeral", "senderId")?,
+                target_id: map.text("ephemeral", "targetId")?,
+                document_id: map.text("ephemeral", "documentId")?,
+                count: map.number("ephemeral", "count")?,
+                session_id: map.text("ephemeral", "sessionId")?,
+                data: map.bytes("ephemeral", "data")?,
+            }),
+            "remote-subscription-change" => Message::Ignored {
+                kind: "remote-subscription-change",
+            },
+            "remote-heads-changed" => Message::Ignored {
+                kind: "remote-heads-changed",
+            },
+            other => return Err(ProtocolError::UnknownType(truncate(other))),
+        })
+    }
+
+    /// Encodes one frame.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut m: Vec<(Value, Value)> = vec![(text("type"), text(self.kind()))];
+        let mut put = |k: &str, v: Value| m.push((text(k), v));
+        match self {
+            Message::Join {
+                sender_id,
+                peer_metadata,
+                supported_protocol_versions,
+            } => {
+                put("senderId", text(sender_id));
+                if let Some(meta) = peer_metadata {
+                    put("peerMetadata", meta.clone());
+                }
+                put(
+                    "supportedProtocolVersions",
+                    Value::Array(supported_protocol_versions.iter().map(|v| text(v)).collect()),
+                );
+            }
+            Message::Peer {
+                sender_id,
+                target_id,
+                peer_metadata,
+                selected_protocol_version,
+            } => {
+                put("senderId", text(sender_id));
+                put("targetId", text(target_id));
+                put("peerMetadata", peer_metadata.clone());
+                put("selectedProtocolVersion", text(selected_protocol_version));
+            }
+            Message::Error { message } => put("message", text(message)),
+            Message::Leave { sender_id } => put("senderId", text(sender_id)),
+            Message::Request(d) | Message::Sync(d) => {
+                put("senderId", text(&d.sender_id));
+                put("targetId", text(&d.target_id));
+                put("documentId", text(&d.document_id));
+                put("data", Value::Bytes(d.data.clone()));
+            }
+            Message::DocUnavailable {
+                sender_id,
+                target_id,
+                document_id,
+            } => {
+                put("senderId", text(sender_id));
+                put("targetId", text(target_id));
+                put("documentId", text(document_id));
+            }
+            Message::Ephemeral(e) => {
+                put("senderId", text(&e.sender_id));
+                put("targetId", text(&e.target_id));
+                put("documentId", text(&e.document_id));
+                put("count", Value::Integer(e.count.into()));
+                put("sessionId", text(&e.session_id));
+                put("data", Value::Bytes(e.data.clone()));
+            }
+            Message::Ignored { .. } => {}
+        }
+        let mut out = Vec::new();
+        ciborium::into_writer(&Value::Map(m), &mut out).expect("writing CBOR to a Vec cannot fail");
+        out
+    }
+}
+
+fn text(s: &str) -> Value {
+    Value::Text(s.to_owned())
+}
+
+fn truncate(s: &str) -> String {
+    s.chars().take(64).collect()
+}
+
+/// The fields of a decoded CBOR map, looked up by string key.
+struct Fields(Vec<(Value, Value)>);
+
+impl Fields {
+    fn get(&self, key: &str) -> Option<&Value> {
+        self.0
+            .iter()
+            .find(|(k, _)| k.as_text() == Some(key))
+            .map(|(_, v)| v)
+    }
+
+    fn text(&self, kind: &'static str, field: &'static str) -> Result<String> {
+        self.get(field)
+            .and_then(Value::as_text)
+            .map(str::to_owned)
+            .ok_or(ProtocolError::MissingField { kind, field })
+    }
+
+    fn bytes(&self, kind: &'static str, field: &'static str) -> Result<Vec<u8>> {
+        match self.get(field) {
+            Some(Value::Bytes(b)) => Ok(b.clone()),
+            // A tagged typed array (cbor-x with tagUint8Array) still carries bytes.
+            Some(Value::Tag(_, inner)) => match inner.as_ref() {
+                Value::Bytes(b) => Ok(b.clone()),
+                _ => Err(ProtocolError::MissingField { kind, field }),
+            },
+            _ => Err(ProtocolError::MissingField { kind, field }),
+        }
+    }
+
+    fn number(&self, kind: &'static str, field: &'static str) -> Result<u64> {
+        match self.get(field) {
+            Some(Value::Integer(i)) => {
+                u64::try_from(*i).map_err(|_| ProtocolError::MissingField { kind, field })
+            }
+            Some(Value::Float(f)) if f.is_finite() && *f >= 0.0 && *f <= u64::MAX as f64 => {
+                Ok(*f as u64)
+            }
+            _ => Err(ProtocolError::MissingField { kind, field }),
+        }
+    }
+
+    fn doc_message(&self, kind: &'static str) -> Result<DocMessage> {
+        Ok(DocMessage {
+            sender_id: self.text(kind, "senderId")?,
+            target_id: self.text(kind, "targetId")?,
+            document_id: self.text(kind, "documentId")?,
+            data: self.bytes(kind, "data")?,
+        })
+    }
+}
+
+/// Answers a client's first message: `peer` when it offers version "1",
+/// otherwise the protocol error to send before closing.
+pub fn answer_join(first: &Message, server_peer_id: &str) -> Result<Message> {
+    match first {
+        Message::Join {
+            sender_id,
+            supported_protocol_versions,
+            ..
+        } => {
+            if !supported_protocol_versions.iter().any(|v| v == PROTOCOL_VERSION) {
+                return Err(ProtocolError::UnsupportedVersion);
+            }
+            Ok(Message::Peer {
+                sender_id: server_peer_id.to_owned(),
+                target_id: sender_id.clone(),
+                peer_metadata: Value::Map(vec![(text("isEphemeral"), Value::Bool(false))]),
+                selected_protocol_version: PROTOCOL_VERSION.to_owned(),
+            })
+        }
+        other => Err(ProtocolError::NotJoined(other.kind())),
+    }
+}
