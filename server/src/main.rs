@@ -1,1 +1,29 @@
-fn main() {}
+use clap::Parser;
+use tokio_util::sync::CancellationToken;
+use tracing_subscriber::EnvFilter;
+
+use accord::config::{Cli, Command};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(config) => {
+            let listener = tokio::net::TcpListener::bind(config.listen).await?;
+            let shutdown = CancellationToken::new();
+            tokio::spawn(accord::shutdown_on_signal(shutdown.clone()));
+            accord::run(config, listener, shutdown).await
+        }
+        Command::Migrate { database_url } => {
+            let store = accord_store::Store::connect(&database_url).await?;
+            store.migrate().await?;
+            tracing::info!(backend = store.backend_name(), "schema is up to date");
+            Ok(())
+        }
+    }
+}

@@ -36,18 +36,25 @@ pub fn new_index_doc(
     elements: &[IndexElement],
 ) -> Result<Automerge> {
     let mut doc = AutoCommit::new().with_actor(actor.clone());
-    doc.put(ROOT, "title", title)?;
-    let pre = doc.put_object(ROOT, "preamble", ObjType::Text)?;
-    doc.splice_text(&pre, 0, 0, preamble)?;
+    put_text(&mut doc, &ROOT, "title", title)?;
+    put_text(&mut doc, &ROOT, "preamble", preamble)?;
     let list = doc.put_object(ROOT, "elements", ObjType::List)?;
     for (i, element) in elements.iter().enumerate() {
         let entry = doc.insert_object(&list, i, ObjType::Map)?;
-        doc.put(&entry, "id", element.id.as_str())?;
-        doc.put(&entry, "label", element.label.as_str())?;
-        doc.put(&entry, "doc", element.doc.as_str())?;
+        put_text(&mut doc, &entry, "id", &element.id)?;
+        put_text(&mut doc, &entry, "label", &element.label)?;
+        put_text(&mut doc, &entry, "doc", &element.doc)?;
     }
     doc.commit();
     Ok(doc.document().clone())
+}
+
+/// Strings are Text objects, which JS clients read as plain strings
+/// (a scalar string would reach them as an `ImmutableString`).
+fn put_text(doc: &mut AutoCommit, obj: &ObjId, key: &str, value: &str) -> Result<()> {
+    let text = doc.put_object(obj, key, ObjType::Text)?;
+    doc.splice_text(&text, 0, 0, value)?;
+    Ok(())
 }
 
 /// The element document's text object.

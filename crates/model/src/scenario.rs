@@ -61,7 +61,10 @@ impl Scenario {
                 )));
             }
             if !codes.insert(entity.code.clone()) {
-                return Err(Error::Scenario(format!("entity {} is listed twice", entity.code)));
+                return Err(Error::Scenario(format!(
+                    "entity {} is listed twice",
+                    entity.code
+                )));
             }
         }
         for element in &mut scenario.elements {

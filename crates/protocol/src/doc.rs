@@ -157,12 +157,15 @@ impl DocSync {
     pub fn receive(&mut self, conn: ConnId, data: &[u8]) -> Result<Received, BadSyncData> {
         let message =
             sync::Message::decode(data).map_err(|e| BadSyncData(format!("sync message: {e}")))?;
+        if !message.have.iter().all(|have| sane_bloom(&have.bloom)) {
+            return Err(BadSyncData("sync message: degenerate bloom filter".into()));
+        }
         self.add_peer(conn, false);
         let read_only = self.is_read_only(conn);
-        let outcome = if read_only || message.changes.is_empty() {
+        let outcome = if message.changes.is_empty() {
             Received::Accepted { new_changes: 0 }
         } else {
-            match self.check_changes(conn, &message)? {
+            match self.check_changes(conn, &message, read_only)? {
                 Ok(new) => {
                     let new_changes = new.len();
                     self.pending_inserts += new.iter().map(|(_, n)| n).sum::<usize>();
@@ -191,6 +194,7 @@ impl DocSync {
         &self,
         conn: ConnId,
         message: &sync::Message,
+        read_only: bool,
     ) -> Result<Result<Vec<(PendingChange, usize)>, Refusal>, BadSyncData> {
         let total: usize = message.changes.iter().map(<[u8]>::len).sum();
         if total > self.max_message_bytes {
@@ -221,6 +225,12 @@ impl DocSync {
             if self.known.contains(&hash) || !seen.insert(hash) {
                 continue;
             }
+            if read_only {
+                return Ok(Err(Refusal {
+                    code: "read_only",
+                    message: "this connection may not change this document".into(),
+                }));
+            }
             let inserted = match self.check_change(&change) {
                 Ok(n) => n,
                 Err(refusal) => return Ok(Err(refusal)),
@@ -235,14 +245,16 @@ impl DocSync {
                 inserted,
             ));
         }
-        if let Policy::Text { text_obj, max_chars } = &self.policy {
+        if let Policy::Text {
+            text_obj,
+            max_chars,
+        } = &self.policy
+        {
             let now = self.doc.length(text_obj) + self.pending_inserts;
-            if now + inserts > *max_chars {
+            if inserts > 0 && now + inserts > *max_chars {
                 return Ok(Err(Refusal {
                     code: "too_large",
-                    message: format!(
-                        "the text would exceed the maximum of {max_chars} characters"
-                    ),
+                    message: format!("the text would exceed the maximum of {max_chars} characters"),
                 }));
             }
         }
@@ -284,7 +296,9 @@ impl DocSync {
     /// Step 3, after the pending changes are durable: applies them in one
     /// call, updates every sync state with the round's messages, and returns
     /// the sync messages to send, per connection.
-    pub fn commit_succeeded(&mut self) -> Result<Vec<(ConnId, Vec<u8>)>, automerge::AutomergeError> {
+    pub fn commit_succeeded(
+        &mut self,
+    ) -> Result<Vec<(ConnId, Vec<u8>)>, automerge::AutomergeError> {
         if !self.pending.is_empty() {
             let mut all = Vec::with_capacity(self.pending.iter().map(|c| c.bytes.len()).sum());
             for change in &self.pending {
@@ -311,10 +325,20 @@ impl DocSync {
     /// document never saw them) and the connections that delivered them are
     /// returned, to be closed; their clients will offer the changes again.
     /// Other peers' messages of the round are still processed.
+    #[allow(clippy::type_complexity)]
     pub fn commit_failed(
         &mut self,
     ) -> Result<(Vec<ConnId>, Vec<(ConnId, Vec<u8>)>), automerge::AutomergeError> {
         let mut culprits: Vec<ConnId> = self.pending.iter().map(|c| c.conn).collect();
+        // Another connection may have delivered the same change in this round:
+        // it was not pending again, and its copy is dropped with the others
+        // (its sync state would never send it again: a sync loop).
+        let dropped: HashSet<ChangeHash> = self.pending.iter().map(|c| c.hash).collect();
+        for (conn, message) in &self.inbox {
+            if !self.is_read_only(*conn) && chunk_hashes(message).any(|h| dropped.contains(&h)) {
+                culprits.push(*conn);
+            }
+        }
         culprits.sort_unstable();
         culprits.dedup();
         for change in self.pending.drain(..) {
@@ -356,6 +380,55 @@ impl DocSync {
     pub fn into_doc(self) -> Automerge {
         self.doc
     }
+}
+
+/// The hashes of the changes a message carries (its chunks were decoded
+/// once already in [`DocSync::receive`]).
+fn chunk_hashes(message: &sync::Message) -> impl Iterator<Item = ChangeHash> + '_ {
+    message
+        .changes
+        .iter()
+        .flat_map(|chunk| match Change::try_from(chunk) {
+            Ok(change) => vec![change.hash()],
+            Err(_) => Automerge::load(chunk)
+                .map(|doc| doc.get_changes(&[]).iter().map(Change::hash).collect())
+                .unwrap_or_default(),
+        })
+}
+
+/// Automerge trusts the parameters of a peer's bloom filter when it computes
+/// what to send: zero bits divides by zero (a panic), a huge probe count
+/// allocates gigabytes. Such a filter is bad sync data.
+fn sane_bloom(bloom: &sync::BloomFilter) -> bool {
+    const MAX_PROBES: u64 = 64;
+    let bytes = bloom.to_bytes();
+    let mut input = &bytes[..];
+    if input.is_empty() {
+        // No entries: automerge never probes it.
+        return true;
+    }
+    let (Some(_entries), Some(_bits_per_entry), Some(probes)) = (
+        read_uleb(&mut input),
+        read_uleb(&mut input),
+        read_uleb(&mut input),
+    ) else {
+        return false;
+    };
+    // automerge computes `8 * bits.len()` as a u32.
+    !input.is_empty() && input.len() < (1 << 29) && probes <= MAX_PROBES
+}
+
+fn read_uleb(input: &mut &[u8]) -> Option<u64> {
+    let mut value = 0u64;
+    for shift in (0..64).step_by(7) {
+        let (&byte, rest) = input.split_first()?;
+        *input = rest;
+        value |= u64::from(byte & 0x7f) << shift;
+        if byte & 0x80 == 0 {
+            return Some(value);
+        }
+    }
+    None
 }
 
 fn invalid(message: &str) -> Refusal {

@@ -93,7 +93,10 @@ impl Message {
             return Err(ProtocolError::NotAMessage);
         };
         let map = Fields(entries);
-        let kind = map.get("type").and_then(Value::as_text).ok_or(ProtocolError::NotAMessage)?;
+        let kind = map
+            .get("type")
+            .and_then(Value::as_text)
+            .ok_or(ProtocolError::NotAMessage)?;
         Ok(match kind {
             "join" => Message::Join {
                 sender_id: map.text("join", "senderId")?,
@@ -116,7 +119,10 @@ impl Message {
             "peer" => Message::Peer {
                 sender_id: map.text("peer", "senderId")?,
                 target_id: map.text("peer", "targetId")?,
-                peer_metadata: map.get("peerMetadata").cloned().unwrap_or(Value::Map(vec![])),
+                peer_metadata: map
+                    .get("peerMetadata")
+                    .cloned()
+                    .unwrap_or(Value::Map(vec![])),
                 selected_protocol_version: map.text("peer", "selectedProtocolVersion")?,
             },
             "error" => Message::Error {
@@ -166,7 +172,12 @@ impl Message {
                 }
                 put(
                     "supportedProtocolVersions",
-                    Value::Array(supported_protocol_versions.iter().map(|v| text(v)).collect()),
+                    Value::Array(
+                        supported_protocol_versions
+                            .iter()
+                            .map(|v| text(v))
+                            .collect(),
+                    ),
                 );
             }
             Message::Peer {
@@ -282,7 +293,10 @@ pub fn answer_join(first: &Message, server_peer_id: &str) -> Result<Message> {
             supported_protocol_versions,
             ..
         } => {
-            if !supported_protocol_versions.iter().any(|v| v == PROTOCOL_VERSION) {
+            if !supported_protocol_versions
+                .iter()
+                .any(|v| v == PROTOCOL_VERSION)
+            {
                 return Err(ProtocolError::UnsupportedVersion);
             }
             Ok(Message::Peer {

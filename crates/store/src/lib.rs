@@ -567,10 +567,11 @@ impl Store {
             // The snapshot is read before the changes: a snapshot saved in
             // between can only cover less than what the changes query returns.
             let mut tx = pool.begin().await?;
-            let exists: Option<(String,)> = sqlx::query_as("SELECT id FROM documents WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await?;
+            let exists: Option<(String,)> =
+                sqlx::query_as("SELECT id FROM documents WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
             if exists.is_none() {
                 return Ok(None);
             }
@@ -682,6 +683,18 @@ impl Store {
             .await?;
         });
         Ok(())
+    }
+
+    /// Highest seq among the document's stored changes, 0 if it has none
+    /// (the `through_seq` of a snapshot of everything committed so far).
+    pub async fn max_seq(&self, doc_id: &str) -> Result<i64> {
+        let (n,): (i64,) = with_pool!(self, |pool| {
+            sqlx::query_as("SELECT COALESCE(MAX(seq), 0) FROM changes WHERE doc_id = $1")
+                .bind(doc_id)
+                .fetch_one(pool)
+                .await?
+        });
+        Ok(n)
     }
 
     /// How many changes of the document are stored (tests, metrics).

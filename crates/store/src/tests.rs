@@ -7,6 +7,8 @@ use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use sqlx::Connection;
+
 use super::*;
 
 const DEFAULT_PG_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
@@ -52,15 +54,13 @@ where
 {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let base = std::env::var("ACCORD_TEST_PG_URL").unwrap_or_else(|_| DEFAULT_PG_URL.into());
-    let admin = Store::connect(&base).await.unwrap_or_else(|e| {
+    // A single direct connection: a server that is down fails at once with the real cause.
+    let mut admin = sqlx::PgConnection::connect(&base).await.unwrap_or_else(|e| {
         panic!(
             "PostgreSQL tests need a server at {base} (set ACCORD_TEST_PG_URL, or start it with \
              `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`): {e}"
         )
     });
-    let Store::Postgres(admin_pool) = &admin else {
-        panic!("ACCORD_TEST_PG_URL must be a postgres:// URL, got {base}");
-    };
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
@@ -72,7 +72,7 @@ where
         COUNTER.fetch_add(1, Ordering::Relaxed)
     );
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(admin_pool)
+        .execute(&mut admin)
         .await
         .expect("create test database");
 
@@ -89,10 +89,10 @@ where
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
     )))
-    .execute(admin_pool)
+    .execute(&mut admin)
     .await
     .expect("drop test database");
-    admin.close().await;
+    admin.close().await.expect("close admin connection");
     if let Err(e) = result {
         std::panic::resume_unwind(e.into_panic());
     }
@@ -118,12 +118,12 @@ fn url_with_database(base: &str, name: &str) -> String {
 
 /// Runs backend-specific SQL (possibly several statements) on the test store.
 async fn exec_raw(store: &Store, sql: &str) {
-    let sql = sqlx::AssertSqlSafe(sql.to_owned());
+    let safe = sqlx::AssertSqlSafe(sql.to_owned());
     match store {
-        Store::Sqlite(pool) => sqlx::raw_sql(sql).execute(pool).await.map(drop),
-        Store::Postgres(pool) => sqlx::raw_sql(sql).execute(pool).await.map(drop),
+        Store::Sqlite(pool) => sqlx::raw_sql(safe).execute(pool).await.map(drop),
+        Store::Postgres(pool) => sqlx::raw_sql(safe).execute(pool).await.map(drop),
     }
-    .unwrap_or_else(|e| panic!("raw SQL failed: {e}\n{}", sql.0));
+    .unwrap_or_else(|e| panic!("raw SQL failed: {e}\n{sql}"));
 }
 
 fn change(hash: &str, data: &str) -> NewChangeData {
@@ -146,13 +146,17 @@ fn delivered(doc: &str, hash: &str, data: &str, user: &str, conn: i64) -> NewCha
 }
 
 fn entities() -> Vec<Entity> {
-    [("US", "United States"), ("EU", "European Union"), ("G77", "Group of 77")]
-        .into_iter()
-        .map(|(code, name)| Entity {
-            code: code.into(),
-            name: name.into(),
-        })
-        .collect()
+    [
+        ("US", "United States"),
+        ("EU", "European Union"),
+        ("G77", "Group of 77"),
+    ]
+    .into_iter()
+    .map(|(code, name)| Entity {
+        code: code.into(),
+        name: name.into(),
+    })
+    .collect()
 }
 
 /// A draft with an index document and elements `el-0`..`el-{n-1}` whose
@@ -272,7 +276,10 @@ async fn create_draft_reads_back(store: Store) {
     // Participants come back in entity (scenario) order, not insertion order.
     let participants = store.draft_entities("d1").await.unwrap();
     assert_eq!(
-        participants.iter().map(|e| e.code.as_str()).collect::<Vec<_>>(),
+        participants
+            .iter()
+            .map(|e| e.code.as_str())
+            .collect::<Vec<_>>(),
         ["US", "G77"]
     );
 
@@ -325,6 +332,8 @@ async fn load_document_returns_initial_changes(store: Store) {
         [bytes("d1-doc-el-1-c1"), bytes("d1-doc-el-1-c2")]
     );
     assert!(doc.last_seq > 0);
+    assert_eq!(store.max_seq("d1-doc-el-1").await.unwrap(), doc.last_seq);
+    assert_eq!(store.max_seq("nope").await.unwrap(), 0);
     // The server's own changes carry no attribution.
     assert_eq!(
         attribution(&store, "d1-doc-el-1").await,
@@ -402,7 +411,11 @@ async fn commit_large_batch(store: Store) {
     // More rows than one multi-row INSERT holds.
     let batch: Vec<NewChange> = (0..CHANGES_PER_INSERT * 2 + 7)
         .map(|i| {
-            let doc = if i % 2 == 0 { "d1-doc-el-0" } else { "d1-doc-el-1" };
+            let doc = if i % 2 == 0 {
+                "d1-doc-el-0"
+            } else {
+                "d1-doc-el-1"
+            };
             delivered(doc, &format!("h{i}"), &format!("c{i}"), "alice", 1)
         })
         .collect();
@@ -411,7 +424,11 @@ async fn commit_large_batch(store: Store) {
     let doc = store.load_document("d1-doc-el-1").await.unwrap().unwrap();
     let expected: Vec<Vec<u8>> = ["d1-doc-el-1-c1".to_string(), "d1-doc-el-1-c2".to_string()]
         .into_iter()
-        .chain((0..batch.len()).filter(|i| i % 2 == 1).map(|i| format!("c{i}")))
+        .chain(
+            (0..batch.len())
+                .filter(|i| i % 2 == 1)
+                .map(|i| format!("c{i}")),
+        )
         .map(|s| s.into_bytes())
         .collect();
     assert_eq!(doc.changes, expected);
@@ -478,7 +495,10 @@ async fn check_health_and_meta(store: Store) {
     assert_eq!(store.get_meta("actor").await.unwrap(), None);
     store.set_meta("actor", "abc").await.unwrap();
     store.set_meta("actor", "def").await.unwrap();
-    assert_eq!(store.get_meta("actor").await.unwrap().as_deref(), Some("def"));
+    assert_eq!(
+        store.get_meta("actor").await.unwrap().as_deref(),
+        Some("def")
+    );
 }
 test_both_dbs!(
     check_health_and_meta,
@@ -514,7 +534,10 @@ async fn failed_commit_stores_nothing(store: Store) {
     assert!(err.to_string().contains("injected failure"), "{err}");
     assert_eq!(store.changes_count(a).await.unwrap(), 2);
     assert_eq!(store.changes_count(b).await.unwrap(), 2);
-    assert_eq!(store.load_document(a).await.unwrap().unwrap().changes.len(), 2);
+    assert_eq!(
+        store.load_document(a).await.unwrap().unwrap().changes.len(),
+        2
+    );
     // Health still works: only inserts into `changes` fail.
     store.check_health().await.unwrap();
 
@@ -622,6 +645,13 @@ async fn postgres_synchronous_commit_is_on() {
             .await
             .unwrap();
         assert_eq!(v, "on");
+        // Set by the store on connect, not merely the server's default.
+        let (source,): (String,) =
+            sqlx::query_as("SELECT source FROM pg_settings WHERE name = 'synchronous_commit'")
+                .fetch_one(pool)
+                .await
+                .unwrap();
+        assert_eq!(source, "client");
     })
     .await;
 }
@@ -638,3 +668,38 @@ fn url_with_database_replaces_the_path() {
     );
     assert_eq!(url_with_database("postgres://h", "x"), "postgres://h/x");
 }
+
+async fn concurrent_commits(store: Store) {
+    setup_draft(&store).await;
+    // Many writers at once: SQLite's single writer queues them (BEGIN
+    // IMMEDIATE + busy timeout) instead of failing with SQLITE_BUSY.
+    let tasks: Vec<_> = (0..8)
+        .map(|t| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                for i in 0..20 {
+                    let doc = format!("d1-doc-el-{}", t % 3);
+                    let c = delivered(&doc, &format!("t{t}-{i}"), "x", "alice", t);
+                    assert_eq!(store.commit(&[c]).await.unwrap().stored, 1);
+                    store.load_document(&doc).await.unwrap().unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let mut sum = 0;
+    for i in 0..3 {
+        sum += store
+            .changes_count(&format!("d1-doc-el-{i}"))
+            .await
+            .unwrap();
+    }
+    assert_eq!(sum, 3 * 2 + 8 * 20);
+}
+test_both_dbs!(
+    concurrent_commits,
+    sqlite_concurrent_commits,
+    postgres_concurrent_commits
+);

@@ -1,0 +1,156 @@
+//! One websocket connection as the rest of the server sees it: an id, the
+//! peer id it claimed, and a bounded outbound queue.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use accord_protocol::wire::{Ephemeral, Message};
+use accord_protocol::{ConnId, DocumentId};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::metrics::Metrics;
+
+/// A frame for the connection's writer task.
+#[derive(Debug)]
+pub enum Frame {
+    Binary(Vec<u8>),
+    /// Close the socket after everything queued before it.
+    Close {
+        code: u16,
+        reason: String,
+    },
+}
+
+/// The handle doc actors and the connection task share.
+pub struct ConnHandle {
+    pub id: ConnId,
+    /// The peer id the client claimed in `join`; only used to address replies.
+    pub peer_id: String,
+    /// The server's peer id, the sender of every message to this connection.
+    pub server_peer_id: Arc<str>,
+    tx: mpsc::Sender<Frame>,
+    /// Cancelled when the connection must end (closed, too slow, replaced).
+    pub closer: CancellationToken,
+    closing: AtomicBool,
+    /// Counter for the server's ephemeral notices to this connection.
+    notice_count: AtomicU64,
+    metrics: Arc<Metrics>,
+}
+
+impl ConnHandle {
+    pub fn new(
+        id: ConnId,
+        peer_id: String,
+        server_peer_id: Arc<str>,
+        tx: mpsc::Sender<Frame>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Self {
+            id,
+            peer_id,
+            server_peer_id,
+            tx,
+            closer: CancellationToken::new(),
+            closing: AtomicBool::new(false),
+            notice_count: AtomicU64::new(0),
+            metrics,
+        }
+    }
+
+    /// Queues a message. A connection whose queue is full is closed, never
+    /// skipped: its client resyncs when it reconnects.
+    pub fn send(&self, message: &Message) -> bool {
+        self.send_bytes(message.encode())
+    }
+
+    pub fn send_bytes(&self, bytes: Vec<u8>) -> bool {
+        if self.closing.load(Ordering::Relaxed) {
+            return false;
+        }
+        match self.tx.try_send(Frame::Binary(bytes)) {
+            Ok(()) => {
+                self.metrics.outbound_queue_depth.inc();
+                true
+            }
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                tracing::warn!(conn = self.id, "outbound queue full: closing the slow peer");
+                self.metrics.close("slow_consumer");
+                self.abort();
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+
+    /// A sync message for one document.
+    pub fn send_sync(&self, document: &DocumentId, data: Vec<u8>) -> bool {
+        self.send(&Message::Sync(accord_protocol::DocMessage {
+            sender_id: self.server_peer_id.to_string(),
+            target_id: self.peer_id.clone(),
+            document_id: document.to_string(),
+            data,
+        }))
+    }
+
+    /// The server's own ephemeral notice about a document: a CBOR map with
+    /// `type: "accord-notice"`, `documentId`, `code` and `message`.
+    pub fn notice(&self, document: &DocumentId, code: &str, message: &str) {
+        use ciborium::Value;
+        let body = Value::Map(vec![
+            (
+                Value::Text("type".into()),
+                Value::Text("accord-notice".into()),
+            ),
+            (
+                Value::Text("documentId".into()),
+                Value::Text(document.to_string()),
+            ),
+            (Value::Text("code".into()), Value::Text(code.into())),
+            (Value::Text("message".into()), Value::Text(message.into())),
+        ]);
+        let mut data = Vec::new();
+        ciborium::into_writer(&body, &mut data).expect("writing CBOR to a Vec cannot fail");
+        let count = self.notice_count.fetch_add(1, Ordering::Relaxed) + 1;
+        self.send(&Message::Ephemeral(Ephemeral {
+            sender_id: self.server_peer_id.to_string(),
+            target_id: self.peer_id.clone(),
+            document_id: document.to_string(),
+            count,
+            session_id: self.server_peer_id.to_string(),
+            data,
+        }));
+    }
+
+    /// A protocol violation: an `error` message, then the socket is closed.
+    pub fn protocol_error(&self, message: &str) {
+        self.metrics.protocol_errors.inc();
+        self.metrics.close("protocol_error");
+        tracing::info!(conn = self.id, %message, "protocol violation");
+        let _ = self.send(&Message::Error {
+            message: message.to_owned(),
+        });
+        self.close(1002, message);
+    }
+
+    /// Closes after the frames already queued.
+    pub fn close(&self, code: u16, reason: &str) {
+        if self.closing.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        let reason: String = reason.chars().take(100).collect();
+        if self.tx.try_send(Frame::Close { code, reason }).is_err() {
+            self.closer.cancel();
+        }
+    }
+
+    /// Closes now, dropping what is queued.
+    pub fn abort(&self) {
+        self.closing.store(true, Ordering::Relaxed);
+        self.closer.cancel();
+    }
+
+    pub fn is_closing(&self) -> bool {
+        self.closing.load(Ordering::Relaxed) || self.closer.is_cancelled()
+    }
+}

@@ -1,0 +1,454 @@
+//! Documents in memory: a registry that loads them on demand, and one actor
+//! task per loaded document that runs its sync rounds (check, commit, apply)
+//! and is evicted when idle.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use accord_protocol::wire::Ephemeral;
+use accord_protocol::{ConnId, DocSync, DocumentId, Policy, Received};
+use accord_store::{DocKind, NewChange, Store};
+use automerge::{Automerge, ChangeHash};
+use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::commit::Committer;
+use crate::conn::ConnHandle;
+use crate::metrics::Metrics;
+
+/// Commands a document actor takes, in order.
+pub enum DocCmd {
+    /// A `request` or `sync` message's data from a connection.
+    Sync {
+        conn: Arc<ConnHandle>,
+        data: Vec<u8>,
+    },
+    /// An `ephemeral` message, relayed to the document's other peers.
+    Ephemeral {
+        conn: Arc<ConnHandle>,
+        message: Ephemeral,
+    },
+    /// The connection has gone.
+    Leave { conn: ConnId },
+    /// A read of the committed state.
+    Read { reply: oneshot::Sender<DocView> },
+}
+
+/// The committed state of a document, for the API.
+#[derive(Debug, Clone)]
+pub struct DocView {
+    pub heads: Vec<ChangeHash>,
+    /// The element's text; `None` for the index document.
+    pub text: Option<String>,
+}
+
+/// Settings every actor shares.
+#[derive(Clone)]
+pub struct DocSettings {
+    pub max_text_chars: usize,
+    pub max_change_bytes: usize,
+    pub evict_after: std::time::Duration,
+    pub snapshot_every: usize,
+}
+
+/// What `Docs::send` found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Delivery {
+    Delivered,
+    /// The server did not create this document.
+    Unknown,
+}
+
+struct Shared {
+    store: Store,
+    committer: Committer,
+    metrics: Arc<Metrics>,
+    settings: DocSettings,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+    loaded: Mutex<HashMap<DocumentId, mpsc::Sender<DocCmd>>>,
+}
+
+/// The registry of loaded documents.
+#[derive(Clone)]
+pub struct Docs(Arc<Shared>);
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("storage: {0}")]
+    Store(#[from] accord_store::Error),
+    #[error("stored document {0} cannot be loaded: {1}")]
+    Corrupt(DocumentId, String),
+}
+
+impl Docs {
+    pub fn new(
+        store: Store,
+        committer: Committer,
+        metrics: Arc<Metrics>,
+        settings: DocSettings,
+        shutdown: CancellationToken,
+        tracker: TaskTracker,
+    ) -> Self {
+        Self(Arc::new(Shared {
+            store,
+            committer,
+            metrics,
+            settings,
+            shutdown,
+            tracker,
+            loaded: Mutex::new(HashMap::new()),
+        }))
+    }
+
+    /// Delivers a command to a document's actor, loading the document first
+    /// if needed.
+    pub async fn send(&self, id: DocumentId, mut cmd: DocCmd) -> Result<Delivery, LoadError> {
+        // An actor that is being evicted closes its queue; the second try
+        // loads the document afresh.
+        for _ in 0..3 {
+            let Some(tx) = self.actor(id).await? else {
+                return Ok(Delivery::Unknown);
+            };
+            match tx.send(cmd).await {
+                Ok(()) => return Ok(Delivery::Delivered),
+                Err(mpsc::error::SendError(back)) => cmd = back,
+            }
+        }
+        Err(LoadError::Corrupt(
+            id,
+            "document actor keeps stopping".into(),
+        ))
+    }
+
+    /// Delivers a command only if the document is in memory.
+    pub async fn send_if_loaded(&self, id: DocumentId, cmd: DocCmd) {
+        let tx = self.0.loaded.lock().await.get(&id).cloned();
+        if let Some(tx) = tx {
+            let _ = tx.send(cmd).await;
+        }
+    }
+
+    /// The committed state of a document, if the server created it.
+    pub async fn read(&self, id: DocumentId) -> Result<Option<DocView>, LoadError> {
+        let (reply, wait) = oneshot::channel();
+        match self.send(id, DocCmd::Read { reply }).await? {
+            Delivery::Unknown => Ok(None),
+            Delivery::Delivered => Ok(wait.await.ok()),
+        }
+    }
+
+    async fn actor(&self, id: DocumentId) -> Result<Option<mpsc::Sender<DocCmd>>, LoadError> {
+        let mut loaded = self.0.loaded.lock().await;
+        if let Some(tx) = loaded.get(&id)
+            && !tx.is_closed()
+        {
+            return Ok(Some(tx.clone()));
+        }
+        let Some(sync) = self.load(id).await? else {
+            return Ok(None);
+        };
+        let (tx, rx) = mpsc::channel(1024);
+        loaded.insert(id, tx.clone());
+        self.0.metrics.documents_loaded.set(loaded.len() as i64);
+        let actor = DocActor {
+            id,
+            sync,
+            conns: HashMap::new(),
+            docs: self.clone(),
+            rx,
+            unsnapshotted: 0,
+        };
+        self.0.tracker.spawn(actor.run());
+        Ok(Some(tx))
+    }
+
+    /// Loads a document the server created: its snapshot and later changes.
+    async fn load(&self, id: DocumentId) -> Result<Option<DocSync>, LoadError> {
+        let key = id.to_string();
+        let Some(row) = self.0.store.document(&key).await? else {
+            return Ok(None);
+        };
+        let doc = self.load_doc(id).await?;
+        let settings = &self.0.settings;
+        let policy = match row.kind {
+            DocKind::Index => Policy::ServerOnly,
+            DocKind::Element => Policy::Text {
+                text_obj: accord_model::text_obj(&doc)
+                    .map_err(|e| LoadError::Corrupt(id, e.to_string()))?,
+                max_chars: settings.max_text_chars,
+            },
+        };
+        Ok(Some(DocSync::new(doc, policy, settings.max_change_bytes)))
+    }
+
+    async fn load_doc(&self, id: DocumentId) -> Result<Automerge, LoadError> {
+        let stored = self
+            .0
+            .store
+            .load_document(&id.to_string())
+            .await?
+            .ok_or_else(|| LoadError::Corrupt(id, "document row vanished".into()))?;
+        tokio::task::block_in_place(|| {
+            let mut doc = match &stored.snapshot {
+                Some(bytes) => Automerge::load(bytes),
+                None => Ok(Automerge::new()),
+            }
+            .map_err(|e| LoadError::Corrupt(id, e.to_string()))?;
+            let changes: Vec<u8> = stored.changes.concat();
+            doc.load_incremental(&changes)
+                .map_err(|e| LoadError::Corrupt(id, e.to_string()))?;
+            Ok(doc)
+        })
+    }
+}
+
+/// One loaded document.
+struct DocActor {
+    id: DocumentId,
+    sync: DocSync,
+    /// The connections syncing this document, to address replies and relays.
+    conns: HashMap<ConnId, Arc<ConnHandle>>,
+    docs: Docs,
+    rx: mpsc::Receiver<DocCmd>,
+    /// Changes applied since the last snapshot.
+    unsnapshotted: usize,
+}
+
+impl DocActor {
+    #[tracing::instrument(skip_all, fields(doc = %self.id))]
+    async fn run(mut self) {
+        let shared = self.docs.0.clone();
+        let mut idle_since = Instant::now();
+        loop {
+            let first = tokio::select! {
+                cmd = self.rx.recv() => cmd,
+                () = shared.shutdown.cancelled() => None,
+                () = tokio::time::sleep(shared.settings.evict_after) => {
+                    if self.conns.is_empty()
+                        && idle_since.elapsed() >= shared.settings.evict_after
+                        && self.try_evict().await
+                    {
+                        break;
+                    }
+                    continue;
+                }
+            };
+            let Some(first) = first else {
+                // Shutting down: finish what is queued, then stop.
+                self.rx.close();
+                let mut rest = vec![];
+                while let Ok(cmd) = self.rx.try_recv() {
+                    rest.push(cmd);
+                }
+                if !rest.is_empty() {
+                    self.round(rest).await;
+                }
+                break;
+            };
+            let mut batch = vec![first];
+            while batch.len() < 4096 {
+                match self.rx.try_recv() {
+                    Ok(cmd) => batch.push(cmd),
+                    Err(_) => break,
+                }
+            }
+            if !self.round(batch).await {
+                break;
+            }
+            if self.conns.is_empty() {
+                idle_since = Instant::now();
+            }
+            if self.unsnapshotted >= shared.settings.snapshot_every {
+                self.snapshot().await;
+            }
+        }
+        if self.unsnapshotted > 0 {
+            self.snapshot().await;
+        }
+        self.rx.close();
+        let mut loaded = shared.loaded.lock().await;
+        if loaded.get(&self.id).is_some_and(|tx| tx.is_closed()) {
+            loaded.remove(&self.id);
+        }
+        shared.metrics.documents_loaded.set(loaded.len() as i64);
+    }
+
+    /// Leaves memory if nobody asked for the document meanwhile.
+    async fn try_evict(&mut self) -> bool {
+        let shared = self.docs.0.clone();
+        let mut loaded = shared.loaded.lock().await;
+        if !self.rx.is_empty() || !self.conns.is_empty() {
+            return false;
+        }
+        loaded.remove(&self.id);
+        self.rx.close();
+        shared.metrics.documents_loaded.set(loaded.len() as i64);
+        drop(loaded);
+        tracing::debug!("evicting idle document");
+        // A command sent between the check and the close is still ours: run
+        // it, then close its connections so they resync with a fresh actor.
+        let mut rest = vec![];
+        while let Ok(cmd) = self.rx.try_recv() {
+            rest.push(cmd);
+        }
+        if !rest.is_empty() {
+            self.round(rest).await;
+            self.close_all("document reloaded: reconnect");
+        }
+        true
+    }
+
+    /// One sync round. Returns false when the actor must stop.
+    async fn round(&mut self, batch: Vec<DocCmd>) -> bool {
+        let shared = self.docs.0.clone();
+        for cmd in batch {
+            match cmd {
+                DocCmd::Sync { conn, data } => {
+                    if conn.is_closing() {
+                        continue;
+                    }
+                    self.conns.entry(conn.id).or_insert_with(|| conn.clone());
+                    match self.sync.receive(conn.id, &data) {
+                        Err(bad) => {
+                            conn.protocol_error(&format!("document {}: {bad}", self.id));
+                            self.drop_conn(conn.id);
+                        }
+                        Ok(Received::Refused(refusal)) => {
+                            shared.metrics.changes_refused.inc();
+                            tracing::info!(conn = conn.id, code = refusal.code, "changes refused");
+                            conn.notice(&self.id, refusal.code, &refusal.message);
+                        }
+                        Ok(Received::Accepted { .. }) => {}
+                    }
+                }
+                DocCmd::Ephemeral { conn, message } => {
+                    self.conns.entry(conn.id).or_insert_with(|| conn.clone());
+                    for (id, other) in &self.conns {
+                        if *id != conn.id {
+                            let mut relayed = message.clone();
+                            relayed.target_id = other.peer_id.clone();
+                            other.send(&accord_protocol::Message::Ephemeral(relayed));
+                        }
+                    }
+                }
+                DocCmd::Leave { conn } => self.drop_conn(conn),
+                DocCmd::Read { reply } => {
+                    let view = DocView {
+                        heads: self.sync.heads(),
+                        text: accord_model::element_text(self.sync.doc()).ok(),
+                    };
+                    let _ = reply.send(view);
+                }
+            }
+        }
+
+        let pending: Vec<NewChange> = self
+            .sync
+            .pending()
+            .iter()
+            .map(|change| {
+                let conn = self.conns.get(&change.conn);
+                NewChange {
+                    doc_id: self.id.to_string(),
+                    hash: change.hash.0.to_vec(),
+                    data: change.bytes.clone(),
+                    peer_id: conn.map(|c| c.peer_id.clone()),
+                    conn_id: Some(change.conn as i64),
+                    user_id: None,
+                    entity_code: None,
+                }
+            })
+            .collect();
+        let committed = pending.len();
+        let outcome = if pending.is_empty() {
+            Ok(())
+        } else {
+            shared.committer.commit(pending).await
+        };
+        let started = Instant::now();
+        let out = match outcome {
+            Ok(()) => {
+                self.unsnapshotted += committed;
+                tokio::task::block_in_place(|| self.sync.commit_succeeded())
+            }
+            Err(error) => {
+                tracing::error!(%error, "commit failed: reloading the document");
+                let result = tokio::task::block_in_place(|| self.sync.commit_failed());
+                if let Ok((culprits, _)) = &result {
+                    for conn in culprits {
+                        if let Some(handle) = self.conns.remove(conn) {
+                            shared.metrics.close("storage_failure");
+                            handle.close(
+                                1011,
+                                "storage failure: reconnect to offer your changes again",
+                            );
+                        }
+                    }
+                }
+                match self.docs.load_doc(self.id).await {
+                    Ok(doc) => self.sync.replace_doc(doc),
+                    Err(e) => {
+                        tracing::error!(error = %e, "reload failed: closing every peer");
+                        self.close_all("storage failure");
+                        return false;
+                    }
+                }
+                result.map(|(_, out)| out)
+            }
+        };
+        match out {
+            Ok(out) => {
+                shared
+                    .metrics
+                    .apply_seconds
+                    .observe(started.elapsed().as_secs_f64());
+                for (conn, data) in out {
+                    if let Some(handle) = self.conns.get(&conn) {
+                        handle.send_sync(&self.id, data);
+                    }
+                }
+                true
+            }
+            Err(e) => {
+                // The committed changes do not apply: the stored document is
+                // broken. Close everyone; the next load reports it.
+                tracing::error!(error = %e, "applying committed changes failed");
+                self.close_all("document cannot be applied");
+                false
+            }
+        }
+    }
+
+    fn drop_conn(&mut self, conn: ConnId) {
+        self.sync.remove_peer(conn);
+        self.conns.remove(&conn);
+    }
+
+    fn close_all(&mut self, reason: &str) {
+        for (_, conn) in self.conns.drain() {
+            conn.close(1011, reason);
+        }
+    }
+
+    async fn snapshot(&mut self) {
+        let shared = self.docs.0.clone();
+        let key = self.id.to_string();
+        // Every change of this document that is committed is applied: rounds
+        // are serial, so the highest stored seq is covered by the save.
+        let through = match shared.store.max_seq(&key).await {
+            Ok(seq) => seq,
+            Err(e) => {
+                tracing::warn!(error = %e, "snapshot skipped");
+                return;
+            }
+        };
+        let bytes = tokio::task::block_in_place(|| self.sync.doc().save());
+        match shared.store.save_snapshot(&key, &bytes, through).await {
+            Ok(()) => self.unsnapshotted = 0,
+            Err(e) => tracing::warn!(error = %e, "snapshot failed"),
+        }
+    }
+}

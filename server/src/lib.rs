@@ -1,0 +1,194 @@
+//! The Accord server: wires the document model, the sync protocol and the
+//! store to HTTP and websockets.
+//!
+//! `run` serves `/sync` (automerge-repo websocket protocol), `/api/v1`,
+//! `/healthz`, `/readyz`, `/metrics` and the web UI until the shutdown token
+//! is cancelled, then flushes everything.
+
+mod api;
+mod bootstrap;
+mod commit;
+pub mod config;
+mod conn;
+mod docs;
+mod error;
+mod metrics;
+mod ws;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use accord_store::Store;
+use axum::Router;
+use axum::response::Html;
+use axum::routing::get;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::commit::Committer;
+use crate::config::ServeConfig;
+use crate::conn::ConnHandle;
+use crate::docs::{DocSettings, Docs};
+use crate::metrics::Metrics;
+
+pub use bootstrap::REFERENCE_SCENARIO;
+
+/// What every request handler and connection shares.
+#[derive(Clone)]
+pub struct AppState {
+    config: Arc<ServeConfig>,
+    store: Store,
+    docs: Docs,
+    metrics: Arc<Metrics>,
+    /// The server's peer id in the sync protocol.
+    server_peer_id: Arc<str>,
+    /// Connected peers by claimed peer id, to replace a reconnecting peer's
+    /// old connection.
+    peers: Arc<PeerTable>,
+    next_conn: Arc<AtomicU64>,
+    /// False from a failed commit until the next successful one.
+    storage_ok: Arc<AtomicBool>,
+    shutdown: CancellationToken,
+}
+
+impl AppState {
+    fn next_conn_id(&self) -> u64 {
+        self.next_conn.fetch_add(1, Ordering::Relaxed) + 1
+    }
+}
+
+#[derive(Default)]
+struct PeerTable(Mutex<HashMap<String, Arc<ConnHandle>>>);
+
+impl PeerTable {
+    fn insert(&self, conn: Arc<ConnHandle>) -> Option<Arc<ConnHandle>> {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        map.insert(conn.peer_id.clone(), conn)
+    }
+
+    fn remove(&self, conn: &ConnHandle) {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if map.get(&conn.peer_id).is_some_and(|c| c.id == conn.id) {
+            map.remove(&conn.peer_id);
+        }
+    }
+
+    fn close_all(&self) {
+        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        for conn in map.values() {
+            conn.close(1001, "server shutting down");
+        }
+    }
+}
+
+/// Runs Accord on `listener` until `shutdown` is cancelled.
+pub async fn run(
+    config: ServeConfig,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let store = Store::connect(&config.database_url).await?;
+    store.migrate().await?;
+    let actor = bootstrap::server_actor(&store).await?;
+    let scenario = match &config.scenario {
+        Some(path) => std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("cannot read scenario {}: {e}", path.display()))?,
+        None => REFERENCE_SCENARIO.to_owned(),
+    };
+    if bootstrap::load_scenario_once(&store, &actor, &scenario).await? {
+        tracing::info!("loaded the scenario into a new database");
+    }
+
+    let metrics = Arc::new(Metrics::new());
+    let storage_ok = Arc::new(AtomicBool::new(true));
+    let tracker = TaskTracker::new();
+    let committer = Committer::spawn(store.clone(), metrics.clone(), storage_ok.clone(), &tracker);
+    let docs_shutdown = CancellationToken::new();
+    let docs = Docs::new(
+        store.clone(),
+        committer,
+        metrics.clone(),
+        DocSettings {
+            max_text_chars: config.max_text_chars,
+            max_change_bytes: config.max_change_bytes,
+            evict_after: config.evict_after(),
+            snapshot_every: config.snapshot_every,
+        },
+        docs_shutdown.clone(),
+        tracker.clone(),
+    );
+    let state = AppState {
+        config: Arc::new(config),
+        store: store.clone(),
+        docs,
+        metrics,
+        server_peer_id: format!("accord-server-{}", uuid::Uuid::new_v4().simple()).into(),
+        peers: Arc::new(PeerTable::default()),
+        next_conn: Arc::new(AtomicU64::new(0)),
+        storage_ok,
+        shutdown: shutdown.clone(),
+    };
+
+    let app = router(state.clone());
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, backend = store.backend_name(), "Accord is listening");
+    let server_shutdown = shutdown.clone();
+    let peers = state.peers.clone();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            server_shutdown.cancelled().await;
+            // Websockets do not end by themselves: close them.
+            peers.close_all();
+        })
+        .await?;
+
+    // Every acknowledged change is already committed; let the document
+    // actors finish their round and write snapshots, then stop.
+    drop(state);
+    docs_shutdown.cancel();
+    tracker.close();
+    tracker.wait().await;
+    store.close().await;
+    tracing::info!("stopped cleanly");
+    Ok(())
+}
+
+fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/drafts", get(api::drafts))
+        .route("/drafts/{id}", get(api::draft))
+        .route("/entities", get(api::entities))
+        .fallback(api::not_found);
+    Router::new()
+        .route("/", get(index_page))
+        .route("/sync", get(ws::upgrade))
+        .route("/healthz", get(api::healthz))
+        .route("/readyz", get(api::readyz))
+        .route("/metrics", get(api::metrics))
+        .nest("/api/v1", api)
+        .with_state(state)
+}
+
+async fn index_page() -> Html<&'static str> {
+    Html(include_str!("../../web/static/index.html"))
+}
+
+/// Cancels `token` on SIGINT or SIGTERM.
+pub async fn shutdown_on_signal(token: CancellationToken) {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("installing a SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    tracing::info!("shutting down");
+    token.cancel();
+}

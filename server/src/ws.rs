@@ -1,0 +1,257 @@
+//! The `/sync` websocket: handshake, then routing of document messages to
+//! document actors. Peers are routed by connection, never by claimed id.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use accord_protocol::wire::{Message, answer_join};
+use accord_protocol::{DocumentId, ProtocolError};
+use axum::extract::State;
+use axum::extract::ws::{self, CloseFrame, WebSocket, WebSocketUpgrade};
+use axum::response::Response;
+use futures::{SinkExt, StreamExt};
+use tokio::sync::mpsc;
+
+use crate::AppState;
+use crate::conn::{ConnHandle, Frame};
+use crate::docs::{Delivery, DocCmd};
+
+pub async fn upgrade(State(app): State<AppState>, ws: WebSocketUpgrade) -> Response {
+    let limit = app.config.frame_limit();
+    ws.max_message_size(limit)
+        .max_frame_size(limit)
+        .on_upgrade(move |socket| connection(app, socket))
+}
+
+#[tracing::instrument(skip_all, fields(conn))]
+async fn connection(app: AppState, socket: WebSocket) {
+    let conn_id = app.next_conn_id();
+    tracing::Span::current().record("conn", conn_id);
+    app.metrics.connections.inc();
+    let _gauge = scopeguard(app.metrics.clone());
+    let (mut sink, mut stream) = socket.split();
+
+    // Handshake: the first frame must be `join` offering version "1".
+    let first = tokio::time::timeout(app.config.idle_timeout(), stream.next()).await;
+    let joined = match first {
+        Ok(Some(Ok(ws::Message::Binary(bytes)))) => {
+            Message::decode(&bytes).and_then(|m| answer_join(&m, &app.server_peer_id))
+        }
+        Ok(Some(Ok(ws::Message::Text(_)))) => Err(ProtocolError::NotAMessage),
+        _ => return,
+    };
+    let peer = match joined {
+        Ok(peer) => peer,
+        Err(e) => {
+            app.metrics.protocol_errors.inc();
+            app.metrics.close("protocol_error");
+            let error = Message::Error {
+                message: e.to_string(),
+            };
+            let _ = sink.send(ws::Message::Binary(error.encode().into())).await;
+            let _ = sink.send(close_frame(1002, &e.to_string())).await;
+            return;
+        }
+    };
+    let Message::Peer { target_id, .. } = &peer else {
+        unreachable!("answer_join answers with peer")
+    };
+    if sink
+        .send(ws::Message::Binary(peer.encode().into()))
+        .await
+        .is_err()
+    {
+        return;
+    }
+
+    let (tx, rx) = mpsc::channel(app.config.outbound_queue);
+    let conn = Arc::new(ConnHandle::new(
+        conn_id,
+        target_id.clone(),
+        app.server_peer_id.clone(),
+        tx,
+        app.metrics.clone(),
+    ));
+    // One connection per peer id: a new connection with the same id replaces
+    // the old one (a reload in the same browser tab).
+    if let Some(old) = app.peers.insert(conn.clone()) {
+        app.metrics.close("replaced");
+        old.close(1000, "replaced by a newer connection with the same peer id");
+    }
+
+    let writer = tokio::spawn(writer(
+        sink,
+        rx,
+        conn.clone(),
+        app.config.ping_interval(),
+        app.metrics.clone(),
+    ));
+    let joined_docs = reader(&app, &conn, &mut stream).await;
+
+    conn.abort();
+    let _ = writer.await;
+    app.peers.remove(&conn);
+    for id in joined_docs {
+        app.docs
+            .send_if_loaded(id, DocCmd::Leave { conn: conn.id })
+            .await;
+    }
+}
+
+/// Reads frames until the socket ends; returns the documents it synced.
+async fn reader(
+    app: &AppState,
+    conn: &Arc<ConnHandle>,
+    stream: &mut futures::stream::SplitStream<WebSocket>,
+) -> HashSet<DocumentId> {
+    let mut joined = HashSet::new();
+    let idle = app.config.idle_timeout();
+    loop {
+        let frame = tokio::select! {
+            () = conn.closer.cancelled() => break,
+            frame = tokio::time::timeout(idle, stream.next()) => frame,
+        };
+        let bytes = match frame {
+            Err(_) => {
+                app.metrics.close("idle");
+                conn.close(1001, "idle timeout");
+                break;
+            }
+            Ok(None) | Ok(Some(Err(_))) => break,
+            Ok(Some(Ok(ws::Message::Binary(bytes)))) => bytes,
+            Ok(Some(Ok(ws::Message::Text(_)))) => {
+                conn.protocol_error("text frames are not part of the protocol");
+                break;
+            }
+            Ok(Some(Ok(ws::Message::Close(_)))) => break,
+            Ok(Some(Ok(_))) => continue, // ping / pong
+        };
+        let message = match Message::decode(&bytes) {
+            Ok(message) => message,
+            Err(e) => {
+                conn.protocol_error(&e.to_string());
+                break;
+            }
+        };
+        match message {
+            Message::Request(m) | Message::Sync(m) => {
+                let Ok(id) = m.document_id.parse::<DocumentId>() else {
+                    unavailable(conn, &m.document_id);
+                    continue;
+                };
+                let cmd = DocCmd::Sync {
+                    conn: conn.clone(),
+                    data: m.data,
+                };
+                match app.docs.send(id, cmd).await {
+                    Ok(Delivery::Delivered) => {
+                        joined.insert(id);
+                    }
+                    Ok(Delivery::Unknown) => unavailable(conn, &m.document_id),
+                    Err(e) => {
+                        tracing::error!(error = %e, doc = %id, "document cannot be loaded");
+                        unavailable(conn, &m.document_id);
+                    }
+                }
+            }
+            Message::Ephemeral(e) => {
+                if let Ok(id) = e.document_id.parse::<DocumentId>()
+                    && joined.contains(&id)
+                {
+                    let cmd = DocCmd::Ephemeral {
+                        conn: conn.clone(),
+                        message: e,
+                    };
+                    app.docs.send_if_loaded(id, cmd).await;
+                }
+            }
+            Message::Leave { .. } => break,
+            Message::Join { .. } => {
+                conn.protocol_error(&ProtocolError::AlreadyJoined.to_string());
+                break;
+            }
+            Message::Peer { .. } => {
+                conn.protocol_error("`peer` is the server's message");
+                break;
+            }
+            Message::Error { message } => {
+                tracing::info!(%message, "client reported an error");
+            }
+            Message::DocUnavailable { .. } | Message::Ignored { .. } => {}
+        }
+    }
+    joined
+}
+
+fn unavailable(conn: &ConnHandle, document_id: &str) {
+    conn.send(&Message::DocUnavailable {
+        sender_id: conn.server_peer_id.to_string(),
+        target_id: conn.peer_id.clone(),
+        document_id: document_id.chars().take(128).collect(),
+    });
+}
+
+async fn writer(
+    mut sink: futures::stream::SplitSink<WebSocket, ws::Message>,
+    mut rx: mpsc::Receiver<Frame>,
+    conn: Arc<ConnHandle>,
+    ping_every: Duration,
+    metrics: Arc<crate::metrics::Metrics>,
+) {
+    let mut ping = tokio::time::interval(ping_every);
+    ping.tick().await;
+    loop {
+        tokio::select! {
+            frame = rx.recv() => match frame {
+                Some(Frame::Binary(bytes)) => {
+                    metrics.outbound_queue_depth.dec();
+                    if sink.send(ws::Message::Binary(bytes.into())).await.is_err() {
+                        break;
+                    }
+                }
+                Some(Frame::Close { code, reason }) => {
+                    let _ = sink.send(close_frame(code, &reason)).await;
+                    break;
+                }
+                None => break,
+            },
+            _ = ping.tick() => {
+                if sink.send(ws::Message::Ping(Vec::new().into())).await.is_err() {
+                    break;
+                }
+            }
+            () = conn.closer.cancelled() => {
+                let _ = sink.send(close_frame(1001, "closing")).await;
+                break;
+            }
+        }
+    }
+    conn.abort();
+    // Whatever is still queued will never be sent.
+    rx.close();
+    while let Some(frame) = rx.recv().await {
+        if matches!(frame, Frame::Binary(_)) {
+            metrics.outbound_queue_depth.dec();
+        }
+    }
+    let _ = sink.close().await;
+}
+
+fn close_frame(code: u16, reason: &str) -> ws::Message {
+    ws::Message::Close(Some(CloseFrame {
+        code,
+        reason: reason.chars().take(100).collect::<String>().into(),
+    }))
+}
+
+/// Decrements the connection gauge when the connection task ends.
+fn scopeguard(metrics: Arc<crate::metrics::Metrics>) -> impl Drop {
+    struct Guard(Arc<crate::metrics::Metrics>);
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            self.0.connections.dec();
+        }
+    }
+    Guard(metrics)
+}

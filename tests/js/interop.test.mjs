@@ -1,0 +1,93 @@
+// The stock automerge-repo client (pinned in package.json) against a running
+// Accord server. ACCORD_URL names it, e.g. http://127.0.0.1:8080.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { Repo, generateAutomergeUrl } from "@automerge/automerge-repo";
+import { WebSocketClientAdapter } from "@automerge/automerge-repo-network-websocket";
+import * as A from "@automerge/automerge";
+
+const base = process.env.ACCORD_URL;
+if (!base) throw new Error("set ACCORD_URL to the server under test");
+const wsUrl = base.replace(/^http/, "ws") + "/sync";
+
+function client() {
+  return new Repo({ network: [new WebSocketClientAdapter(wsUrl)] });
+}
+
+async function until(what, predicate, ms = 15000) {
+  const start = Date.now();
+  for (;;) {
+    const value = await predicate();
+    if (value) return value;
+    if (Date.now() - start > ms) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function shutdown(...repos) {
+  for (const repo of repos) await repo.shutdown();
+}
+
+test("two stock clients edit an element and converge through the server", async () => {
+  const [draft] = await (await fetch(`${base}/api/v1/drafts`)).json();
+  const element = draft.elements[1];
+  const alice = client();
+  const bob = client();
+  try {
+    const a = await alice.find(element.doc_url);
+    const b = await bob.find(element.doc_url);
+    assert.equal(a.doc().text, element.text);
+    assert.equal(b.doc().text, element.text);
+
+    const marker = ` [interop ${Date.now()}]`;
+    a.change((d) => A.splice(d, ["text"], d.text.length, 0, marker));
+    await until("bob to see alice's edit", () => b.doc().text.endsWith(marker));
+
+    const prefix = `Bob ${Date.now()}: `;
+    b.change((d) => A.splice(d, ["text"], 0, 0, prefix));
+    await until("alice to see bob's edit", () => a.doc().text.startsWith(prefix));
+    assert.equal(a.doc().text, b.doc().text);
+
+    // The server stored it: its API shows the same text and heads.
+    await until("the server to report the merged text", async () => {
+      const fresh = await (await fetch(`${base}/api/v1/drafts/${draft.id}`)).json();
+      const el = fresh.elements.find((e) => e.id === element.id);
+      return el.text === a.doc().text &&
+        JSON.stringify([...el.heads].sort()) === JSON.stringify([...A.getHeads(a.doc())].sort());
+    });
+
+    // A third client joining later gets the full state.
+    const carol = client();
+    try {
+      const c = await carol.find(element.doc_url);
+      await until("carol to get the full text", () => c.doc().text === a.doc().text);
+    } finally {
+      await shutdown(carol);
+    }
+  } finally {
+    await shutdown(alice, bob);
+  }
+});
+
+test("the index document lists the elements and is served read-only", async () => {
+  const [draft] = await (await fetch(`${base}/api/v1/drafts`)).json();
+  const repo = client();
+  try {
+    const index = await repo.find(draft.index_url);
+    const doc = index.doc();
+    assert.equal(doc.title, draft.title);
+    assert.deepEqual(doc.elements.map((e) => e.doc), draft.elements.map((e) => e.doc_url));
+  } finally {
+    await shutdown(repo);
+  }
+});
+
+test("a document the server never created is unavailable", async () => {
+  const repo = client();
+  try {
+    // A fresh random id: valid, but the server never created it.
+    await assert.rejects(repo.find(generateAutomergeUrl()), /unavailable/i);
+  } finally {
+    await shutdown(repo);
+  }
+});
