@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use accord_protocol::wire::Ephemeral;
 use accord_protocol::{ConnId, DocSync, DocumentId, Policy, Received};
@@ -42,6 +42,14 @@ pub struct DocView {
     pub heads: Vec<ChangeHash>,
     /// The element's text; `None` for the index document.
     pub text: Option<String>,
+}
+
+/// Sleeps until `at`, or forever when there is nothing to wait for.
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Settings every actor shares.
@@ -153,14 +161,7 @@ impl Docs {
         let (tx, rx) = mpsc::channel(1024);
         loaded.insert(id, tx.clone());
         self.0.metrics.documents_loaded.set(loaded.len() as i64);
-        let actor = DocActor {
-            id,
-            sync,
-            conns: HashMap::new(),
-            docs: self.clone(),
-            rx,
-            unsnapshotted: 0,
-        };
+        let actor = DocActor::new(id, sync, self.clone(), rx);
         self.0.tracker.spawn(actor.run());
         Ok(Some(tx))
     }
@@ -213,19 +214,49 @@ struct DocActor {
     conns: HashMap<ConnId, Arc<ConnHandle>>,
     docs: Docs,
     rx: mpsc::Receiver<DocCmd>,
-    /// Changes applied since the last snapshot.
+    /// Changes committed since the last snapshot.
     unsnapshotted: usize,
+    /// When the next bulk apply is due if nothing makes it urgent.
+    apply_due: Instant,
 }
 
+/// Bulk applies are spaced by at least this long...
+const APPLY_MIN_INTERVAL: Duration = Duration::from_millis(250);
+/// ...and by this many times the last apply's duration, so applying (whose
+/// cost grows with history) takes a bounded share of the CPU.
+const APPLY_SPACING_FACTOR: u32 = 8;
+
 impl DocActor {
+    fn new(id: DocumentId, sync: DocSync, docs: Docs, rx: mpsc::Receiver<DocCmd>) -> Self {
+        Self {
+            id,
+            sync,
+            conns: HashMap::new(),
+            docs,
+            rx,
+            unsnapshotted: 0,
+            apply_due: Instant::now(),
+        }
+    }
+
     #[tracing::instrument(skip_all, fields(doc = %self.id))]
     async fn run(mut self) {
         let shared = self.docs.0.clone();
         let mut idle_since = Instant::now();
         loop {
+            let apply_at = self
+                .sync
+                .needs_apply()
+                .then_some(tokio::time::Instant::from_std(self.apply_due));
             let first = tokio::select! {
                 cmd = self.rx.recv() => cmd,
                 () = shared.shutdown.cancelled() => None,
+                () = sleep_until(apply_at) => {
+                    if !self.apply().await {
+                        break;
+                    }
+                    continue;
+                }
                 () = tokio::time::sleep(shared.settings.evict_after) => {
                     if self.conns.is_empty()
                         && idle_since.elapsed() >= shared.settings.evict_after
@@ -265,7 +296,7 @@ impl DocActor {
                 self.snapshot().await;
             }
         }
-        if self.unsnapshotted > 0 {
+        if self.unsnapshotted > 0 || self.sync.needs_apply() {
             self.snapshot().await;
         }
         self.rx.close();
@@ -301,9 +332,11 @@ impl DocActor {
         true
     }
 
-    /// One sync round. Returns false when the actor must stop.
+    /// One sync round: check, commit, relay; apply when something waits for
+    /// it. Returns false when the actor must stop.
     async fn round(&mut self, batch: Vec<DocCmd>) -> bool {
         let shared = self.docs.0.clone();
+        let mut reads = Vec::new();
         for cmd in batch {
             match cmd {
                 DocCmd::Sync { conn, data } => {
@@ -335,13 +368,7 @@ impl DocActor {
                     }
                 }
                 DocCmd::Leave { conn } => self.drop_conn(conn),
-                DocCmd::Read { reply } => {
-                    let view = DocView {
-                        heads: self.sync.heads(),
-                        text: accord_model::element_text(self.sync.doc()).ok(),
-                    };
-                    let _ = reply.send(view);
-                }
+                DocCmd::Read { reply } => reads.push(reply),
             }
         }
 
@@ -362,54 +389,85 @@ impl DocActor {
                 }
             })
             .collect();
-        let committed = pending.len();
-        let outcome = if pending.is_empty() {
-            Ok(())
-        } else {
-            shared.committer.commit(pending).await
-        };
-        let started = Instant::now();
-        let out = match outcome {
-            Ok(()) => {
-                self.unsnapshotted += committed;
-                tokio::task::block_in_place(|| self.sync.commit_succeeded())
-            }
-            Err(error) => {
-                tracing::error!(%error, "commit failed: reloading the document");
-                let result = tokio::task::block_in_place(|| self.sync.commit_failed());
-                if let Ok((culprits, _)) = &result {
-                    for conn in culprits {
-                        if let Some(handle) = self.conns.remove(conn) {
-                            shared.metrics.close("storage_failure");
-                            handle.close(
-                                1011,
-                                "storage failure: reconnect to offer your changes again",
-                            );
-                        }
-                    }
+        if !pending.is_empty() {
+            let count = pending.len();
+            match shared.committer.commit(pending).await {
+                Ok(()) => {
+                    self.unsnapshotted += count;
+                    let out = self.sync.committed();
+                    self.send(out);
                 }
-                match self.docs.load_doc(self.id).await {
-                    Ok(doc) => self.sync.replace_doc(doc),
-                    Err(e) => {
-                        tracing::error!(error = %e, "reload failed: closing every peer");
-                        self.close_all("storage failure");
+                Err(error) => {
+                    if !self.commit_failed(&error).await {
                         return false;
                     }
                 }
-                result.map(|(_, out)| out)
             }
-        };
-        match out {
-            Ok(out) => {
-                shared
-                    .metrics
-                    .apply_seconds
-                    .observe(started.elapsed().as_secs_f64());
-                for (conn, data) in out {
-                    if let Some(handle) = self.conns.get(&conn) {
-                        handle.send_sync(&self.id, data);
+        }
+        if !reads.is_empty() || self.sync.apply_is_urgent() || Instant::now() >= self.apply_due {
+            if !self.apply().await {
+                return false;
+            }
+            for reply in reads {
+                let view = DocView {
+                    heads: self.sync.heads(),
+                    text: accord_model::element_text(self.sync.doc()).ok(),
+                };
+                let _ = reply.send(view);
+            }
+        }
+        true
+    }
+
+    /// The round's changes did not commit: forget them, close the peers that
+    /// delivered them, reload the document from storage.
+    async fn commit_failed(&mut self, error: &str) -> bool {
+        let shared = self.docs.0.clone();
+        tracing::error!(%error, "commit failed: reloading the document");
+        let result = tokio::task::block_in_place(|| self.sync.commit_failed());
+        let out = match result {
+            Ok((culprits, out)) => {
+                for conn in culprits {
+                    if let Some(handle) = self.conns.remove(&conn) {
+                        shared.metrics.close("storage_failure");
+                        handle.close(
+                            1011,
+                            "storage failure: reconnect to offer your changes again",
+                        );
                     }
                 }
+                out
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "applying committed changes failed");
+                self.close_all("document cannot be applied");
+                return false;
+            }
+        };
+        match self.docs.load_doc(self.id).await {
+            Ok(doc) => self.sync.replace_doc(doc),
+            Err(e) => {
+                tracing::error!(error = %e, "reload failed: closing every peer");
+                self.close_all("storage failure");
+                return false;
+            }
+        }
+        self.send(out);
+        true
+    }
+
+    /// Applies everything committed and answers the peers outside the relay
+    /// set. Returns false when the actor must stop.
+    async fn apply(&mut self) -> bool {
+        let shared = self.docs.0.clone();
+        let started = Instant::now();
+        let result = tokio::task::block_in_place(|| self.sync.apply());
+        let took = started.elapsed();
+        shared.metrics.apply_seconds.observe(took.as_secs_f64());
+        self.apply_due = Instant::now() + APPLY_MIN_INTERVAL.max(took * APPLY_SPACING_FACTOR);
+        match result {
+            Ok(out) => {
+                self.send(out);
                 true
             }
             Err(e) => {
@@ -418,6 +476,14 @@ impl DocActor {
                 tracing::error!(error = %e, "applying committed changes failed");
                 self.close_all("document cannot be applied");
                 false
+            }
+        }
+    }
+
+    fn send(&self, out: Vec<(ConnId, Vec<u8>)>) {
+        for (conn, data) in out {
+            if let Some(handle) = self.conns.get(&conn) {
+                handle.send_sync(&self.id, data);
             }
         }
     }
@@ -434,6 +500,9 @@ impl DocActor {
     }
 
     async fn snapshot(&mut self) {
+        if self.sync.needs_apply() && !self.apply().await {
+            return;
+        }
         let shared = self.docs.0.clone();
         let key = self.id.to_string();
         // Every change of this document that is committed is applied: rounds

@@ -91,3 +91,36 @@ test("a document the server never created is unavailable", async () => {
     await shutdown(repo);
   }
 });
+
+test("four stock clients typing at once converge with each other and the server", async () => {
+  const [draft] = await (await fetch(`${base}/api/v1/drafts`)).json();
+  const element = draft.elements[2];
+  const repos = [client(), client(), client(), client()];
+  try {
+    const handles = await Promise.all(repos.map((r) => r.find(element.doc_url)));
+    const typist = async (handle, n) => {
+      for (let i = 0; i < 60; i++) {
+        handle.change((d) => {
+          const len = d.text.length;
+          const pos = Math.floor(Math.random() * (len + 1));
+          if (i % 7 === 6 && len > 0) A.splice(d, ["text"], Math.min(pos, len - 1), 1);
+          else A.splice(d, ["text"], pos, 0, String.fromCharCode(97 + n));
+        });
+        await new Promise((r) => setTimeout(r, 5 + Math.random() * 20));
+      }
+    };
+    await Promise.all(handles.map((h, n) => typist(h, n)));
+    await until("all clients to converge", () =>
+      handles.every((h) => h.doc().text === handles[0].doc().text));
+    const heads = JSON.stringify([...A.getHeads(handles[0].doc())].sort());
+    await until("all clients to hold the same heads", () =>
+      handles.every((h) => JSON.stringify([...A.getHeads(h.doc())].sort()) === heads));
+    await until("the server to hold the same text and heads", async () => {
+      const fresh = await (await fetch(`${base}/api/v1/drafts/${draft.id}`)).json();
+      const el = fresh.elements.find((e) => e.id === element.id);
+      return el.text === handles[0].doc().text && JSON.stringify([...el.heads].sort()) === heads;
+    });
+  } finally {
+    await shutdown(...repos);
+  }
+});

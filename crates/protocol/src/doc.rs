@@ -8,15 +8,26 @@
 //!    the document's [`Policy`] and queues them, *without* touching the
 //!    document. A refused message turns that peer read-only for this document.
 //! 2. The server commits [`DocSync::pending`] to storage.
-//! 3. [`DocSync::commit_succeeded`] applies every pending change in one call
-//!    (applying has a per-call cost that grows with history, so one call per
-//!    round instead of one per message), lets each peer's sync state see the
-//!    messages of the round, and returns the sync messages to send.
-//!    [`DocSync::commit_failed`] instead drops the pending changes and names
-//!    the peers that delivered them.
+//! 3. [`DocSync::committed`] marks them committed and relays them at once to
+//!    every peer known to hold everything committed before (the *relay set*),
+//!    with sync messages built from the committed changes themselves.
+//!    [`DocSync::commit_failed`] instead drops them and names the peers that
+//!    delivered them.
+//! 4. [`DocSync::apply`], later and in bulk, applies every committed change in
+//!    one call, lets each peer's sync state see the messages received since,
+//!    and generates the regular sync messages for peers outside the relay set
+//!    (new peers, peers that lack something, read-only peers).
 //!
-//! Nothing sent from here is ever derived from uncommitted changes: replies
-//! are only generated in step 3.
+//! Applying costs a fixed amount per call that grows with the document's
+//! history, so it is kept off the path from a change's commit to its relay,
+//! and one call covers many rounds. Nothing sent from here is ever derived
+//! from uncommitted changes.
+//!
+//! A peer enters the relay set when its own sync message reports exactly the
+//! server's heads with nothing outstanding, and leaves it as soon as it asks
+//! for something (`need`), reports heads the server does not know, or the
+//! server's committed heads cannot be computed without applying (a change
+//! whose dependencies are missing).
 
 use std::collections::{HashMap, HashSet};
 
@@ -52,6 +63,8 @@ pub struct Refusal {
 #[derive(Debug, Clone)]
 pub struct PendingChange {
     pub hash: ChangeHash,
+    /// The change's dependencies, to compute the committed heads without applying.
+    pub deps: Vec<ChangeHash>,
     pub bytes: Vec<u8>,
     /// The connection that delivered it: the change is attributed to that
     /// connection's user, whatever actor the change claims.
@@ -74,6 +87,9 @@ pub enum Received {
 
 struct Peer {
     state: sync::State,
+    /// In the relay set: the heads this peer holds once it has processed
+    /// everything sent to it (always the server's committed heads).
+    relay: Option<Vec<ChangeHash>>,
 }
 
 /// One document, its peers' sync states, and the changes of the current round.
@@ -85,7 +101,14 @@ pub struct DocSync {
     known: HashSet<ChangeHash>,
     peers: HashMap<ConnId, Peer>,
     pending: Vec<PendingChange>,
-    /// Messages of this round, to be shown to the sync states after the commit.
+    /// Committed and relayed, not yet applied.
+    unapplied: Vec<PendingChange>,
+    /// Heads of everything committed, applied or not; `None` when they cannot
+    /// be known without applying (a committed change waits for dependencies).
+    committed_heads: Option<Vec<ChangeHash>>,
+    /// Characters the unapplied changes insert.
+    unapplied_inserts: usize,
+    /// Messages received since the last apply, to be shown to the sync states.
     inbox: Vec<(ConnId, sync::Message)>,
     /// Characters the pending changes insert: the length check counts them
     /// before they are applied.
@@ -97,12 +120,16 @@ pub struct DocSync {
 impl DocSync {
     pub fn new(doc: Automerge, policy: Policy, max_message_bytes: usize) -> Self {
         let known = doc.get_changes(&[]).iter().map(Change::hash).collect();
+        let heads = doc.get_heads();
         Self {
             doc,
             policy,
             known,
             peers: HashMap::new(),
             pending: Vec::new(),
+            unapplied: Vec::new(),
+            committed_heads: Some(heads),
+            unapplied_inserts: 0,
             inbox: Vec::new(),
             pending_inserts: 0,
             max_message_bytes,
@@ -136,6 +163,7 @@ impl DocSync {
             } else {
                 sync::State::new()
             },
+            relay: None,
         });
     }
 
@@ -208,14 +236,7 @@ impl DocSync {
         }
         let mut changes = Vec::new();
         for chunk in message.changes.iter() {
-            match Change::try_from(chunk) {
-                Ok(change) => changes.push(change),
-                // A V2 message may carry a whole document in one chunk.
-                Err(_) => match Automerge::load(chunk) {
-                    Ok(doc) => changes.extend(doc.get_changes(&[])),
-                    Err(e) => return Err(BadSyncData(format!("change chunk: {e}"))),
-                },
-            }
+            changes.extend(chunk_changes(chunk).map_err(BadSyncData)?);
         }
         let mut seen = HashSet::new();
         let mut new = Vec::new();
@@ -239,6 +260,7 @@ impl DocSync {
             new.push((
                 PendingChange {
                     hash,
+                    deps: change.deps().to_vec(),
                     bytes: change.raw_bytes().to_vec(),
                     conn,
                 },
@@ -250,7 +272,7 @@ impl DocSync {
             max_chars,
         } = &self.policy
         {
-            let now = self.doc.length(text_obj) + self.pending_inserts;
+            let now = self.doc.length(text_obj) + self.unapplied_inserts + self.pending_inserts;
             if inserts > 0 && now + inserts > *max_chars {
                 return Ok(Err(Refusal {
                     code: "too_large",
@@ -293,20 +315,77 @@ impl DocSync {
         Ok(inserted)
     }
 
-    /// Step 3, after the pending changes are durable: applies them in one
-    /// call, updates every sync state with the round's messages, and returns
-    /// the sync messages to send, per connection.
+    /// Steps 3 and 4 at once: after the pending changes are durable, relays
+    /// and applies them. Returns the sync messages to send, in order.
     pub fn commit_succeeded(
         &mut self,
     ) -> Result<Vec<(ConnId, Vec<u8>)>, automerge::AutomergeError> {
-        if !self.pending.is_empty() {
-            let mut all = Vec::with_capacity(self.pending.iter().map(|c| c.bytes.len()).sum());
-            for change in &self.pending {
+        let mut out = self.committed();
+        out.extend(self.apply()?);
+        Ok(out)
+    }
+
+    /// Step 3, after the pending changes are durable: they become committed,
+    /// and every peer in the relay set gets them at once (without the changes
+    /// it delivered itself) together with the new committed heads. A peer
+    /// whose own changes were committed hears the new heads too: that is its
+    /// acknowledgement.
+    pub fn committed(&mut self) -> Vec<(ConnId, Vec<u8>)> {
+        if self.pending.is_empty() {
+            return Vec::new();
+        }
+        let pending = std::mem::take(&mut self.pending);
+        let before = self.committed_heads.take();
+        let after = before
+            .as_ref()
+            .and_then(|heads| advance_heads(heads, &pending, &self.known));
+        let mut out = Vec::new();
+        for (conn, peer) in &mut self.peers {
+            let (Some(before), Some(after)) = (&before, &after) else {
+                peer.relay = None;
+                continue;
+            };
+            if peer.relay.as_ref() != Some(before) {
+                peer.relay = None;
+                continue;
+            }
+            let changes: Vec<&PendingChange> = pending.iter().filter(|c| c.conn != *conn).collect();
+            out.push((*conn, relay_message(&mut peer.state, after, &changes)));
+            peer.relay = Some(after.clone());
+        }
+        self.unapplied_inserts += self.pending_inserts;
+        self.pending_inserts = 0;
+        self.unapplied.extend(pending);
+        self.committed_heads = after;
+        out
+    }
+
+    /// Whether [`DocSync::apply`] has work: committed changes to apply or
+    /// messages to show to the sync states.
+    pub fn needs_apply(&self) -> bool {
+        !self.unapplied.is_empty() || !self.inbox.is_empty()
+    }
+
+    /// Whether a peer outside the relay set waits for an answer, which only
+    /// [`DocSync::apply`] gives.
+    pub fn apply_is_urgent(&self) -> bool {
+        self.inbox
+            .iter()
+            .any(|(conn, _)| self.peers.get(conn).is_some_and(|p| p.relay.is_none()))
+    }
+
+    /// Step 4: applies every committed change in one call, shows the sync
+    /// states the messages received since the last apply, and returns the
+    /// sync messages for the peers outside the relay set.
+    pub fn apply(&mut self) -> Result<Vec<(ConnId, Vec<u8>)>, automerge::AutomergeError> {
+        if !self.unapplied.is_empty() {
+            let mut all = Vec::with_capacity(self.unapplied.iter().map(|c| c.bytes.len()).sum());
+            for change in &self.unapplied {
                 all.extend_from_slice(&change.bytes);
             }
             self.doc.load_incremental(&all)?;
-            self.pending.clear();
-            self.pending_inserts = 0;
+            self.unapplied.clear();
+            self.unapplied_inserts = 0;
         }
         for (conn, mut message) in std::mem::take(&mut self.inbox) {
             let Some(peer) = self.peers.get_mut(&conn) else {
@@ -318,7 +397,50 @@ impl DocSync {
             }
             self.doc.receive_sync_message(&mut peer.state, message)?;
         }
-        Ok(self.generate())
+        let heads = self.doc.get_heads();
+        if self.committed_heads.as_ref() != Some(&heads) {
+            // Heads computed from dependencies missed something (a change
+            // waiting for its dependencies): everyone syncs the regular way.
+            for peer in self.peers.values_mut() {
+                peer.relay = None;
+            }
+            self.committed_heads = Some(heads.clone());
+        }
+        let mut out = Vec::new();
+        for (conn, peer) in &mut self.peers {
+            if peer.relay.is_some() {
+                let state = &peer.state;
+                // Signs that the peer does not hold what was relayed to it:
+                // it asks for changes, reports heads the server does not
+                // know, or starts over (a reset: an empty `last_sync`).
+                let lacks = state.their_need.as_ref().is_some_and(|n| !n.is_empty())
+                    || state
+                        .their_heads
+                        .as_ref()
+                        .is_some_and(|h| h.iter().any(|h| !self.known.contains(h)))
+                    || state
+                        .their_have
+                        .as_ref()
+                        .and_then(|have| have.first())
+                        .is_some_and(|have| have.last_sync.is_empty() && !heads.is_empty());
+                if !lacks && peer.relay.as_ref() == Some(&heads) {
+                    continue;
+                }
+                peer.relay = None;
+                if lacks {
+                    // What was relayed may not have arrived: let the regular
+                    // protocol work out what to send from the peer's `have`.
+                    peer.state.sent_hashes.clear();
+                }
+            }
+            if let Some(message) = self.doc.generate_sync_message(&mut peer.state) {
+                out.push((*conn, message.encode()));
+            }
+            if peer.state.their_heads.as_ref() == Some(&heads) {
+                peer.relay = Some(heads.clone());
+            }
+        }
+        Ok(out)
     }
 
     /// Step 3 when the commit failed: the pending changes are forgotten (the
@@ -348,14 +470,16 @@ impl DocSync {
         for conn in &culprits {
             self.remove_peer(*conn);
         }
-        let out = self.commit_succeeded()?;
+        let out = self.apply()?;
         Ok((culprits, out))
     }
 
-    /// Sync messages for every peer that has something to hear.
+    /// Sync messages for every peer that has something to hear, the regular
+    /// way (the relay set is dissolved). Call after [`DocSync::apply`].
     pub fn generate(&mut self) -> Vec<(ConnId, Vec<u8>)> {
         let mut out = Vec::new();
         for (conn, peer) in &mut self.peers {
+            peer.relay = None;
             if let Some(message) = self.doc.generate_sync_message(&mut peer.state) {
                 out.push((*conn, message.encode()));
             }
@@ -366,20 +490,90 @@ impl DocSync {
     /// Replaces the document with one reloaded from storage, keeping peers.
     pub fn replace_doc(&mut self, doc: Automerge) {
         self.known = doc.get_changes(&[]).iter().map(Change::hash).collect();
+        self.committed_heads = Some(doc.get_heads());
         self.doc = doc;
         self.pending.clear();
         self.pending_inserts = 0;
+        self.unapplied.clear();
+        self.unapplied_inserts = 0;
+        for peer in self.peers.values_mut() {
+            peer.relay = None;
+        }
     }
 
     /// Applies a change the server itself made (already committed).
+    /// Call between rounds, after [`DocSync::apply`].
     pub fn apply_own(&mut self, change: &Change) -> Result<(), automerge::AutomergeError> {
         self.known.insert(change.hash());
-        self.doc.apply_changes([change.clone()])
+        self.doc.apply_changes([change.clone()])?;
+        self.committed_heads = Some(self.doc.get_heads());
+        for peer in self.peers.values_mut() {
+            peer.relay = None;
+        }
+        Ok(())
     }
 
     pub fn into_doc(self) -> Automerge {
         self.doc
     }
+}
+
+/// The heads after adding `changes` to a graph whose heads are `heads`, when
+/// every dependency is known; `None` when one is missing (automerge would
+/// queue that change instead of applying it).
+fn advance_heads(
+    heads: &[ChangeHash],
+    changes: &[PendingChange],
+    known: &HashSet<ChangeHash>,
+) -> Option<Vec<ChangeHash>> {
+    let mut next: HashSet<ChangeHash> = heads.iter().copied().collect();
+    for change in changes {
+        next.insert(change.hash);
+    }
+    for change in changes {
+        for dep in &change.deps {
+            if !known.contains(dep) {
+                return None;
+            }
+            next.remove(dep);
+        }
+    }
+    let mut next: Vec<ChangeHash> = next.into_iter().collect();
+    next.sort();
+    Some(next)
+}
+
+/// The sync message that relays committed changes to a peer that holds
+/// everything committed before them, and the matching update of the
+/// server's sync state with that peer (as `generate_sync_message` would do).
+fn relay_message(
+    state: &mut sync::State,
+    heads: &[ChangeHash],
+    changes: &[&PendingChange],
+) -> Vec<u8> {
+    let mut flags = sync::MessageFlags::new();
+    flags.set(sync::MessageFlags::SUPPORTS_SYNC_RESET);
+    if state.read_only {
+        flags.set(sync::MessageFlags::READ_ONLY);
+    }
+    state.have_responded = true;
+    state.in_flight = true;
+    state.last_sent_heads = heads.to_vec();
+    state.sent_hashes.extend(changes.iter().map(|c| c.hash));
+    sync::Message {
+        heads: heads.to_vec(),
+        need: Vec::new(),
+        // "I hold exactly these heads": the peer answers with whatever it has
+        // beyond them, as it would to a regular message.
+        have: vec![sync::Have {
+            last_sync: heads.to_vec(),
+            bloom: sync::BloomFilter::default(),
+        }],
+        changes: sync::ChunkList::from(changes.iter().map(|c| c.bytes.clone()).collect::<Vec<_>>()),
+        flags: Some(flags),
+        version: sync::MessageVersion::V1,
+    }
+    .encode()
 }
 
 /// The hashes of the changes a message carries (its chunks were decoded
@@ -388,12 +582,42 @@ fn chunk_hashes(message: &sync::Message) -> impl Iterator<Item = ChangeHash> + '
     message
         .changes
         .iter()
-        .flat_map(|chunk| match Change::try_from(chunk) {
-            Ok(change) => vec![change.hash()],
-            Err(_) => Automerge::load(chunk)
-                .map(|doc| doc.get_changes(&[]).iter().map(Change::hash).collect())
-                .unwrap_or_default(),
-        })
+        .flat_map(|chunk| chunk_changes(chunk).unwrap_or_default())
+        .map(|change| change.hash())
+}
+
+/// The changes in one entry of a sync message's change list. An entry is one
+/// or more storage chunks back to back (the JS client concatenates several
+/// changes into one entry): change chunks, compressed change chunks, or a
+/// whole document (a V2 message).
+fn chunk_changes(mut bytes: &[u8]) -> Result<Vec<Change>, String> {
+    const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
+    const DOCUMENT: u8 = 0;
+    let mut changes = Vec::new();
+    while !bytes.is_empty() {
+        // magic (4) | checksum (4) | type (1) | uleb128 length | data
+        if bytes.len() < 9 || bytes[..4] != MAGIC {
+            return Err("change entry: not an Automerge chunk".into());
+        }
+        let kind = bytes[8];
+        let mut rest = &bytes[9..];
+        let len = read_uleb(&mut rest).ok_or("change entry: bad chunk length")?;
+        let header = bytes.len() - rest.len();
+        let end = usize::try_from(len)
+            .ok()
+            .and_then(|len| header.checked_add(len))
+            .filter(|end| *end <= bytes.len())
+            .ok_or("change entry: chunk longer than its entry")?;
+        let chunk = &bytes[..end];
+        if kind == DOCUMENT {
+            let doc = Automerge::load(chunk).map_err(|e| format!("document chunk: {e}"))?;
+            changes.extend(doc.get_changes(&[]));
+        } else {
+            changes.push(Change::try_from(chunk).map_err(|e| format!("change chunk: {e}"))?);
+        }
+        bytes = &bytes[end..];
+    }
+    Ok(changes)
 }
 
 /// Automerge trusts the parameters of a peer's bloom filter when it computes

@@ -1904,3 +1904,130 @@ fn removed_peers_are_forgotten() {
     assert_eq!(server.peer_count(), 0);
     assert!(!server.is_read_only(1));
 }
+
+#[test]
+fn an_entry_of_several_concatenated_changes_is_accepted() {
+    // The JS client sends several changes back to back in one entry of a
+    // sync message's change list.
+    let (mut server, obj) = text_server("", 1_000);
+    let mut a = Client::loaded(1, &server);
+    run(&mut server, &mut [&mut a]);
+    let before = a.heads();
+    a.splice(0, 0, "x");
+    a.splice(1, 0, "y");
+    a.splice(2, 0, "z");
+    let joined: Vec<u8> = a
+        .doc
+        .get_changes(&before)
+        .iter()
+        .flat_map(|c| c.raw_bytes().to_vec())
+        .collect();
+    let message = sync::Message {
+        heads: a.heads(),
+        need: vec![],
+        have: vec![],
+        changes: sync::ChunkList::from(vec![joined]),
+        flags: None,
+        version: sync::MessageVersion::V1,
+    };
+    let outcome = server.receive(1, &message.encode()).unwrap();
+    assert_eq!(outcome, Received::Accepted { new_changes: 3 });
+    server.commit_succeeded().unwrap();
+    assert_eq!(server_text(&server, &obj), "xyz");
+}
+
+#[test]
+fn a_truncated_chunk_in_an_entry_is_bad_sync_data() {
+    let (mut server, _) = text_server("", 1_000);
+    let mut a = Client::loaded(1, &server);
+    run(&mut server, &mut [&mut a]);
+    let before = a.heads();
+    a.splice(0, 0, "x");
+    let mut bytes = a.doc.get_changes(&before)[0].raw_bytes().to_vec();
+    bytes.extend_from_slice(&[0x85, 0x6f, 0x4a, 0x83, 0, 0, 0, 0, 1, 0x7f]);
+    let message = sync::Message {
+        heads: a.heads(),
+        need: vec![],
+        have: vec![],
+        changes: sync::ChunkList::from(vec![bytes]),
+        flags: None,
+        version: sync::MessageVersion::V1,
+    };
+    assert!(server.receive(1, &message.encode()).is_err());
+}
+
+#[test]
+fn committed_changes_are_relayed_before_they_are_applied() {
+    let (mut server, obj) = text_server("base", 1_000);
+    let mut a = Client::loaded(1, &server);
+    let mut b = Client::loaded(2, &server);
+    let mut w = Client::loaded(3, &server);
+    run(&mut server, &mut [&mut a, &mut b, &mut w]);
+
+    a.splice(4, 0, "!");
+    let bytes = a.generate().unwrap();
+    server.receive(1, &bytes).unwrap();
+    let relayed = server.committed();
+    // Not applied yet...
+    assert_eq!(server_text(&server, &obj), "base");
+    assert!(server.needs_apply());
+    // ...but every peer in the relay set has it, and the author its ack.
+    let to: Vec<ConnId> = {
+        let mut to: Vec<ConnId> = relayed.iter().map(|(c, _)| *c).collect();
+        to.sort_unstable();
+        to
+    };
+    assert_eq!(to, vec![1, 2, 3]);
+    for (conn, data) in &relayed {
+        let message = sync::Message::decode(data).unwrap();
+        assert_eq!(message.heads, a.heads());
+        let carries = message.changes.len();
+        assert_eq!(carries, if *conn == 1 { 0 } else { 1 }, "conn {conn}");
+        match conn {
+            1 => a.receive(data),
+            2 => b.receive(data),
+            _ => w.receive(data),
+        }
+    }
+    assert_eq!(b.text(), "base!");
+    assert_eq!(w.text(), "base!");
+    // Applying later sends nothing more to peers in the relay set.
+    let out = server.apply().unwrap();
+    assert!(out.is_empty(), "{out:?}");
+    assert_eq!(server_text(&server, &obj), "base!");
+    // And the regular protocol quiesces from there.
+    run(&mut server, &mut [&mut a, &mut b, &mut w]);
+    assert_eq!(a.heads(), server.heads());
+    assert_eq!(b.heads(), server.heads());
+}
+
+#[test]
+fn a_peer_that_lacks_something_leaves_the_relay_set_and_still_converges() {
+    let (mut server, obj) = text_server("base", 1_000);
+    let mut a = Client::loaded(1, &server);
+    let mut b = Client::loaded(2, &server);
+    run(&mut server, &mut [&mut a, &mut b]);
+    // b misses a relayed message (as if its copy were lost): the next relay
+    // depends on a change b does not have.
+    a.splice(0, 0, "1");
+    server.receive(1, &a.generate().unwrap()).unwrap();
+    for (conn, data) in server.committed() {
+        if conn == 1 {
+            a.receive(&data);
+        }
+    }
+    a.splice(0, 0, "2");
+    server.receive(1, &a.generate().unwrap()).unwrap();
+    for (conn, data) in server.committed() {
+        if conn == 1 {
+            a.receive(&data)
+        } else {
+            b.receive(&data)
+        }
+    }
+    // b asks for what it lacks; the regular protocol brings it.
+    run(&mut server, &mut [&mut a, &mut b]);
+    assert_eq!(server_text(&server, &obj), "21base");
+    assert_eq!(b.text(), "21base");
+    assert_eq!(b.heads(), server.heads());
+}
