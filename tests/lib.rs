@@ -1,1 +1,34 @@
 //! Integration tests for Accord.
+//!
+//! Every test starts the real `accord` binary as a child process (see
+//! [`harness`]) on its own database and talks to it the way users' clients
+//! do: websockets speaking the automerge-repo sync protocol, and HTTP.
+//!
+//! - `sync`: clients converge, late joiners, unknown documents, ephemeral
+//!   relay, peer-id replacement;
+//! - `durability`: graceful restart and `kill -9`;
+//! - `storage_failure`: a commit that fails mid-stream;
+//! - `refusals`: protocol violations (error + close) and content refusals
+//!   (notice + read-only, connection kept);
+//! - `api`: the HTTP endpoints;
+//! - `interop`: the stock JavaScript client (`tests/js`).
+//!
+//! Prerequisites: `cargo build -p accord` (or `ACCORD_BIN`), a PostgreSQL
+//! server for the `postgres` variants (`ACCORD_TEST_PG_URL`, default
+//! `postgres://postgres@127.0.0.1:5432/test`), and `npm ci` in `tests/js`.
+
+#[cfg(test)]
+mod harness;
+
+#[cfg(test)]
+mod api;
+#[cfg(test)]
+mod durability;
+#[cfg(test)]
+mod interop;
+#[cfg(test)]
+mod refusals;
+#[cfg(test)]
+mod storage_failure;
+#[cfg(test)]
+mod sync;

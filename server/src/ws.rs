@@ -87,10 +87,20 @@ async fn connection(app: AppState, socket: WebSocket) {
         app.config.ping_interval(),
         app.metrics.clone(),
     ));
+    let mut writer = writer;
     let joined_docs = reader(&app, &conn, &mut stream).await;
 
+    // A close is queued (a protocol error, say): let the writer send what
+    // precedes it, the `error` message first, then the close frame.
+    let flushed = conn.is_closing()
+        && !conn.closer.is_cancelled()
+        && tokio::time::timeout(Duration::from_secs(5), &mut writer)
+            .await
+            .is_ok();
     conn.abort();
-    let _ = writer.await;
+    if !flushed {
+        let _ = writer.await;
+    }
     app.peers.remove(&conn);
     for id in joined_docs {
         app.docs
