@@ -84,13 +84,13 @@ impl ConnHandle {
     }
 
     /// A sync message for one document.
-    pub fn send_sync(&self, document: &DocumentId, data: Vec<u8>) -> bool {
-        self.send(&Message::Sync(accord_protocol::DocMessage {
-            sender_id: self.server_peer_id.to_string(),
-            target_id: self.peer_id.clone(),
-            document_id: document.to_string(),
+    pub fn send_sync(&self, document: &str, data: &[u8]) -> bool {
+        self.send_bytes(accord_protocol::encode_sync(
+            &self.server_peer_id,
+            &self.peer_id,
+            document,
             data,
-        }))
+        ))
     }
 
     /// The server's own ephemeral notice about a document: a CBOR map with

@@ -131,6 +131,33 @@ impl Docs {
         ))
     }
 
+    /// Like [`Docs::send`], through a connection's cache of actor queues, so
+    /// the registry lock is taken once per document, not once per message.
+    pub async fn send_cached(
+        &self,
+        cache: &mut HashMap<DocumentId, mpsc::Sender<DocCmd>>,
+        id: DocumentId,
+        cmd: DocCmd,
+    ) -> Result<Delivery, LoadError> {
+        let cmd = match cache.get(&id) {
+            Some(tx) => match tx.send(cmd).await {
+                Ok(()) => return Ok(Delivery::Delivered),
+                Err(mpsc::error::SendError(back)) => {
+                    cache.remove(&id);
+                    back
+                }
+            },
+            None => cmd,
+        };
+        let delivery = self.send(id, cmd).await?;
+        if delivery == Delivery::Delivered
+            && let Some(tx) = self.0.loaded.lock().await.get(&id)
+        {
+            cache.insert(id, tx.clone());
+        }
+        Ok(delivery)
+    }
+
     /// Delivers a command only if the document is in memory.
     pub async fn send_if_loaded(&self, id: DocumentId, cmd: DocCmd) {
         let tx = self.0.loaded.lock().await.get(&id).cloned();
@@ -395,6 +422,7 @@ impl DocActor {
                 Ok(()) => {
                     self.unsnapshotted += count;
                     let out = self.sync.committed();
+                    shared.metrics.relayed_messages.inc_by(out.len() as u64);
                     self.send(out);
                 }
                 Err(error) => {
@@ -467,6 +495,7 @@ impl DocActor {
         self.apply_due = Instant::now() + APPLY_MIN_INTERVAL.max(took * APPLY_SPACING_FACTOR);
         match result {
             Ok(out) => {
+                shared.metrics.regular_messages.inc_by(out.len() as u64);
                 self.send(out);
                 true
             }
@@ -481,9 +510,10 @@ impl DocActor {
     }
 
     fn send(&self, out: Vec<(ConnId, Vec<u8>)>) {
+        let document = self.id.to_string();
         for (conn, data) in out {
             if let Some(handle) = self.conns.get(&conn) {
-                handle.send_sync(&self.id, data);
+                handle.send_sync(&document, &data);
             }
         }
     }

@@ -21,6 +21,7 @@ use std::sync::{Arc, Mutex};
 
 use accord_store::Store;
 use axum::Router;
+use axum::serve::ListenerExt;
 use axum::response::Html;
 use axum::routing::get;
 use tokio::net::TcpListener;
@@ -136,6 +137,12 @@ pub async fn run(
     tracing::info!(%addr, backend = store.backend_name(), "Accord is listening");
     let server_shutdown = shutdown.clone();
     let peers = state.peers.clone();
+    // Keystroke-sized frames must not wait for Nagle's algorithm.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             server_shutdown.cancelled().await;

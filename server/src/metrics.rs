@@ -25,6 +25,8 @@ pub struct Metrics {
     pub apply_seconds: Histogram,
     pub outbound_queue_depth: Gauge,
     pub protocol_errors: Counter,
+    pub relayed_messages: Counter,
+    pub regular_messages: Counter,
     pub closed: Family<CloseLabel, Counter>,
 }
 
@@ -96,6 +98,18 @@ impl Metrics {
             "Protocol violations",
             protocol_errors.clone(),
         );
+        let relayed_messages = Counter::default();
+        registry.register(
+            "relayed_messages",
+            "Sync messages relaying committed changes before they are applied",
+            relayed_messages.clone(),
+        );
+        let regular_messages = Counter::default();
+        registry.register(
+            "regular_messages",
+            "Sync messages generated from the applied document",
+            regular_messages.clone(),
+        );
         let closed = Family::<CloseLabel, Counter>::default();
         registry.register(
             "connections_closed",
@@ -114,6 +128,8 @@ impl Metrics {
             apply_seconds,
             outbound_queue_depth,
             protocol_errors,
+            relayed_messages,
+            regular_messages,
             closed,
         }
     }

@@ -1,7 +1,7 @@
 //! The `/sync` websocket: handshake, then routing of document messages to
 //! document actors. Peers are routed by connection, never by claimed id.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -116,6 +116,7 @@ async fn reader(
     stream: &mut futures::stream::SplitStream<WebSocket>,
 ) -> HashSet<DocumentId> {
     let mut joined = HashSet::new();
+    let mut actors = HashMap::new();
     let idle = app.config.idle_timeout();
     loop {
         let frame = tokio::select! {
@@ -154,7 +155,7 @@ async fn reader(
                     conn: conn.clone(),
                     data: m.data,
                 };
-                match app.docs.send(id, cmd).await {
+                match app.docs.send_cached(&mut actors, id, cmd).await {
                     Ok(Delivery::Delivered) => {
                         joined.insert(id);
                     }
@@ -173,7 +174,7 @@ async fn reader(
                         conn: conn.clone(),
                         message: e,
                     };
-                    app.docs.send_if_loaded(id, cmd).await;
+                    let _ = app.docs.send_cached(&mut actors, id, cmd).await;
                 }
             }
             Message::Leave { .. } => break,

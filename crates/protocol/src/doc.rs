@@ -340,6 +340,8 @@ impl DocSync {
             .as_ref()
             .and_then(|heads| advance_heads(heads, &pending, &self.known));
         let mut out = Vec::new();
+        // Most peers (watchers, typists idle this round) get the same bytes.
+        let mut common: Option<Vec<u8>> = None;
         for (conn, peer) in &mut self.peers {
             let (Some(before), Some(after)) = (&before, &after) else {
                 peer.relay = None;
@@ -349,8 +351,20 @@ impl DocSync {
                 peer.relay = None;
                 continue;
             }
-            let changes: Vec<&PendingChange> = pending.iter().filter(|c| c.conn != *conn).collect();
-            out.push((*conn, relay_message(&mut peer.state, after, &changes)));
+            let own = pending.iter().any(|c| c.conn == *conn);
+            let bytes = if own || peer.state.read_only {
+                let changes: Vec<&PendingChange> =
+                    pending.iter().filter(|c| c.conn != *conn).collect();
+                relay_message(after, &changes, peer.state.read_only)
+            } else {
+                common
+                    .get_or_insert_with(|| {
+                        relay_message(after, &pending.iter().collect::<Vec<_>>(), false)
+                    })
+                    .clone()
+            };
+            note_relayed(&mut peer.state, after);
+            out.push((*conn, bytes));
             peer.relay = Some(after.clone());
         }
         self.unapplied_inserts += self.pending_inserts;
@@ -391,6 +405,13 @@ impl DocSync {
             let Some(peer) = self.peers.get_mut(&conn) else {
                 continue;
             };
+            if let Some(relay) = &peer.relay {
+                // Automerge's own receive walks the whole change graph for
+                // every message; a peer in the relay set (which answers every
+                // relayed change) gets the same state update without it.
+                receive_in_relay_set(&mut peer.state, message, relay, &self.known);
+                continue;
+            }
             if !peer.state.read_only {
                 // Its new changes are applied above; the rest are known.
                 message.changes = sync::ChunkList::empty();
@@ -543,23 +564,52 @@ fn advance_heads(
     Some(next)
 }
 
-/// The sync message that relays committed changes to a peer that holds
-/// everything committed before them, and the matching update of the
-/// server's sync state with that peer (as `generate_sync_message` would do).
-fn relay_message(
+/// What `receive_sync_message` does to the sync state of a peer in the relay
+/// set, whose changes are already applied: the same fields, without walking
+/// the change graph. `sent_hashes` only serves to avoid sending a change
+/// twice; once the peer reports the relayed heads it holds all of them.
+fn receive_in_relay_set(
     state: &mut sync::State,
-    heads: &[ChangeHash],
-    changes: &[&PendingChange],
-) -> Vec<u8> {
+    message: sync::Message,
+    relay: &[ChangeHash],
+    known: &HashSet<ChangeHash>,
+) {
+    state.in_flight = false;
+    if let Some(flags) = message.flags {
+        if flags.contains(sync::MessageFlags::SYNC_RESET) {
+            state.sent_hashes.clear();
+        }
+        state.peer_read_only = flags.contains(sync::MessageFlags::READ_ONLY);
+    }
+    if message.heads == relay {
+        state.sent_hashes.clear();
+    }
+    if message.heads.iter().all(|h| known.contains(h)) {
+        state.shared_heads.clone_from(&message.heads);
+    } else {
+        let mut shared: Vec<ChangeHash> = state
+            .shared_heads
+            .iter()
+            .chain(message.heads.iter().filter(|h| known.contains(h)))
+            .copied()
+            .collect();
+        shared.sort();
+        shared.dedup();
+        state.shared_heads = shared;
+    }
+    state.their_have = Some(message.have);
+    state.their_heads = Some(message.heads);
+    state.their_need = Some(message.need);
+}
+
+/// The sync message that relays committed changes to a peer that holds
+/// everything committed before them.
+fn relay_message(heads: &[ChangeHash], changes: &[&PendingChange], read_only: bool) -> Vec<u8> {
     let mut flags = sync::MessageFlags::new();
     flags.set(sync::MessageFlags::SUPPORTS_SYNC_RESET);
-    if state.read_only {
+    if read_only {
         flags.set(sync::MessageFlags::READ_ONLY);
     }
-    state.have_responded = true;
-    state.in_flight = true;
-    state.last_sent_heads = heads.to_vec();
-    state.sent_hashes.extend(changes.iter().map(|c| c.hash));
     sync::Message {
         heads: heads.to_vec(),
         need: Vec::new(),
@@ -574,6 +624,17 @@ fn relay_message(
         version: sync::MessageVersion::V1,
     }
     .encode()
+}
+
+/// The server's sync state after relaying up to `heads`, as
+/// `generate_sync_message` would leave it.
+fn note_relayed(state: &mut sync::State, heads: &[ChangeHash]) {
+    state.have_responded = true;
+    state.in_flight = true;
+    state.last_sent_heads = heads.to_vec();
+    // Relayed hashes stay out of `sent_hashes`: nothing trims that set for a
+    // peer in the relay set (trimming walks the change graph), and a peer
+    // that leaves the set at worst hears a change twice.
 }
 
 /// The hashes of the changes a message carries (its chunks were decoded

@@ -13,7 +13,9 @@ pub mod wire;
 pub use doc::{BadSyncData, ConnId, DocSync, PendingChange, Policy, Received, Refusal};
 pub use error::{ProtocolError, Result};
 pub use ids::{DocumentId, InvalidDocumentId};
-pub use wire::{DocMessage, Ephemeral, Message, PROTOCOL_VERSION, PeerId, answer_join};
+pub use wire::{
+    DocMessage, Ephemeral, Message, PROTOCOL_VERSION, PeerId, answer_join, encode_sync,
+};
 
 #[cfg(test)]
 mod tests;

@@ -2031,3 +2031,20 @@ fn a_peer_that_lacks_something_leaves_the_relay_set_and_still_converges() {
     assert_eq!(b.text(), "21base");
     assert_eq!(b.heads(), server.heads());
 }
+
+#[test]
+fn encode_sync_matches_the_generic_encoder() {
+    for len in [0usize, 5, 23, 24, 255, 256, 65_535, 65_536, 70_000] {
+        let data: Vec<u8> = (0..len).map(|i| i as u8).collect();
+        let message = Message::Sync(DocMessage {
+            sender_id: "accord-server-x".into(),
+            target_id: "peer-".repeat(len % 7 + 1),
+            document_id: crate::DocumentId::random().to_string(),
+            data: data.clone(),
+        });
+        let Message::Sync(m) = &message else { unreachable!() };
+        let fast = crate::encode_sync(&m.sender_id, &m.target_id, &m.document_id, &data);
+        assert_eq!(fast, message.encode(), "len {len}");
+        assert_eq!(Message::decode(&fast).unwrap(), message);
+    }
+}

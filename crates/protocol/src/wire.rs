@@ -224,6 +224,54 @@ impl Message {
     }
 }
 
+/// Encodes a `sync` message without building a CBOR value tree: the server
+/// sends one per peer for every relayed change, so this is a hot path. The
+/// bytes are the same as `Message::Sync(..).encode()`.
+pub fn encode_sync(sender_id: &str, target_id: &str, document_id: &str, data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(
+        64 + sender_id.len() + target_id.len() + document_id.len() + data.len(),
+    );
+    out.push(0xa5); // map of 5 pairs
+    cbor_text(&mut out, "type");
+    cbor_text(&mut out, "sync");
+    cbor_text(&mut out, "senderId");
+    cbor_text(&mut out, sender_id);
+    cbor_text(&mut out, "targetId");
+    cbor_text(&mut out, target_id);
+    cbor_text(&mut out, "documentId");
+    cbor_text(&mut out, document_id);
+    cbor_text(&mut out, "data");
+    cbor_head(&mut out, 2, data.len() as u64);
+    out.extend_from_slice(data);
+    out
+}
+
+fn cbor_text(out: &mut Vec<u8>, s: &str) {
+    cbor_head(out, 3, s.len() as u64);
+    out.extend_from_slice(s.as_bytes());
+}
+
+/// A CBOR item head: major type and length, in the shortest form.
+fn cbor_head(out: &mut Vec<u8>, major: u8, len: u64) {
+    let major = major << 5;
+    match len {
+        0..=23 => out.push(major | len as u8),
+        24..=0xff => out.extend_from_slice(&[major | 24, len as u8]),
+        0x100..=0xffff => {
+            out.push(major | 25);
+            out.extend_from_slice(&(len as u16).to_be_bytes());
+        }
+        0x1_0000..=0xffff_ffff => {
+            out.push(major | 26);
+            out.extend_from_slice(&(len as u32).to_be_bytes());
+        }
+        _ => {
+            out.push(major | 27);
+            out.extend_from_slice(&len.to_be_bytes());
+        }
+    }
+}
+
 fn text(s: &str) -> Value {
     Value::Text(s.to_owned())
 }
