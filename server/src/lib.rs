@@ -21,9 +21,9 @@ use std::sync::{Arc, Mutex};
 
 use accord_store::Store;
 use axum::Router;
-use axum::serve::ListenerExt;
 use axum::response::Html;
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;

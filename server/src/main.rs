@@ -6,11 +6,14 @@ use accord::config::{Cli, Command};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .init();
+    // automerge instruments hot functions with INFO spans whose arguments
+    // are formatted on every call: keep them off unless asked for.
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(spec) if spec.contains("automerge") => EnvFilter::new(spec),
+        Ok(spec) => EnvFilter::new(format!("{spec},automerge=warn")),
+        Err(_) => EnvFilter::new("info,automerge=warn"),
+    };
+    tracing_subscriber::fmt().with_env_filter(filter).init();
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(config) => {

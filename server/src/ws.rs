@@ -214,19 +214,44 @@ async fn writer(
     ping.tick().await;
     loop {
         tokio::select! {
-            frame = rx.recv() => match frame {
-                Some(Frame::Binary(bytes)) => {
-                    metrics.outbound_queue_depth.dec();
-                    if sink.send(ws::Message::Binary(bytes.into())).await.is_err() {
-                        break;
+            frame = rx.recv() => {
+                // Write everything already queued, then flush once: one
+                // system call for a burst of relayed changes.
+                let mut next = frame;
+                let mut close = None;
+                let mut failed = false;
+                let mut fed = 0;
+                while let Some(frame) = next.take() {
+                    match frame {
+                        Frame::Binary(bytes) => {
+                            metrics.outbound_queue_depth.dec();
+                            if sink.feed(ws::Message::Binary(bytes.into())).await.is_err() {
+                                failed = true;
+                                break;
+                            }
+                            fed += 1;
+                        }
+                        Frame::Close { code, reason } => {
+                            close = Some(close_frame(code, &reason));
+                            break;
+                        }
+                    }
+                    if fed < 256 {
+                        next = rx.try_recv().ok();
                     }
                 }
-                Some(Frame::Close { code, reason }) => {
-                    let _ = sink.send(close_frame(code, &reason)).await;
+                if failed || sink.flush().await.is_err() {
                     break;
                 }
-                None => break,
-            },
+                if let Some(close) = close {
+                    let _ = sink.send(close).await;
+                    break;
+                }
+                if fed == 0 {
+                    // The queue is closed and empty.
+                    break;
+                }
+            }
             _ = ping.tick() => {
                 if sink.send(ws::Message::Ping(Vec::new().into())).await.is_err() {
                     break;

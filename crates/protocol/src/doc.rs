@@ -108,6 +108,8 @@ pub struct DocSync {
     committed_heads: Option<Vec<ChangeHash>>,
     /// Characters the unapplied changes insert.
     unapplied_inserts: usize,
+    /// Messages in the inbox from peers outside the relay set.
+    urgent: usize,
     /// Messages received since the last apply, to be shown to the sync states.
     inbox: Vec<(ConnId, sync::Message)>,
     /// Characters the pending changes insert: the length check counts them
@@ -130,6 +132,7 @@ impl DocSync {
             unapplied: Vec::new(),
             committed_heads: Some(heads),
             unapplied_inserts: 0,
+            urgent: 0,
             inbox: Vec::new(),
             pending_inserts: 0,
             max_message_bytes,
@@ -170,6 +173,11 @@ impl DocSync {
     pub fn remove_peer(&mut self, conn: ConnId) {
         self.peers.remove(&conn);
         self.inbox.retain(|(c, _)| *c != conn);
+        self.urgent = self
+            .inbox
+            .iter()
+            .filter(|(c, _)| self.peers.get(c).is_some_and(|p| p.relay.is_none()))
+            .count();
     }
 
     pub fn is_read_only(&self, conn: ConnId) -> bool {
@@ -211,6 +219,9 @@ impl DocSync {
                 }
             }
         };
+        if self.peers.get(&conn).is_some_and(|p| p.relay.is_none()) {
+            self.urgent += 1;
+        }
         self.inbox.push((conn, message));
         Ok(outcome)
     }
@@ -383,9 +394,7 @@ impl DocSync {
     /// Whether a peer outside the relay set waits for an answer, which only
     /// [`DocSync::apply`] gives.
     pub fn apply_is_urgent(&self) -> bool {
-        self.inbox
-            .iter()
-            .any(|(conn, _)| self.peers.get(conn).is_some_and(|p| p.relay.is_none()))
+        self.urgent > 0
     }
 
     /// Step 4: applies every committed change in one call, shows the sync
@@ -401,6 +410,7 @@ impl DocSync {
             self.unapplied.clear();
             self.unapplied_inserts = 0;
         }
+        self.urgent = 0;
         for (conn, mut message) in std::mem::take(&mut self.inbox) {
             let Some(peer) = self.peers.get_mut(&conn) else {
                 continue;

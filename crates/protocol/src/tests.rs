@@ -2042,7 +2042,9 @@ fn encode_sync_matches_the_generic_encoder() {
             document_id: crate::DocumentId::random().to_string(),
             data: data.clone(),
         });
-        let Message::Sync(m) = &message else { unreachable!() };
+        let Message::Sync(m) = &message else {
+            unreachable!()
+        };
         let fast = crate::encode_sync(&m.sender_id, &m.target_id, &m.document_id, &data);
         assert_eq!(fast, message.encode(), "len {len}");
         assert_eq!(Message::decode(&fast).unwrap(), message);

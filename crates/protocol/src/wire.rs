@@ -228,9 +228,8 @@ impl Message {
 /// sends one per peer for every relayed change, so this is a hot path. The
 /// bytes are the same as `Message::Sync(..).encode()`.
 pub fn encode_sync(sender_id: &str, target_id: &str, document_id: &str, data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(
-        64 + sender_id.len() + target_id.len() + document_id.len() + data.len(),
-    );
+    let mut out =
+        Vec::with_capacity(64 + sender_id.len() + target_id.len() + document_id.len() + data.len());
     out.push(0xa5); // map of 5 pairs
     cbor_text(&mut out, "type");
     cbor_text(&mut out, "sync");
