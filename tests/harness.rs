@@ -125,6 +125,35 @@ impl Db {
         &self.url
     }
 
+    /// One integer read from this database from outside the server.
+    pub async fn scalar_i64(&self, sql: &str) -> i64 {
+        let sql = sqlx::AssertSqlSafe(sql.to_owned());
+        match self.backend {
+            Backend::Sqlite => {
+                let mut conn = sqlx::SqliteConnection::connect(&self.url)
+                    .await
+                    .expect("opening the test's SQLite database");
+                let v: i64 = sqlx::query_scalar(sql)
+                    .fetch_one(&mut conn)
+                    .await
+                    .expect("reading the test's SQLite database");
+                let _ = conn.close().await;
+                v
+            }
+            Backend::Postgres => {
+                let mut conn = sqlx::PgConnection::connect(&self.url)
+                    .await
+                    .expect("opening the test's PostgreSQL database");
+                let v: i64 = sqlx::query_scalar(sql)
+                    .fetch_one(&mut conn)
+                    .await
+                    .expect("reading the test's PostgreSQL database");
+                let _ = conn.close().await;
+                v
+            }
+        }
+    }
+
     /// Runs SQL (possibly several statements) on this database from outside
     /// the server, e.g. to inject a storage failure.
     pub async fn execute(&self, sql: &str) {

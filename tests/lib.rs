@@ -7,6 +7,7 @@
 //! - `sync`: clients converge, late joiners, unknown documents, ephemeral
 //!   relay, peer-id replacement;
 //! - `durability`: graceful restart and `kill -9`;
+//! - `lifecycle`: snapshots, eviction of idle documents, reload;
 //! - `storage_failure`: a commit that fails mid-stream;
 //! - `refusals`: protocol violations (error + close) and content refusals
 //!   (notice + read-only, connection kept);
@@ -26,6 +27,8 @@ mod api;
 mod durability;
 #[cfg(test)]
 mod interop;
+#[cfg(test)]
+mod lifecycle;
 #[cfg(test)]
 mod refusals;
 #[cfg(test)]
