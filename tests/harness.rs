@@ -778,12 +778,44 @@ impl Client {
         client
     }
 
+    /// Connects and joins with a tiny socket receive buffer, so that a client
+    /// that stops reading fills the server's outbound queue quickly.
+    pub async fn connect_small_buffer(server: &TestServer) -> Client {
+        let socket = tokio::net::TcpSocket::new_v4().expect("a TCP socket");
+        socket
+            .set_recv_buffer_size(4096)
+            .expect("setting the receive buffer");
+        let addr = format!("127.0.0.1:{}", server.port)
+            .parse()
+            .expect("address");
+        let tcp = socket.connect(addr).await.expect("TCP connect");
+        let (ws, _) = tokio_tungstenite::client_async(server.ws_url(), MaybeTlsStream::Plain(tcp))
+            .await
+            .expect("websocket handshake");
+        let mut client = Self::from_ws(ws);
+        let peer_id = format!("test-peer-{}", uuid::Uuid::new_v4().simple());
+        client.peer_id = peer_id.clone();
+        client.send_message(&join(&peer_id, &["1"])).await;
+        let deadline = Instant::now() + WAIT;
+        while client.server_peer_id.is_empty() {
+            assert!(
+                client.recv_one(deadline).await,
+                "no `peer` answer to `join`"
+            );
+        }
+        client
+    }
+
     /// Connects without the handshake (for protocol violations).
     pub async fn connect_raw(server: &TestServer) -> Client {
         let (ws, _) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(server.ws_url()))
             .await
             .expect("websocket connect timed out")
             .expect("websocket connect failed");
+        Self::from_ws(ws)
+    }
+
+    fn from_ws(ws: Ws) -> Client {
         Client {
             ws,
             peer_id: String::new(),

@@ -7,6 +7,7 @@
 //! - `sync`: clients converge, late joiners, unknown documents, ephemeral
 //!   relay, peer-id replacement;
 //! - `durability`: graceful restart and `kill -9`;
+//! - `hygiene`: idle timeout, pings, slow consumers;
 //! - `lifecycle`: snapshots, eviction of idle documents, reload;
 //! - `storage_failure`: a commit that fails mid-stream;
 //! - `refusals`: protocol violations (error + close) and content refusals
@@ -25,6 +26,8 @@ mod harness;
 mod api;
 #[cfg(test)]
 mod durability;
+#[cfg(test)]
+mod hygiene;
 #[cfg(test)]
 mod interop;
 #[cfg(test)]

@@ -10,8 +10,7 @@ async fn metric(server: &TestServer, name: &str) -> Option<f64> {
 }
 
 async fn idle_documents_are_snapshotted_evicted_and_reloaded(db: Db) {
-    let server =
-        TestServer::start_with(db, &["--evict-secs", "1", "--snapshot-every", "10"]).await;
+    let server = TestServer::start_with(db, &["--evict-secs", "1", "--snapshot-every", "10"]).await;
     let doc = server.element_doc(4).await;
     let mut a = Client::connect(&server).await;
     a.open(&doc).await;
@@ -40,11 +39,15 @@ async fn idle_documents_are_snapshotted_evicted_and_reloaded(db: Db) {
     // The snapshot taken on eviction covers every stored change.
     let through = server
         .db()
-        .scalar_i64(&format!("SELECT through_seq FROM snapshots WHERE doc_id = '{doc}'"))
+        .scalar_i64(&format!(
+            "SELECT through_seq FROM snapshots WHERE doc_id = '{doc}'"
+        ))
         .await;
     let max_seq = server
         .db()
-        .scalar_i64(&format!("SELECT MAX(seq) FROM changes WHERE doc_id = '{doc}'"))
+        .scalar_i64(&format!(
+            "SELECT MAX(seq) FROM changes WHERE doc_id = '{doc}'"
+        ))
         .await;
     assert_eq!(through, max_seq);
 
