@@ -18,13 +18,125 @@
 //! the changes *it* has received and applied, its heads and its sync state.
 //! Replicas never learn a change except through their own connection.
 
-use std::collections::{BTreeSet, BinaryHeap, HashMap, HashSet};
+use std::collections::{BTreeSet, BinaryHeap};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::num::NonZeroU64;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use automerge::legacy::{ElementId, Key, ObjectId, Op, OpId, OpType, SortedVec};
 use automerge::sync::{self, BloomFilter, Have, MessageFlags, MessageVersion};
 use automerge::{ActorId, Automerge, Change, ChangeHash, ExpandedChange, ScalarValue};
+
+/// A cheap hasher for keys that are already uniformly distributed (change
+/// hashes, chunk checksums) or small integers: the load generator looks
+/// these up several times per received frame, SipHash was a visible cost.
+#[derive(Default, Clone, Copy)]
+pub struct FastHasher(u64);
+
+impl Hasher for FastHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Change hashes are SHA-256 output: their first 8 bytes are enough.
+        if let Some(w) = bytes.first_chunk::<8>() {
+            self.mix(u64::from_le_bytes(*w));
+        } else {
+            for &b in bytes {
+                self.mix(b as u64);
+            }
+        }
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.mix(n as u64);
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.mix(n);
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.mix(n as u64);
+    }
+}
+
+impl FastHasher {
+    fn mix(&mut self, w: u64) {
+        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+pub type FastBuild = BuildHasherDefault<FastHasher>;
+pub type HashMap<K, V> = std::collections::HashMap<K, V, FastBuild>;
+pub type HashSet<K> = std::collections::HashSet<K, FastBuild>;
+
+/// What a replica needs of a change: parsed once per distinct chunk for the
+/// whole process (see [`parse_chunk`]), shared by every recipient.
+pub struct Parsed {
+    pub hash: ChangeHash,
+    pub deps: Vec<ChangeHash>,
+    pub max_op: u64,
+    pub bytes: Arc<[u8]>,
+}
+
+impl Parsed {
+    pub fn of(change: &Change) -> Arc<Self> {
+        Arc::new(Self {
+            hash: change.hash(),
+            deps: change.deps().to_vec(),
+            max_op: change.max_op(),
+            bytes: change.raw_bytes().into(),
+        })
+    }
+}
+
+pub type ParsedChange = Arc<Parsed>;
+
+/// Chunk bytes → parsed change, shared by all replicas: every change is
+/// relayed to ~113 clients, and a full `Change::try_from` (column parsing,
+/// op verification, SHA-256) per recipient was a third of the load
+/// generator's CPU. A hit needs the bytes to be identical to ones already
+/// parsed (and checksum-verified), so the result is the same as parsing.
+///
+/// Keys hash with [`FastHasher`], which takes the first 8 bytes of a chunk:
+/// the magic number and the header checksum (the first 4 bytes of the
+/// chunk's SHA-256). Equality compares the whole chunk.
+struct ChunkCache {
+    shards: Vec<Mutex<HashMap<Arc<[u8]>, ParsedChange>>>,
+}
+
+fn cache() -> &'static ChunkCache {
+    static CACHE: OnceLock<ChunkCache> = OnceLock::new();
+    CACHE.get_or_init(|| ChunkCache {
+        shards: (0..16).map(|_| Mutex::new(HashMap::default())).collect(),
+    })
+}
+
+impl ChunkCache {
+    fn shard(&self, bytes: &[u8]) -> &Mutex<HashMap<Arc<[u8]>, ParsedChange>> {
+        let sum = bytes.get(4).map_or(0, |&c| c as usize);
+        &self.shards[sum % self.shards.len()]
+    }
+
+    fn get(&self, bytes: &[u8]) -> Option<ParsedChange> {
+        let shard = self.shard(bytes).lock().expect("chunk cache lock");
+        shard.get(bytes).cloned()
+    }
+
+    fn insert(&self, parsed: ParsedChange) -> ParsedChange {
+        let mut shard = self.shard(&parsed.bytes).lock().expect("chunk cache lock");
+        shard.entry(parsed.bytes.clone()).or_insert(parsed).clone()
+    }
+}
+
+/// Parses one change chunk, once per distinct chunk for the whole process.
+/// `None` if the chunk is not a single change (e.g. a whole document).
+fn parse_chunk(chunk: &[u8]) -> Option<ParsedChange> {
+    let cache = cache();
+    if let Some(p) = cache.get(chunk) {
+        return Some(p);
+    }
+    let change = Change::try_from(chunk).ok()?;
+    Some(cache.insert(Parsed::of(&change)))
+}
 
 /// One change as every replica of a document shares it.
 struct Node {
@@ -65,30 +177,30 @@ impl Graph {
     }
 
     /// Adds a change whose deps are all present; returns its index.
-    fn insert(&mut self, change: &Change) -> u32 {
-        if let Some(i) = self.idx(&change.hash()) {
+    fn insert(&mut self, change: &Parsed) -> u32 {
+        if let Some(i) = self.idx(&change.hash) {
             return i;
         }
         let deps = change
-            .deps()
+            .deps
             .iter()
             .map(|d| self.idx(d).expect("deps enter the graph first"))
             .collect();
         let i = self.nodes.len() as u32;
         self.nodes.push(Node {
-            hash: change.hash(),
+            hash: change.hash,
             deps,
-            max_op: change.max_op(),
-            bytes: change.raw_bytes().into(),
+            max_op: change.max_op,
+            bytes: change.bytes.clone(),
         });
-        self.index.insert(change.hash(), i);
+        self.index.insert(change.hash, i);
         i
     }
 }
 
 /// A change that arrived before its dependencies.
 struct Queued {
-    change: Change,
+    change: ParsedChange,
 }
 
 /// One simulated client's copy of one document.
@@ -109,13 +221,20 @@ pub struct Replica {
 
 /// Parses the change chunks of a sync message (V1 single changes, or a V2
 /// whole-document chunk).
-pub fn parse_chunks(message: &sync::Message) -> Result<Vec<Change>, String> {
-    let mut out = Vec::new();
+///
+/// Each distinct single-change chunk is parsed once per process (see
+/// [`ChunkCache`]); the many recipients of a relayed change share the result.
+pub fn parse_chunks(message: &sync::Message) -> Result<Vec<ParsedChange>, String> {
+    let mut out = Vec::with_capacity(message.changes.len());
     for chunk in message.changes.iter() {
-        match Change::try_from(chunk) {
-            Ok(change) => out.push(change),
-            Err(_) => match Automerge::load(chunk) {
-                Ok(doc) => out.extend(doc.get_changes(&[])),
+        match parse_chunk(chunk) {
+            Some(change) => out.push(change),
+            None => match Automerge::load(chunk) {
+                Ok(doc) => out.extend(
+                    doc.get_changes(&[])
+                        .into_iter()
+                        .map(|c| cache().insert(Parsed::of(&c))),
+                ),
                 Err(e) => return Err(format!("undecodable change chunk: {e}")),
             },
         }
@@ -188,9 +307,9 @@ impl Replica {
         true
     }
 
-    fn deps_present(&self, g: &Graph, change: &Change) -> bool {
+    fn deps_present(&self, g: &Graph, change: &Parsed) -> bool {
         change
-            .deps()
+            .deps
             .iter()
             .all(|d| g.idx(d).is_some_and(|i| self.has_idx(i)))
     }
@@ -201,13 +320,13 @@ impl Replica {
     ///
     /// Most changes are already in the shared graph (another replica got
     /// them first): those only need the read lock.
-    pub fn add_changes(&mut self, changes: Vec<Change>) -> Vec<ChangeHash> {
+    pub fn add_changes(&mut self, changes: Vec<ParsedChange>) -> Vec<ChangeHash> {
         let mut applied = Vec::new();
         let universe = self.universe.clone();
         {
             let g = universe.read().expect("graph lock");
             for change in changes {
-                if g.idx(&change.hash()).is_some_and(|i| self.has_idx(i)) {
+                if g.idx(&change.hash).is_some_and(|i| self.has_idx(i)) {
                     continue;
                 }
                 self.queue.push(Queued { change });
@@ -227,11 +346,11 @@ impl Replica {
                             i += 1;
                             continue;
                         }
-                        match g.idx(&change.hash()) {
+                        match g.idx(&change.hash) {
                             Some(idx) => {
                                 let q = self.queue.swap_remove(i);
                                 if self.apply(&g, idx) {
-                                    applied.push(q.change.hash());
+                                    applied.push(q.change.hash);
                                 }
                                 progressed = true;
                             }
@@ -252,7 +371,7 @@ impl Replica {
             // Enter the new ones whose deps are present, then go round again.
             let mut g = universe.write().expect("graph lock");
             for q in &self.queue {
-                if g.idx(&q.change.hash()).is_none() && self.deps_present(&g, &q.change) {
+                if g.idx(&q.change.hash).is_none() && self.deps_present(&g, &q.change) {
                     g.insert(&q.change);
                 }
             }
@@ -277,7 +396,7 @@ impl Replica {
         }
         // Walk down in decreasing index order; a node reached from `since`
         // is covered. Stop when only covered nodes remain on the frontier.
-        let mut covered: HashMap<u32, bool> = HashMap::new();
+        let mut covered: HashMap<u32, bool> = HashMap::default();
         let mut heap = BinaryHeap::new();
         let mut uncovered = 0usize;
         for &s in since {
@@ -332,7 +451,7 @@ impl Replica {
         let Some(&min) = targets.keys().min() else {
             return;
         };
-        let mut seen = HashSet::new();
+        let mut seen = HashSet::default();
         let mut heap: BinaryHeap<u32> = heads.iter().copied().collect();
         while let Some(i) = heap.pop() {
             if i < min || !seen.insert(i) {
@@ -364,13 +483,13 @@ impl Replica {
 
         // What we lack to reach their heads (queued changes count as known
         // but their missing deps are needed).
-        let queued: HashMap<ChangeHash, &Change> = self
+        let queued: HashMap<ChangeHash, &Parsed> = self
             .queue
             .iter()
-            .map(|q| (q.change.hash(), &q.change))
+            .map(|q| (q.change.hash, &*q.change))
             .collect();
-        let mut our_need = HashSet::new();
-        let mut seen = HashSet::new();
+        let mut our_need = HashSet::default();
+        let mut seen = HashSet::default();
         let mut stack: Vec<ChangeHash> = state.their_heads.iter().flatten().copied().collect();
         while let Some(h) = stack.pop() {
             let known = g.idx(&h).is_some_and(|i| self.has_idx(i));
@@ -378,7 +497,7 @@ impl Replica {
                 continue;
             }
             match queued.get(&h) {
-                Some(c) => stack.extend(c.deps().iter().copied()),
+                Some(c) => stack.extend(c.deps.iter().copied()),
                 None => {
                     our_need.insert(h);
                 }
@@ -387,7 +506,7 @@ impl Replica {
         let mut our_need: Vec<_> = our_need.into_iter().collect();
         our_need.sort();
 
-        let their_heads_set: HashSet<&ChangeHash> = state.their_heads.iter().flatten().collect();
+        let their_heads_set: &[ChangeHash] = state.their_heads.as_deref().unwrap_or_default();
         let shared: Vec<u32> = state.shared_heads.iter().filter_map(|h| g.idx(h)).collect();
         let our_have = if our_need.iter().all(|h| their_heads_set.contains(h)) {
             let hashes: Vec<ChangeHash> = self
@@ -439,8 +558,8 @@ impl Replica {
                     .collect();
                 let hashes = self.since(&g, &last_sync);
                 let in_range: HashSet<u32> = hashes.iter().copied().collect();
-                let mut dependents: HashMap<u32, Vec<u32>> = HashMap::new();
-                let mut send: HashSet<u32> = HashSet::new();
+                let mut dependents: HashMap<u32, Vec<u32>> = HashMap::default();
+                let mut send: HashSet<u32> = HashSet::default();
                 for &i in &hashes {
                     let node = &g.nodes[i as usize];
                     for &d in &node.deps {
@@ -512,10 +631,13 @@ impl Replica {
     /// `SyncDoc::receive_sync_message`, on the graph. `changes` are the
     /// message's changes, already parsed by the caller (see [`parse_chunks`]).
     /// Returns the hashes newly applied.
-    pub fn receive(&mut self, message: sync::Message, changes: Vec<Change>) -> Vec<ChangeHash> {
+    pub fn receive(
+        &mut self,
+        message: sync::Message,
+        changes: Vec<ParsedChange>,
+    ) -> Vec<ChangeHash> {
         self.state.in_flight = false;
-        let before: HashSet<u32> = self.heads.iter().copied().collect();
-        let before_heads = self.heads();
+        let before: Vec<u32> = self.heads.clone();
         let sync::Message {
             heads: message_heads,
             need: message_need,
@@ -534,19 +656,19 @@ impl Replica {
         if !changes_empty && !self.state.read_only {
             applied = self.add_changes(changes);
             let g = self.universe.read().expect("graph lock");
-            let new_heads: HashSet<u32> = self.heads.iter().copied().collect();
-            let mut advanced: HashSet<ChangeHash> = new_heads
+            let new_heads = &self.heads;
+            let mut advanced: Vec<ChangeHash> = new_heads
                 .iter()
                 .filter(|h| !before.contains(h))
                 .map(|&i| g.nodes[i as usize].hash)
                 .collect();
             for h in &self.state.shared_heads {
                 if g.idx(h).is_some_and(|i| new_heads.contains(&i)) {
-                    advanced.insert(*h);
+                    advanced.push(*h);
                 }
             }
-            let mut advanced: Vec<_> = advanced.into_iter().collect();
             advanced.sort();
+            advanced.dedup();
             self.state.shared_heads = advanced;
         }
         {
@@ -559,7 +681,14 @@ impl Replica {
             let mut sent = std::mem::take(&mut self.state.sent_hashes);
             self.remove_ancestors(&g, &mut sent, &known);
             self.state.sent_hashes = sent;
-            if changes_empty && message_heads == before_heads {
+            // With no changes the heads did not move: compare with the
+            // current ones (sorted, as `heads()` returns them).
+            if changes_empty && message_heads.len() == before.len() && {
+                let mut before_heads: Vec<ChangeHash> =
+                    before.iter().map(|&i| g.nodes[i as usize].hash).collect();
+                before_heads.sort();
+                message_heads == before_heads
+            } {
                 self.state.last_sent_heads.clone_from(&message_heads);
             }
             if known.len() == message_heads.len() {
@@ -705,7 +834,7 @@ impl Author {
         });
         let hash = change.hash();
         replica.authored = true;
-        replica.add_changes(vec![change]);
+        replica.add_changes(vec![cache().insert(Parsed::of(&change))]);
         (hash, id)
     }
 }

@@ -1,11 +1,12 @@
 //! `accord-loadgen sync`: typists and watchers against a running server.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use accord_protocol::wire::{DocMessage, Message};
+use accord_protocol::wire::{DocMessage, Message, encode_sync};
 use anyhow::{Context, bail};
 use automerge::legacy::OpId;
 use automerge::{ActorId, ChangeHash, sync};
@@ -15,8 +16,9 @@ use rand::{Rng, SeedableRng};
 use serde::Serialize;
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio_tungstenite::tungstenite::Message as Ws;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
-use crate::lite::{Author, Edit, Replica, Universe, parse_chunks, universe};
+use crate::lite::{Author, Edit, HashMap as FastMap, Replica, Universe, parse_chunks, universe};
 use crate::stats::{self, Counters, LocalLatencies, Monitor, Recorder, add};
 use crate::{Arrival, SyncArgs, http};
 
@@ -38,13 +40,13 @@ struct Sent {
 }
 
 /// change hash → send instant, sharded to keep the locks short.
-struct SentMap(Vec<Mutex<HashMap<ChangeHash, Sent>>>);
+struct SentMap(Vec<Mutex<FastMap<ChangeHash, Sent>>>);
 
 impl SentMap {
     fn new() -> Self {
-        Self((0..64).map(|_| Mutex::new(HashMap::new())).collect())
+        Self((0..64).map(|_| Mutex::new(FastMap::default())).collect())
     }
-    fn shard(&self, h: &ChangeHash) -> &Mutex<HashMap<ChangeHash, Sent>> {
+    fn shard(&self, h: &ChangeHash) -> &Mutex<FastMap<ChangeHash, Sent>> {
         &self.0[h.0[0] as usize % self.0.len()]
     }
     fn insert(&self, h: ChangeHash, s: Sent) {
@@ -439,7 +441,10 @@ async fn connect(
     >,
     String,
 )> {
-    let (ws, _) = tokio_tungstenite::connect_async_with_config(&s.url, None, true)
+    // Reads fill (and first zero) at most `read_buffer_size` bytes of the
+    // buffer: the 128 KiB default zeroed 128 KiB per read, for ~1 KB frames.
+    let config = WebSocketConfig::default().read_buffer_size(8 * 1024);
+    let (ws, _) = tokio_tungstenite::connect_async_with_config(&s.url, Some(config), true)
         .await
         .with_context(|| format!("connecting to {}", s.url))?;
     let (mut sink, mut stream) = ws.split();
@@ -470,12 +475,23 @@ async fn connect(
         }
     };
     tokio::spawn(async move {
-        while let Some(bytes) = rx.recv().await {
-            if bytes.is_empty() {
-                let _ = sink.send(Ws::Close(None)).await;
-                break;
+        // Everything queued goes out with one flush (one write syscall where
+        // the frames fit the write buffer), not one flush per frame.
+        'outer: while let Some(mut bytes) = rx.recv().await {
+            loop {
+                if bytes.is_empty() {
+                    let _ = sink.send(Ws::Close(None)).await;
+                    break 'outer;
+                }
+                if sink.feed(Ws::Binary(bytes.into())).await.is_err() {
+                    break 'outer;
+                }
+                match rx.try_recv() {
+                    Ok(b) => bytes = b,
+                    Err(_) => break,
+                }
             }
-            if sink.send(Ws::Binary(bytes.into())).await.is_err() {
+            if sink.flush().await.is_err() {
                 break;
             }
         }
@@ -492,7 +508,10 @@ fn ciborium_meta() -> ciborium::Value {
 }
 
 fn send(s: &Shared, tx: &Sink, m: &Message) {
-    let bytes = m.encode();
+    send_bytes(s, tx, m.encode());
+}
+
+fn send_bytes(s: &Shared, tx: &Sink, bytes: Vec<u8>) {
     add(&s.counters.frames_out, 1);
     add(&s.counters.bytes_out, bytes.len() as u64);
     let _ = tx.send(bytes);
@@ -599,14 +618,15 @@ async fn client(s: Arc<Shared>, id: u32, role: Role, gate: Arc<Semaphore>, mut r
                 };
                 add(&s.counters.frames_in, 1);
                 add(&s.counters.bytes_in, bytes.len() as u64);
-                let m = match Message::decode(&bytes) {
-                    Ok(m) => m,
+                let frame = match read_frame(&bytes) {
+                    Ok(f) => f,
                     Err(e) => break Err(format!("undecodable frame from server: {e}")),
                 };
-                match m {
-                    Message::Sync(m) | Message::Request(m) => {
-                        let Some(doc) = docs.get_mut(&m.document_id) else { continue };
-                        let msg = match sync::Message::decode(&m.data) {
+                match frame {
+                    Frame::Doc { document_id, data } => {
+                        let document_id: &str = &document_id;
+                        let Some(doc) = docs.get_mut(document_id) else { continue };
+                        let msg = match sync::Message::decode(&data) {
                             Ok(msg) => msg,
                             Err(e) => break Err(format!("undecodable sync message: {e}")),
                         };
@@ -635,7 +655,7 @@ async fn client(s: Arc<Shared>, id: u32, role: Role, gate: Arc<Semaphore>, mut r
                             doc.progress.run_changes.fetch_add(run, Ordering::Relaxed);
                         }
                         if let Some(reply) = doc.replica.generate() {
-                            send(&s, &tx, &sync_message(&peer_id, &server_id, &m.document_id, reply.encode(), false));
+                            send_bytes(&s, &tx, encode_sync(&peer_id, &server_id, document_id, &reply.encode()));
                         }
                         if !doc.ready && doc.replica.caught_up() {
                             doc.ready = true;
@@ -663,11 +683,11 @@ async fn client(s: Arc<Shared>, id: u32, role: Role, gate: Arc<Semaphore>, mut r
                             }
                         }
                     }
-                    Message::Error { message } => {
+                    Frame::Other(Message::Error { message }) => {
                         add(&s.counters.protocol_errors, 1);
                         break Err(format!("server error message: {message}"));
                     }
-                    Message::Ephemeral(e) if e.sender_id == server_id => {
+                    Frame::Other(Message::Ephemeral(e)) if e.sender_id == server_id => {
                         add(&s.counters.notices, 1);
                         s.error(format!(
                             "{peer_id}: server notice on {}: {:?}",
@@ -675,7 +695,7 @@ async fn client(s: Arc<Shared>, id: u32, role: Role, gate: Arc<Semaphore>, mut r
                             notice_text(&e.data)
                         ));
                     }
-                    Message::DocUnavailable { document_id, .. } => {
+                    Frame::Other(Message::DocUnavailable { document_id, .. }) => {
                         add(&s.counters.doc_unavailable, 1);
                         break Err(format!("doc-unavailable for {document_id}"));
                     }
@@ -695,7 +715,7 @@ async fn client(s: Arc<Shared>, id: u32, role: Role, gate: Arc<Semaphore>, mut r
                 add(&s.counters.keystrokes, 1);
                 c.sent += 1;
                 if let Some(m) = d.replica.generate() {
-                    send(&s, &tx, &sync_message(&peer_id, &server_id, &s.doc_ids[doc], m.encode(), false));
+                    send_bytes(&s, &tx, encode_sync(&peer_id, &server_id, &s.doc_ids[doc], &m.encode()));
                 }
                 let now = tokio::time::Instant::now();
                 let mut next = key_at + interval(&s, &mut rng);
@@ -791,6 +811,94 @@ fn keystroke(
         c.run.push(id);
     }
     hash
+}
+
+/// An incoming frame: a sync or request message, read in place where the
+/// frame has the usual shape, or any other message.
+enum Frame<'a> {
+    Doc {
+        document_id: Cow<'a, str>,
+        data: Cow<'a, [u8]>,
+    },
+    Other(Message),
+}
+
+fn read_frame(bytes: &[u8]) -> Result<Frame<'_>, accord_protocol::ProtocolError> {
+    if let Some((document_id, data)) = fast_doc_message(bytes) {
+        return Ok(Frame::Doc {
+            document_id: Cow::Borrowed(document_id),
+            data: Cow::Borrowed(data),
+        });
+    }
+    Ok(match Message::decode(bytes)? {
+        Message::Sync(m) | Message::Request(m) => Frame::Doc {
+            document_id: Cow::Owned(m.document_id),
+            data: Cow::Owned(m.data),
+        },
+        other => Frame::Other(other),
+    })
+}
+
+/// Reads a `sync`/`request` frame without building a CBOR value tree: a
+/// definite-length map of text keys to text or byte-string values, with
+/// `type`, `senderId`, `targetId`, `documentId` and `data`. Anything else
+/// (other messages, other shapes) returns `None` for the general decoder.
+pub(crate) fn fast_doc_message(bytes: &[u8]) -> Option<(&str, &[u8])> {
+    fn head(b: &[u8], at: &mut usize) -> Option<(u8, u64)> {
+        let first = *b.get(*at)?;
+        *at += 1;
+        let (major, info) = (first >> 5, first & 0x1f);
+        let n = match info {
+            0..=23 => info as u64,
+            24..=27 => {
+                let len = 1usize << (info - 24);
+                let raw = b.get(*at..*at + len)?;
+                *at += len;
+                raw.iter().fold(0u64, |acc, &x| (acc << 8) | x as u64)
+            }
+            _ => return None,
+        };
+        Some((major, n))
+    }
+    fn item<'a>(b: &'a [u8], at: &mut usize) -> Option<(u8, &'a [u8])> {
+        let (major, len) = head(b, at)?;
+        if major != 2 && major != 3 {
+            return None;
+        }
+        let len = usize::try_from(len).ok()?;
+        let v = b.get(*at..at.checked_add(len)?)?;
+        *at += len;
+        Some((major, v))
+    }
+    let mut at = 0;
+    let (major, pairs) = head(bytes, &mut at)?;
+    if major != 5 {
+        return None;
+    }
+    let (mut kind, mut doc, mut data) = (None, None, None);
+    let (mut sender, mut target) = (false, false);
+    for _ in 0..pairs {
+        let (km, key) = item(bytes, &mut at)?;
+        let (vm, value) = item(bytes, &mut at)?;
+        if km != 3 {
+            return None;
+        }
+        match (key, vm) {
+            (b"type", 3) => kind = Some(value),
+            (b"senderId", 3) => sender = true,
+            (b"targetId", 3) => target = true,
+            (b"documentId", 3) => doc = Some(std::str::from_utf8(value).ok()?),
+            (b"data", 2) => data = Some(value),
+            _ => return None,
+        }
+    }
+    if at != bytes.len() || !sender || !target {
+        return None;
+    }
+    match kind? {
+        b"sync" | b"request" => Some((doc?, data?)),
+        _ => None,
+    }
 }
 
 fn notice_text(data: &[u8]) -> String {

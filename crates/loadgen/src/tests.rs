@@ -100,3 +100,62 @@ fn light_replicas_sync_and_author_valid_changes() {
     assert_eq!(watcher.heads(), server.get_heads());
     assert!(server.text(&text).unwrap().starts_with(&"a".repeat(20)));
 }
+
+#[test]
+fn chunk_cache_matches_a_full_parse() {
+    let (mut server, _) = server_doc();
+    let mut st = sync::State::new();
+    // The server answers a fresh peer's request with its changes.
+    let mut lite = Replica::new(universe());
+    let hello = lite.generate().unwrap();
+    server.sync().receive_sync_message(&mut st, hello).unwrap();
+    let m = server.sync().generate_sync_message(&mut st).unwrap();
+    assert!(!m.changes.is_empty());
+    // The same chunks twice: the second parse is served from the cache, and
+    // both must describe the changes as automerge's own parse does.
+    let first = parse_chunks(&m).unwrap();
+    let m = sync::Message::decode(&m.encode()).unwrap();
+    let again = parse_chunks(&m).unwrap();
+    assert_eq!(first.len(), again.len());
+    for (a, b) in first.iter().zip(&again) {
+        assert!(std::sync::Arc::ptr_eq(a, b));
+    }
+    let full = server.get_changes(&[]);
+    for p in &first {
+        let c = full
+            .iter()
+            .find(|c| c.hash() == p.hash)
+            .expect("known change");
+        assert_eq!(p.deps, c.deps());
+        assert_eq!(p.max_op, c.max_op());
+        assert_eq!(&p.bytes[..], c.raw_bytes());
+    }
+    lite.receive(m, first);
+    assert_eq!(lite.heads(), server.get_heads());
+}
+
+#[test]
+fn sync_frames_are_read_in_place() {
+    use accord_protocol::wire::{DocMessage, Message, encode_sync};
+
+    use crate::sync_run::fast_doc_message;
+
+    let data = vec![0x42, 1, 2, 3];
+    let frame = encode_sync("peer-a", "server", "doc-1", &data);
+    assert_eq!(fast_doc_message(&frame), Some(("doc-1", &data[..])));
+    let request = Message::Request(DocMessage {
+        sender_id: "peer-a".into(),
+        target_id: "server".into(),
+        document_id: "doc-2".into(),
+        data: data.clone(),
+    })
+    .encode();
+    assert_eq!(fast_doc_message(&request), Some(("doc-2", &data[..])));
+    // Anything else goes to the general decoder.
+    let other = Message::Error {
+        message: "no".into(),
+    }
+    .encode();
+    assert_eq!(fast_doc_message(&other), None);
+    assert_eq!(fast_doc_message(&frame[..frame.len() - 1]), None);
+}

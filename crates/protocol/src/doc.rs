@@ -90,6 +90,8 @@ struct Peer {
     /// In the relay set: the heads this peer holds once it has processed
     /// everything sent to it (always the server's committed heads).
     relay: Option<Vec<ChangeHash>>,
+    /// It sent a reset while in the relay set.
+    reset: bool,
 }
 
 /// One document, its peers' sync states, and the changes of the current round.
@@ -167,6 +169,7 @@ impl DocSync {
                 sync::State::new()
             },
             relay: None,
+            reset: false,
         });
     }
 
@@ -419,6 +422,12 @@ impl DocSync {
                 // Automerge's own receive walks the whole change graph for
                 // every message; a peer in the relay set (which answers every
                 // relayed change) gets the same state update without it.
+                // A peer that starts over (an empty `last_sync`: a reset)
+                // does not hold what was relayed.
+                peer.reset |= message
+                    .have
+                    .first()
+                    .is_some_and(|have| have.last_sync.is_empty() && !relay.is_empty());
                 receive_in_relay_set(&mut peer.state, message, relay, &self.known);
                 continue;
             }
@@ -444,16 +453,12 @@ impl DocSync {
                 // Signs that the peer does not hold what was relayed to it:
                 // it asks for changes, reports heads the server does not
                 // know, or starts over (a reset: an empty `last_sync`).
-                let lacks = state.their_need.as_ref().is_some_and(|n| !n.is_empty())
+                let lacks = std::mem::take(&mut peer.reset)
+                    || state.their_need.as_ref().is_some_and(|n| !n.is_empty())
                     || state
                         .their_heads
                         .as_ref()
-                        .is_some_and(|h| h.iter().any(|h| !self.known.contains(h)))
-                    || state
-                        .their_have
-                        .as_ref()
-                        .and_then(|have| have.first())
-                        .is_some_and(|have| have.last_sync.is_empty() && !heads.is_empty());
+                        .is_some_and(|h| h.iter().any(|h| !self.known.contains(h)));
                 if !lacks && peer.relay.as_ref() == Some(&heads) {
                     continue;
                 }
