@@ -248,10 +248,12 @@ struct DocActor {
 }
 
 /// Bulk applies are spaced by at least this long...
-const APPLY_MIN_INTERVAL: Duration = Duration::from_millis(250);
+const APPLY_MIN_INTERVAL: Duration = Duration::from_secs(1);
 /// ...and by this many times the last apply's duration, so applying (whose
-/// cost grows with history) takes a bounded share of the CPU.
-const APPLY_SPACING_FACTOR: u32 = 8;
+/// cost grows with history) takes a bounded share of the CPU (1/33 of one
+/// core per busy document). Nothing waits for it but peers outside the
+/// relay set, API reads and snapshots, which ask for it at once.
+const APPLY_SPACING_FACTOR: u32 = 32;
 
 impl DocActor {
     fn new(id: DocumentId, sync: DocSync, docs: Docs, rx: mpsc::Receiver<DocCmd>) -> Self {
