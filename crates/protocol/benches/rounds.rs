@@ -26,14 +26,16 @@ struct Setup {
 fn setup(history: usize) -> Setup {
     let mut doc = AutoCommit::new();
     let text = doc.put_object(ROOT, "text", ObjType::Text).unwrap();
-    doc.splice_text(&text, 0, 0, "The entities represented agree.").unwrap();
+    doc.splice_text(&text, 0, 0, "The entities represented agree.")
+        .unwrap();
     doc.commit();
     for i in 0..history {
         let len = doc.length(&text);
         if i % 7 == 6 {
             doc.splice_text(&text, len / 2, 1, "").unwrap();
         } else {
-            doc.splice_text(&text, (i * 31) % (len + 1), 0, "x").unwrap();
+            doc.splice_text(&text, (i * 31) % (len + 1), 0, "x")
+                .unwrap();
         }
         doc.commit();
     }
@@ -73,7 +75,9 @@ fn setup(history: usize) -> Setup {
 fn keystroke(s: &mut Setup, i: usize) -> Vec<u8> {
     let (_, text) = s.typist.get(ROOT, "text").unwrap().unwrap();
     let len = s.typist.length(&text);
-    s.typist.splice_text(&text, (i * 13) % (len + 1), 0, "y").unwrap();
+    s.typist
+        .splice_text(&text, (i * 13) % (len + 1), 0, "y")
+        .unwrap();
     s.typist.commit();
     let changes = s.typist.get_changes(&s.server.heads()).into_iter();
     let changes: Vec<Vec<u8>> = changes.map(|c| c.raw_bytes().to_vec()).collect();
@@ -110,16 +114,20 @@ fn rounds(c: &mut Criterion) {
                 out
             });
         });
-        group.bench_with_input(BenchmarkId::new("apply_each", history), &history, |b, &h| {
-            let mut s = setup(h);
-            let mut i = 0;
-            b.iter(|| {
-                i += 1;
-                let msg = keystroke(&mut s, i);
-                s.server.receive(0, &msg).unwrap();
-                s.server.commit_succeeded().unwrap()
-            });
-        });
+        group.bench_with_input(
+            BenchmarkId::new("apply_each", history),
+            &history,
+            |b, &h| {
+                let mut s = setup(h);
+                let mut i = 0;
+                b.iter(|| {
+                    i += 1;
+                    let msg = keystroke(&mut s, i);
+                    s.server.receive(0, &msg).unwrap();
+                    s.server.commit_succeeded().unwrap()
+                });
+            },
+        );
     }
     group.finish();
 }
