@@ -82,6 +82,31 @@ pub struct Db {
 
 const DEFAULT_PG_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 
+/// Runs `$body` with `$conn` bound to a fresh connection to the database
+/// `$db`, whichever its backend, and closes the connection.
+macro_rules! with_conn {
+    ($db:expr, |$conn:ident| $body:expr) => {
+        match $db.backend {
+            Backend::Sqlite => {
+                let mut $conn = sqlx::SqliteConnection::connect(&$db.url)
+                    .await
+                    .expect("opening the test's SQLite database");
+                let result = $body;
+                let _ = $conn.close().await;
+                result
+            }
+            Backend::Postgres => {
+                let mut $conn = sqlx::PgConnection::connect(&$db.url)
+                    .await
+                    .expect("opening the test's PostgreSQL database");
+                let result = $body;
+                let _ = $conn.close().await;
+                result
+            }
+        }
+    };
+}
+
 impl Db {
     /// A SQLite file in a fresh temporary folder (created by the server).
     pub fn sqlite() -> Db {
@@ -125,58 +150,26 @@ impl Db {
         &self.url
     }
 
-    /// One integer read from this database from outside the server.
-    pub async fn scalar_i64(&self, sql: &str) -> i64 {
-        let sql = sqlx::AssertSqlSafe(sql.to_owned());
-        match self.backend {
-            Backend::Sqlite => {
-                let mut conn = sqlx::SqliteConnection::connect(&self.url)
-                    .await
-                    .expect("opening the test's SQLite database");
-                let v: i64 = sqlx::query_scalar(sql)
-                    .fetch_one(&mut conn)
-                    .await
-                    .expect("reading the test's SQLite database");
-                let _ = conn.close().await;
-                v
-            }
-            Backend::Postgres => {
-                let mut conn = sqlx::PgConnection::connect(&self.url)
-                    .await
-                    .expect("opening the test's PostgreSQL database");
-                let v: i64 = sqlx::query_scalar(sql)
-                    .fetch_one(&mut conn)
-                    .await
-                    .expect("reading the test's PostgreSQL database");
-                let _ = conn.close().await;
-                v
-            }
-        }
-    }
-
     /// Runs SQL (possibly several statements) on this database from outside
     /// the server, e.g. to inject a storage failure.
     pub async fn execute(&self, sql: &str) {
-        let sql = sqlx::AssertSqlSafe(sql.to_owned());
-        let result = match self.backend {
-            Backend::Sqlite => {
-                let mut conn = sqlx::SqliteConnection::connect(&self.url)
-                    .await
-                    .expect("opening the test's SQLite database");
-                let r = sqlx::raw_sql(sql).execute(&mut conn).await.map(|_| ());
-                let _ = conn.close().await;
-                r
-            }
-            Backend::Postgres => {
-                let mut conn = sqlx::PgConnection::connect(&self.url)
-                    .await
-                    .expect("opening the test's PostgreSQL database");
-                let r = sqlx::raw_sql(sql).execute(&mut conn).await.map(|_| ());
-                let _ = conn.close().await;
-                r
-            }
-        };
+        let result = with_conn!(self, |conn| sqlx::raw_sql(sqlx::AssertSqlSafe(
+            sql.to_owned()
+        ))
+        .execute(&mut conn)
+        .await
+        .map(|_| ()));
         result.unwrap_or_else(|e| panic!("executing test SQL failed: {e}"));
+    }
+
+    /// One integer read from this database from outside the server.
+    pub async fn scalar_i64(&self, sql: &str) -> i64 {
+        let result: Result<i64, sqlx::Error> = with_conn!(self, |conn| sqlx::query_scalar(
+            sqlx::AssertSqlSafe(sql.to_owned())
+        )
+        .fetch_one(&mut conn)
+        .await);
+        result.unwrap_or_else(|e| panic!("reading test SQL failed: {e}"))
     }
 }
 

@@ -33,104 +33,117 @@ pub struct Metrics {
 impl Metrics {
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("accord");
-        let connections = Gauge::default();
-        registry.register(
+        /// Registers a clone (which shares the value) of a metric.
+        fn register<M: prometheus_client::registry::Metric + Clone>(
+            registry: &mut Registry,
+            name: &str,
+            help: &str,
+            metric: &M,
+        ) {
+            registry.register(name, help, metric.clone());
+        }
+        let seconds = [
+            0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+        ];
+        let metrics = Self {
+            connections: Gauge::default(),
+            documents_loaded: Gauge::default(),
+            changes_stored: Counter::default(),
+            changes_refused: Counter::default(),
+            commit_failures: Counter::default(),
+            commit_seconds: Histogram::new(seconds),
+            commit_batch_changes: Histogram::new([
+                1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0,
+            ]),
+            apply_seconds: Histogram::new(seconds),
+            outbound_queue_depth: Gauge::default(),
+            protocol_errors: Counter::default(),
+            relayed_messages: Counter::default(),
+            regular_messages: Counter::default(),
+            closed: Family::default(),
+            registry: Registry::default(),
+        };
+        register(
+            &mut registry,
             "connections",
             "Open websocket connections",
-            connections.clone(),
+            &metrics.connections,
         );
-        let documents_loaded = Gauge::default();
-        registry.register(
+        register(
+            &mut registry,
             "documents_loaded",
             "Documents in memory",
-            documents_loaded.clone(),
+            &metrics.documents_loaded,
         );
-        let changes_stored = Counter::default();
-        registry.register(
+        register(
+            &mut registry,
             "changes_stored",
             "Automerge changes committed",
-            changes_stored.clone(),
+            &metrics.changes_stored,
         );
-        let changes_refused = Counter::default();
-        registry.register(
+        register(
+            &mut registry,
             "changes_refused",
             "Sync messages whose changes were refused",
-            changes_refused.clone(),
+            &metrics.changes_refused,
         );
-        let commit_failures = Counter::default();
-        registry.register(
+        register(
+            &mut registry,
             "commit_failures",
             "Failed storage commits",
-            commit_failures.clone(),
+            &metrics.commit_failures,
         );
-        let commit_seconds = Histogram::new([
-            0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
-        ]);
-        registry.register(
+        register(
+            &mut registry,
             "commit_seconds",
             "Latency of one grouped storage commit",
-            commit_seconds.clone(),
+            &metrics.commit_seconds,
         );
-        let commit_batch_changes =
-            Histogram::new([1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0]);
-        registry.register(
+        register(
+            &mut registry,
             "commit_batch_changes",
             "Changes per grouped commit",
-            commit_batch_changes.clone(),
+            &metrics.commit_batch_changes,
         );
-        let apply_seconds = Histogram::new([
-            0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0,
-        ]);
-        registry.register(
+        register(
+            &mut registry,
             "apply_seconds",
-            "Time to apply one round of committed changes and generate replies",
-            apply_seconds.clone(),
+            "Time to apply committed changes in bulk and answer peers outside the relay set",
+            &metrics.apply_seconds,
         );
-        let outbound_queue_depth = Gauge::default();
-        registry.register(
+        register(
+            &mut registry,
             "outbound_queue_depth",
             "Frames waiting in outbound queues, all connections",
-            outbound_queue_depth.clone(),
+            &metrics.outbound_queue_depth,
         );
-        let protocol_errors = Counter::default();
-        registry.register(
+        register(
+            &mut registry,
             "protocol_errors",
             "Protocol violations",
-            protocol_errors.clone(),
+            &metrics.protocol_errors,
         );
-        let relayed_messages = Counter::default();
-        registry.register(
+        register(
+            &mut registry,
             "relayed_messages",
             "Sync messages relaying committed changes before they are applied",
-            relayed_messages.clone(),
+            &metrics.relayed_messages,
         );
-        let regular_messages = Counter::default();
-        registry.register(
+        register(
+            &mut registry,
             "regular_messages",
             "Sync messages generated from the applied document",
-            regular_messages.clone(),
+            &metrics.regular_messages,
         );
-        let closed = Family::<CloseLabel, Counter>::default();
-        registry.register(
+        register(
+            &mut registry,
             "connections_closed",
             "Connections closed by the server",
-            closed.clone(),
+            &metrics.closed,
         );
         Self {
             registry,
-            connections,
-            documents_loaded,
-            changes_stored,
-            changes_refused,
-            commit_failures,
-            commit_seconds,
-            commit_batch_changes,
-            apply_seconds,
-            outbound_queue_depth,
-            protocol_errors,
-            relayed_messages,
-            regular_messages,
-            closed,
+            ..metrics
         }
     }
 

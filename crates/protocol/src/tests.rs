@@ -1922,15 +1922,8 @@ fn an_entry_of_several_concatenated_changes_is_accepted() {
         .iter()
         .flat_map(|c| c.raw_bytes().to_vec())
         .collect();
-    let message = sync::Message {
-        heads: a.heads(),
-        need: vec![],
-        have: vec![],
-        changes: sync::ChunkList::from(vec![joined]),
-        flags: None,
-        version: sync::MessageVersion::V1,
-    };
-    let outcome = server.receive(1, &message.encode()).unwrap();
+    let message = message_with_chunks(a.heads(), vec![joined]);
+    let outcome = server.receive(1, &message).unwrap();
     assert_eq!(outcome, Received::Accepted { new_changes: 3 });
     server.commit_succeeded().unwrap();
     assert_eq!(server_text(&server, &obj), "xyz");
@@ -1945,15 +1938,8 @@ fn a_truncated_chunk_in_an_entry_is_bad_sync_data() {
     a.splice(0, 0, "x");
     let mut bytes = a.doc.get_changes(&before)[0].raw_bytes().to_vec();
     bytes.extend_from_slice(&[0x85, 0x6f, 0x4a, 0x83, 0, 0, 0, 0, 1, 0x7f]);
-    let message = sync::Message {
-        heads: a.heads(),
-        need: vec![],
-        have: vec![],
-        changes: sync::ChunkList::from(vec![bytes]),
-        flags: None,
-        version: sync::MessageVersion::V1,
-    };
-    assert!(server.receive(1, &message.encode()).is_err());
+    let message = message_with_chunks(a.heads(), vec![bytes]);
+    assert!(server.receive(1, &message).is_err());
 }
 
 #[test]
