@@ -33,7 +33,7 @@ use std::collections::{HashMap, HashSet};
 
 use automerge::legacy::{ObjectId, OpId, OpType};
 use automerge::sync::{self, SyncDoc};
-use automerge::{Automerge, Change, ChangeHash, ObjId, ReadDoc, ScalarValue};
+use automerge::{ActorId, Automerge, Change, ChangeHash, ObjId, ReadDoc, ScalarValue};
 
 /// The connection a message came from. Peers are routed by connection, never
 /// by the peer id they claim.
@@ -53,7 +53,8 @@ pub enum Policy {
 /// state for the document becomes read-only.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
-    /// A stable machine code: `read_only`, `invalid_change`, `too_large`.
+    /// A stable machine code: `read_only`, `invalid_change`, `too_large`,
+    /// `foreign_actor`.
     pub code: &'static str,
     /// For people.
     pub message: String,
@@ -66,6 +67,8 @@ pub struct PendingChange {
     /// The change's dependencies, to compute the committed heads without applying.
     pub deps: Vec<ChangeHash>,
     pub bytes: Vec<u8>,
+    /// The actor the change claims (its owner is checked by the caller's guard).
+    pub actor: ActorId,
     /// The connection that delivered it: the change is attributed to that
     /// connection's user, whatever actor the change claims.
     pub conn: ConnId,
@@ -192,8 +195,22 @@ impl DocSync {
         &self.pending
     }
 
-    /// Step 1: takes one sync message from a peer (added if new).
+    /// Step 1: takes one sync message from a peer (added if new), accepting
+    /// changes from any actor.
     pub fn receive(&mut self, conn: ConnId, data: &[u8]) -> Result<Received, BadSyncData> {
+        self.receive_guarded(conn, data, &mut |_| true)
+    }
+
+    /// Step 1 with actor ownership: once a message's new changes pass the
+    /// policy, `may_use` is asked about each distinct actor they claim (the
+    /// caller records a first claim there); one `false` refuses the whole
+    /// message with `foreign_actor`.
+    pub fn receive_guarded(
+        &mut self,
+        conn: ConnId,
+        data: &[u8],
+        may_use: &mut dyn FnMut(&ActorId) -> bool,
+    ) -> Result<Received, BadSyncData> {
         let message =
             sync::Message::decode(data).map_err(|e| BadSyncData(format!("sync message: {e}")))?;
         if !message.have.iter().all(|have| sane_bloom(&have.bloom)) {
@@ -204,7 +221,7 @@ impl DocSync {
         let outcome = if message.changes.is_empty() {
             Received::Accepted { new_changes: 0 }
         } else {
-            match self.check_changes(conn, &message, read_only)? {
+            match self.check_changes(conn, &message, read_only, may_use)? {
                 Ok(new) => {
                     let new_changes = new.len();
                     self.pending_inserts += new.iter().map(|(_, n)| n).sum::<usize>();
@@ -237,6 +254,7 @@ impl DocSync {
         conn: ConnId,
         message: &sync::Message,
         read_only: bool,
+        may_use: &mut dyn FnMut(&ActorId) -> bool,
     ) -> Result<Result<Vec<(PendingChange, usize)>, Refusal>, BadSyncData> {
         let total: usize = message.changes.iter().map(<[u8]>::len).sum();
         if total > self.max_message_bytes {
@@ -276,6 +294,7 @@ impl DocSync {
                     hash,
                     deps: change.deps().to_vec(),
                     bytes: change.raw_bytes().to_vec(),
+                    actor: change.actor_id().clone(),
                     conn,
                 },
                 inserted,
@@ -291,6 +310,18 @@ impl DocSync {
                 return Ok(Err(Refusal {
                     code: "too_large",
                     message: format!("the text would exceed the maximum of {max_chars} characters"),
+                }));
+            }
+        }
+        let mut asked = HashSet::new();
+        for (change, _) in &new {
+            if asked.insert(&change.actor) && !may_use(&change.actor) {
+                return Ok(Err(Refusal {
+                    code: "foreign_actor",
+                    message: format!(
+                        "actor {} belongs to another user; start a new session",
+                        change.actor
+                    ),
                 }));
             }
         }

@@ -2036,3 +2036,100 @@ fn encode_sync_matches_the_generic_encoder() {
         assert_eq!(Message::decode(&fast).unwrap(), message);
     }
 }
+
+// ---------------------------------------------------------------------------
+// Sync engine: actor ownership
+// ---------------------------------------------------------------------------
+
+/// A guard like the server's: the first connection to deliver an actor owns it.
+fn first_claim(
+    owners: &mut std::collections::HashMap<automerge::ActorId, ConnId>,
+    conn: ConnId,
+) -> impl FnMut(&automerge::ActorId) -> bool + '_ {
+    move |actor| *owners.entry(actor.clone()).or_insert(conn) == conn
+}
+
+#[test]
+fn a_change_from_an_actor_owned_by_another_is_refused_and_the_owner_keeps_syncing() {
+    let (mut server, obj) = text_server("abc", 1000);
+    let mut owners = std::collections::HashMap::new();
+    let mut victim = Client::loaded(1, &server);
+    run(&mut server, &mut [&mut victim]);
+    victim.splice(3, 0, "d");
+    let bytes = victim.generate().unwrap();
+    let outcome = server
+        .receive_guarded(1, &bytes, &mut first_claim(&mut owners, 1))
+        .unwrap();
+    assert_eq!(outcome, Received::Accepted { new_changes: 1 });
+    assert_eq!(server.pending()[0].actor, victim.doc.get_actor().clone());
+    let out = server.commit_succeeded().unwrap();
+    for (conn, bytes) in out {
+        if conn == 1 {
+            victim.receive(&bytes);
+        }
+    }
+
+    // The thief forks the victim's document, actor id included, and types
+    // the victim's next change.
+    let mut thief = Client::loaded(2, &server);
+    run(&mut server, &mut [&mut thief]);
+    thief.doc.set_actor(victim.doc.get_actor().clone());
+    thief.splice(0, 0, "X");
+    let bytes = thief.generate().unwrap();
+    let outcome = server
+        .receive_guarded(2, &bytes, &mut first_claim(&mut owners, 2))
+        .unwrap();
+    let Received::Refused(refusal) = outcome else {
+        panic!("expected a refusal, got {outcome:?}");
+    };
+    assert_eq!(refusal.code, "foreign_actor");
+    assert!(server.pending().is_empty());
+    assert!(server.is_read_only(2));
+    assert!(!server.is_read_only(1));
+
+    // The victim's own next change is still accepted.
+    victim.splice(4, 0, "e");
+    let bytes = victim.generate().unwrap();
+    let outcome = server
+        .receive_guarded(1, &bytes, &mut first_claim(&mut owners, 1))
+        .unwrap();
+    assert_eq!(outcome, Received::Accepted { new_changes: 1 });
+    server.commit_succeeded().unwrap();
+    assert_eq!(server_text(&server, &obj), "abcde");
+}
+
+#[test]
+fn the_guard_is_asked_once_per_actor_and_only_for_changes_that_pass_the_policy() {
+    let (mut server, _obj) = text_server("abc", 1000);
+    let mut client = Client::loaded(1, &server);
+    run(&mut server, &mut [&mut client]);
+    client.splice(0, 0, "x");
+    client.splice(0, 0, "y");
+    let bytes = client.generate().unwrap();
+    let mut asked = 0;
+    let outcome = server
+        .receive_guarded(1, &bytes, &mut |_| {
+            asked += 1;
+            true
+        })
+        .unwrap();
+    assert_eq!(outcome, Received::Accepted { new_changes: 2 });
+    assert_eq!(asked, 1, "two changes of one actor: one question");
+
+    // A change outside the text is refused by the policy before any claim.
+    server.commit_succeeded().unwrap();
+    let mut other = Client::loaded(2, &server);
+    run(&mut server, &mut [&mut other]);
+    other.doc.put(ROOT, "title", "x").unwrap();
+    other.doc.commit();
+    let bytes = other.generate().unwrap();
+    let mut asked = 0;
+    let outcome = server
+        .receive_guarded(2, &bytes, &mut |_| {
+            asked += 1;
+            true
+        })
+        .unwrap();
+    assert!(matches!(outcome, Received::Refused(r) if r.code == "invalid_change"));
+    assert_eq!(asked, 0);
+}
