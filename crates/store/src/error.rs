@@ -12,6 +12,15 @@ pub enum Error {
     /// The database URL names no supported backend or cannot be parsed.
     #[error("invalid database URL: {0}")]
     InvalidUrl(String),
+    /// The write would duplicate something unique (e.g. "a user named X exists").
+    #[error("{0}")]
+    Conflict(String),
+    /// The request breaks a rule of the data (e.g. a delegate without an entity).
+    #[error("{0}")]
+    Invalid(String),
+    /// Something the request names does not exist (e.g. "no draft X").
+    #[error("{0}")]
+    NotFound(String),
 }
 
 /// `Result` with the store's [`Error`].

@@ -1,5 +1,7 @@
 //! Durable storage for Accord: drafts, their Automerge documents and every
-//! change ever committed to them, with who delivered it.
+//! change ever committed to them, with who delivered it; users, invites and
+//! sessions; which user owns each Automerge actor; and each draft's
+//! procedural timeline (events).
 //!
 //! One [`Store`] talks to either an embedded SQLite file (the default: WAL,
 //! `synchronous=FULL`) or a PostgreSQL server (`synchronous_commit=on`), chosen
@@ -155,13 +157,16 @@ pub struct NewChange {
     pub doc_id: String,
     pub hash: Vec<u8>,
     pub data: Vec<u8>,
+    /// The change's Automerge actor id; its first delivering user owns it
+    /// (see [`Store::claim_actor`]).
+    pub actor: Vec<u8>,
     /// automerge-repo peer id of the delivering connection.
     pub peer_id: Option<String>,
     /// Server-local connection number of the delivering connection.
     pub conn_id: Option<i64>,
-    /// Authenticated user, `None` until authentication exists.
+    /// The authenticated user who delivered it (`None`: the server's own).
     pub user_id: Option<String>,
-    /// The user's entity, `None` until authentication exists.
+    /// The user's entity, if the user has one.
     pub entity_code: Option<String>,
 }
 
@@ -186,6 +191,265 @@ pub struct StoredDoc {
     /// Highest seq of this document's changes (or `snapshot_through`).
     pub last_seq: i64,
 }
+
+/// What a user may do in a negotiation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// Runs the negotiation (structure edits, participants).
+    Chair,
+    /// Negotiates for an entity (always has one).
+    Delegate,
+    /// Follows and reviews; needs no entity.
+    Reviewer,
+}
+
+impl Role {
+    /// The value stored in `users.role`: `"chair"`, `"delegate"` or `"reviewer"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Chair => "chair",
+            Role::Delegate => "delegate",
+            Role::Reviewer => "reviewer",
+        }
+    }
+
+    /// The role spelled `s` (as [`Role::as_str`] gives it), `None` if unknown.
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "chair" => Some(Role::Chair),
+            "delegate" => Some(Role::Delegate),
+            "reviewer" => Some(Role::Reviewer),
+            _ => None,
+        }
+    }
+}
+
+/// A stored user.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserRow {
+    /// Stable id (referenced by invites, sessions, changes, events).
+    pub id: String,
+    /// Unique display and login name.
+    pub name: String,
+    /// What the user may do.
+    pub role: Role,
+    /// The entity the user speaks for (always set for delegates).
+    pub entity_code: Option<String>,
+    /// A disabled user has no live session and cannot redeem invites.
+    pub disabled: bool,
+    /// Unix milliseconds.
+    pub created_at: i64,
+}
+
+/// A user to create, see [`Store::add_user`].
+#[derive(Clone, Debug)]
+pub struct NewUser {
+    /// Stable id.
+    pub id: String,
+    /// Unique name.
+    pub name: String,
+    /// What the user may do.
+    pub role: Role,
+    /// Required for delegates; must name an existing entity.
+    pub entity_code: Option<String>,
+}
+
+/// What an invite token is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InviteKind {
+    /// A user's first invitation.
+    Invite,
+    /// A link that signs an existing user in on another device.
+    Device,
+}
+
+impl InviteKind {
+    /// The value stored in `invites.kind`: `"invite"` or `"device"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InviteKind::Invite => "invite",
+            InviteKind::Device => "device",
+        }
+    }
+
+    /// The kind spelled `s` (as [`InviteKind::as_str`] gives it), `None` if unknown.
+    pub fn parse(s: &str) -> Option<InviteKind> {
+        match s {
+            "invite" => Some(InviteKind::Invite),
+            "device" => Some(InviteKind::Device),
+            _ => None,
+        }
+    }
+}
+
+/// The session to open when an invite is redeemed, see [`Store::redeem_invite`].
+#[derive(Clone, Debug)]
+pub struct NewSession {
+    /// Hash of the session token (the token itself is never stored).
+    pub token_hash: String,
+    /// Initial (sliding) expiry, unix ms.
+    pub expires_at: i64,
+    /// The session never lives beyond this, however active, unix ms.
+    pub max_expires_at: i64,
+}
+
+/// The outcome of [`Store::redeem_invite`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Redeemed {
+    /// The invite is now used and the session opened for this user.
+    Ok(UserRow),
+    /// No invite has this token hash.
+    Unknown,
+    /// The invite was already redeemed.
+    Used,
+    /// The invite expired (or was revoked by disabling its user, then re-enabling).
+    Expired,
+    /// The invite's user is disabled.
+    Disabled,
+}
+
+/// A live session and its user.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionRow {
+    /// Hash of the session token.
+    pub token_hash: String,
+    /// The signed-in user.
+    pub user: UserRow,
+    /// Unix ms.
+    pub created_at: i64,
+    /// Last activity, unix ms.
+    pub last_seen: i64,
+    /// Sliding expiry, unix ms.
+    pub expires_at: i64,
+    /// Hard expiry, unix ms.
+    pub max_expires_at: i64,
+}
+
+/// An entry of a draft's procedural timeline, to record.
+#[derive(Clone, Debug)]
+pub struct NewEvent {
+    /// What happened, e.g. `"element_added"`.
+    pub kind: String,
+    /// The element concerned, if any.
+    pub element_id: Option<String>,
+    /// Who did it, if a user.
+    pub user_id: Option<String>,
+    /// The entity of who did it, if any.
+    pub entity_code: Option<String>,
+    /// Details as JSON text.
+    pub data: String,
+}
+
+/// A recorded entry of a draft's procedural timeline.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventRow {
+    /// Increasing over all drafts' events.
+    pub seq: i64,
+    /// The draft.
+    pub draft_id: String,
+    /// What happened.
+    pub kind: String,
+    /// The element concerned, if any.
+    pub element_id: Option<String>,
+    /// Who did it, if a user.
+    pub user_id: Option<String>,
+    /// The entity of who did it, if any.
+    pub entity_code: Option<String>,
+    /// Details as JSON text.
+    pub data: String,
+    /// Unix ms.
+    pub at: i64,
+}
+
+/// A server-applied change to a draft's structure, see [`Store::apply_structure`].
+#[derive(Clone, Debug, Default)]
+pub struct StructureEdit {
+    /// The draft edited.
+    pub draft_id: String,
+    /// The server's change to the index document (stored like any change,
+    /// with the ordering user's attribution). Must be changes of documents
+    /// of this draft. Their actor (the server's) is not claimed here.
+    pub index_changes: Vec<NewChange>,
+    /// New title, if changed.
+    pub title: Option<String>,
+    /// New preamble, if changed.
+    pub preamble: Option<String>,
+    /// New elements with their documents (inserted as documents + initial
+    /// changes + element rows, like [`Store::create_draft`] does). Without
+    /// `order` they are appended after every existing element.
+    pub new_elements: Vec<NewElement>,
+    /// `(element id, new label)`.
+    pub labels: Vec<(String, String)>,
+    /// `(element id, archived?)`.
+    pub archived: Vec<(String, bool)>,
+    /// When `Some`: the complete order of the draft's NON-archived elements
+    /// after the edit; positions are rewritten `0..n` in this order (archived
+    /// elements keep their position value but are not listed).
+    pub order: Option<Vec<String>>,
+    /// Timeline entries recorded with the edit (at its commit time).
+    pub events: Vec<NewEvent>,
+}
+
+/// A stored change of a draft, for listing (without its bytes).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChangeInfo {
+    /// Commit order over all documents.
+    pub seq: i64,
+    /// The Automerge change hash.
+    pub hash: Vec<u8>,
+    /// The document changed.
+    pub doc_id: String,
+    /// The element whose document it is; `None` for the index document.
+    pub element_id: Option<String>,
+    /// Who delivered it (`None`: the server's own).
+    pub user_id: Option<String>,
+    /// That user's name, if the user is known.
+    pub user_name: Option<String>,
+    /// The deliverer's entity, if any.
+    pub entity_code: Option<String>,
+    /// Unix ms.
+    pub committed_at: i64,
+}
+
+/// `users` columns `id, name, role, entity_code, disabled, created_at`.
+type UserTuple = (String, String, String, Option<String>, bool, i64);
+/// `sessions` columns `token_hash, created_at, last_seen, expires_at,
+/// max_expires_at` followed by the user's [`UserTuple`] columns.
+type SessionTuple = (
+    String,
+    i64,
+    i64,
+    i64,
+    i64,
+    String,
+    String,
+    String,
+    Option<String>,
+    bool,
+    i64,
+);
+/// `events` columns `seq, draft_id, kind, element_id, user_id, entity_code, data, at`.
+type EventTuple = (
+    i64,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    String,
+    i64,
+);
+/// The columns of a [`ChangeInfo`], in field order.
+type ChangeInfoTuple = (
+    i64,
+    Vec<u8>,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    i64,
+);
 
 /// A connection pool to the database, SQLite or PostgreSQL. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -264,6 +528,42 @@ macro_rules! insert_changes {
             stored += qb.build().execute(&mut *$tx).await?.rows_affected();
         }
         stored
+    }};
+}
+
+/// Inserts the [`NewEvent`] `$event` of draft `$draft_id` at `$now` within
+/// transaction `$tx`. Evaluates to the event's seq.
+macro_rules! insert_event {
+    ($tx:expr, $draft_id:expr, $event:expr, $now:expr) => {{
+        let event: &NewEvent = $event;
+        let (seq,): (i64,) = sqlx::query_as(
+            "INSERT INTO events (draft_id, kind, element_id, user_id, entity_code, data, at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING seq",
+        )
+        .bind($draft_id)
+        .bind(&event.kind)
+        .bind(&event.element_id)
+        .bind(&event.user_id)
+        .bind(&event.entity_code)
+        .bind(&event.data)
+        .bind($now)
+        .fetch_one(&mut *$tx)
+        .await?;
+        seq
+    }};
+}
+
+/// Fails with [`Error::NotFound`] unless draft `$draft_id` exists (within `$tx`).
+macro_rules! require_draft {
+    ($tx:expr, $draft_id:expr) => {{
+        let draft_id: &str = $draft_id;
+        let found: Option<(String,)> = sqlx::query_as("SELECT id FROM drafts WHERE id = $1")
+            .bind(draft_id)
+            .fetch_optional(&mut *$tx)
+            .await?;
+        if found.is_none() {
+            return Err(Error::NotFound(format!("no draft {draft_id:?}")));
+        }
     }};
 }
 
@@ -509,19 +809,22 @@ impl Store {
             .fetch_all(pool)
             .await?
         });
-        Ok(rows
-            .into_iter()
-            .map(
-                |(id, draft_id, position, label, doc_id, archived)| ElementRow {
-                    id,
-                    draft_id,
-                    position,
-                    label,
-                    doc_id,
-                    archived,
-                },
+        Ok(rows.into_iter().map(element_row).collect())
+    }
+
+    /// Every element of the draft including archived ones (ordered by
+    /// archived, position).
+    pub async fn all_elements(&self, draft_id: &str) -> Result<Vec<ElementRow>> {
+        let rows: Vec<(String, String, i64, String, String, bool)> = with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT id, draft_id, position, label, doc_id, archived FROM elements \
+                 WHERE draft_id = $1 ORDER BY archived, position, id",
             )
-            .collect())
+            .bind(draft_id)
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows.into_iter().map(element_row).collect())
     }
 
     /// The entities participating in a draft, by entity position.
@@ -602,7 +905,9 @@ impl Store {
     /// Commits a batch of changes, possibly of many documents, in ONE
     /// transaction (one fsync for the batch). A change already stored (same
     /// document and hash) is skipped, keeping its first attribution. Either
-    /// the whole batch is stored or, on error, none of it.
+    /// the whole batch is stored or, on error, none of it. In the same
+    /// transaction, each actor of a change with a `user_id` that has no owner
+    /// yet is recorded as owned by that user (the first in the batch).
     pub async fn commit(&self, changes: &[NewChange]) -> Result<CommitReceipt> {
         let now = now_ms();
         let mut seen = HashSet::with_capacity(changes.len());
@@ -625,9 +930,24 @@ impl Store {
                 stored: 0,
             });
         }
+        // The first user in the batch to deliver from an actor claims it.
+        let mut claimed = HashSet::new();
+        let owners: Vec<(&[u8], &str)> = changes
+            .iter()
+            .filter_map(|c| Some((c.actor.as_slice(), c.user_id.as_deref()?)))
+            .filter(|(actor, _)| claimed.insert(*actor))
+            .collect();
         let stored = with_pool!(self, |pool| {
             let mut tx = pool.begin_write().await?;
             let stored = insert_changes!(tx, rows, now);
+            for chunk in owners.chunks(CHANGES_PER_INSERT) {
+                let mut qb = QueryBuilder::new("INSERT INTO actors (actor, user_id, first_seen) ");
+                qb.push_values(chunk, |mut b, (actor, user_id)| {
+                    b.push_bind(*actor).push_bind(*user_id).push_bind(now);
+                });
+                qb.push(" ON CONFLICT (actor) DO NOTHING");
+                qb.build().execute(&mut *tx).await?;
+            }
             tx.commit().await?;
             stored
         });
@@ -707,6 +1027,651 @@ impl Store {
         });
         Ok(n)
     }
+    // --- Users, invites and sessions ------------------------------------
+
+    /// Creates a user. [`Error::Conflict`] if the name (or id) is taken;
+    /// [`Error::Invalid`] if a delegate has no entity or the entity code does
+    /// not exist.
+    pub async fn add_user(&self, user: &NewUser) -> Result<UserRow> {
+        let now = now_ms();
+        if user.role == Role::Delegate && user.entity_code.is_none() {
+            return Err(Error::Invalid(format!(
+                "delegate {:?} needs an entity",
+                user.name
+            )));
+        }
+        let taken = || format!("a user named {:?} exists", user.name);
+        with_pool!(self, |pool| {
+            let mut tx = pool.begin_write().await?;
+            let existing: Option<(String, String)> =
+                sqlx::query_as("SELECT id, name FROM users WHERE name = $1 OR id = $2")
+                    .bind(&user.name)
+                    .bind(&user.id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if let Some((id, name)) = existing {
+                return Err(Error::Conflict(if name == user.name {
+                    taken()
+                } else {
+                    format!("a user with id {id:?} exists")
+                }));
+            }
+            if let Some(code) = &user.entity_code {
+                let entity: Option<(String,)> =
+                    sqlx::query_as("SELECT code FROM entities WHERE code = $1")
+                        .bind(code)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                if entity.is_none() {
+                    return Err(Error::Invalid(format!("no entity with code {code:?}")));
+                }
+            }
+            sqlx::query(
+                "INSERT INTO users (id, name, role, entity_code, disabled, created_at) \
+                 VALUES ($1, $2, $3, $4, FALSE, $5)",
+            )
+            .bind(&user.id)
+            .bind(&user.name)
+            .bind(user.role.as_str())
+            .bind(&user.entity_code)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| conflict_if_unique(e, taken))?;
+            tx.commit().await?;
+        });
+        Ok(UserRow {
+            id: user.id.clone(),
+            name: user.name.clone(),
+            role: user.role,
+            entity_code: user.entity_code.clone(),
+            disabled: false,
+            created_at: now,
+        })
+    }
+
+    /// Every user, ordered by name.
+    pub async fn users(&self) -> Result<Vec<UserRow>> {
+        let rows: Vec<UserTuple> = with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT id, name, role, entity_code, disabled, created_at FROM users \
+                 ORDER BY name",
+            )
+            .fetch_all(pool)
+            .await?
+        });
+        rows.into_iter().map(user_row).collect()
+    }
+
+    /// The user with this id.
+    pub async fn user(&self, id: &str) -> Result<Option<UserRow>> {
+        let row: Option<UserTuple> = with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT id, name, role, entity_code, disabled, created_at FROM users \
+                 WHERE id = $1",
+            )
+            .bind(id)
+            .fetch_optional(pool)
+            .await?
+        });
+        row.map(user_row).transpose()
+    }
+
+    /// The user with this name.
+    pub async fn user_by_name(&self, name: &str) -> Result<Option<UserRow>> {
+        let row: Option<UserTuple> = with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT id, name, role, entity_code, disabled, created_at FROM users \
+                 WHERE name = $1",
+            )
+            .bind(name)
+            .fetch_optional(pool)
+            .await?
+        });
+        row.map(user_row).transpose()
+    }
+
+    /// Disables or re-enables the user named `name`. Disabling also revokes
+    /// the user's sessions and unused invites (their `expires_at` becomes
+    /// now), in the same transaction. Returns false if no such user.
+    pub async fn set_user_disabled(&self, name: &str, disabled: bool) -> Result<bool> {
+        let now = now_ms();
+        with_pool!(self, |pool| {
+            let mut tx = pool.begin_write().await?;
+            let found: Option<(String,)> = sqlx::query_as("SELECT id FROM users WHERE name = $1")
+                .bind(name)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let Some((id,)) = found else {
+                return Ok(false);
+            };
+            sqlx::query("UPDATE users SET disabled = $1 WHERE id = $2")
+                .bind(disabled)
+                .bind(&id)
+                .execute(&mut *tx)
+                .await?;
+            if disabled {
+                sqlx::query(
+                    "UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
+                )
+                .bind(now)
+                .bind(&id)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "UPDATE invites SET expires_at = $1 \
+                     WHERE user_id = $2 AND used_at IS NULL AND expires_at > $1",
+                )
+                .bind(now)
+                .bind(&id)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(true)
+    }
+
+    /// Stores an invite (only the token's hash) for a user.
+    /// [`Error::NotFound`] if the user does not exist, [`Error::Conflict`]
+    /// if the token hash is already stored.
+    pub async fn create_invite(
+        &self,
+        user_id: &str,
+        token_hash: &str,
+        kind: InviteKind,
+        expires_at: i64,
+    ) -> Result<()> {
+        let now = now_ms();
+        with_pool!(self, |pool| {
+            let mut tx = pool.begin_write().await?;
+            let found: Option<(String,)> = sqlx::query_as("SELECT id FROM users WHERE id = $1")
+                .bind(user_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if found.is_none() {
+                return Err(Error::NotFound(format!("no user with id {user_id:?}")));
+            }
+            sqlx::query(
+                "INSERT INTO invites (token_hash, user_id, kind, created_at, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(token_hash)
+            .bind(user_id)
+            .bind(kind.as_str())
+            .bind(now)
+            .bind(expires_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| conflict_if_unique(e, || "this invite token exists".into()))?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Redeems an invite and opens `session` for its user, in one
+    /// transaction. The invite is marked used only if it is unused,
+    /// unexpired (`expires_at > now`) and its user enabled, by one
+    /// conditional UPDATE: of two concurrent redeems only one succeeds. The
+    /// session then gets `created_at = last_seen = now`. Otherwise nothing
+    /// is written and the reason is returned (checked in the order unknown,
+    /// used, disabled, expired).
+    pub async fn redeem_invite(
+        &self,
+        token_hash: &str,
+        session: &NewSession,
+        now: i64,
+    ) -> Result<Redeemed> {
+        with_pool!(self, |pool| {
+            let mut tx = pool.begin_write().await?;
+            let claimed = sqlx::query(
+                "UPDATE invites SET used_at = $1 \
+                 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1 \
+                 AND EXISTS (SELECT 1 FROM users u WHERE u.id = invites.user_id AND NOT u.disabled)",
+            )
+            .bind(now)
+            .bind(token_hash)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if claimed != 1 {
+                let why: Option<(Option<i64>, bool)> = sqlx::query_as(
+                    "SELECT i.used_at, u.disabled FROM invites i \
+                     JOIN users u ON u.id = i.user_id WHERE i.token_hash = $1",
+                )
+                .bind(token_hash)
+                .fetch_optional(&mut *tx)
+                .await?;
+                tx.rollback().await?;
+                return Ok(match why {
+                    None => Redeemed::Unknown,
+                    Some((Some(_), _)) => Redeemed::Used,
+                    Some((None, true)) => Redeemed::Disabled,
+                    Some((None, false)) => Redeemed::Expired,
+                });
+            }
+            let user: UserTuple = sqlx::query_as(
+                "SELECT u.id, u.name, u.role, u.entity_code, u.disabled, u.created_at \
+                 FROM invites i JOIN users u ON u.id = i.user_id WHERE i.token_hash = $1",
+            )
+            .bind(token_hash)
+            .fetch_one(&mut *tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO sessions \
+                 (token_hash, user_id, created_at, last_seen, expires_at, max_expires_at) \
+                 VALUES ($1, $2, $3, $3, $4, $5)",
+            )
+            .bind(&session.token_hash)
+            .bind(&user.0)
+            .bind(now)
+            .bind(session.expires_at)
+            .bind(session.max_expires_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| conflict_if_unique(e, || "this session token exists".into()))?;
+            tx.commit().await?;
+            Ok(Redeemed::Ok(user_row(user)?))
+        })
+    }
+
+    /// A live session: not revoked, `expires_at > now` (and
+    /// `max_expires_at > now`), user not disabled. `None` otherwise.
+    pub async fn session(&self, token_hash: &str, now: i64) -> Result<Option<SessionRow>> {
+        let row: Option<SessionTuple> = with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT s.token_hash, s.created_at, s.last_seen, s.expires_at, s.max_expires_at, \
+                 u.id, u.name, u.role, u.entity_code, u.disabled, u.created_at \
+                 FROM sessions s JOIN users u ON u.id = s.user_id \
+                 WHERE s.token_hash = $1 AND s.revoked_at IS NULL \
+                 AND s.expires_at > $2 AND s.max_expires_at > $2 AND NOT u.disabled",
+            )
+            .bind(token_hash)
+            .bind(now)
+            .fetch_optional(pool)
+            .await?
+        });
+        row.map(
+            |(
+                token_hash,
+                created_at,
+                last_seen,
+                expires_at,
+                max_expires_at,
+                id,
+                name,
+                role,
+                entity,
+                disabled,
+                user_created,
+            )| {
+                Ok(SessionRow {
+                    token_hash,
+                    user: user_row((id, name, role, entity, disabled, user_created))?,
+                    created_at,
+                    last_seen,
+                    expires_at,
+                    max_expires_at,
+                })
+            },
+        )
+        .transpose()
+    }
+
+    /// Records activity on a (non-revoked) session and slides its expiry to
+    /// `expires_at`, capped at the session's `max_expires_at`.
+    pub async fn touch_session(
+        &self,
+        token_hash: &str,
+        last_seen: i64,
+        expires_at: i64,
+    ) -> Result<()> {
+        with_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE sessions SET last_seen = $1, \
+                 expires_at = CASE WHEN $2 < max_expires_at THEN $2 ELSE max_expires_at END \
+                 WHERE token_hash = $3 AND revoked_at IS NULL",
+            )
+            .bind(last_seen)
+            .bind(expires_at)
+            .bind(token_hash)
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// Revokes a session (signing out); a revoked session stays revoked.
+    pub async fn revoke_session(&self, token_hash: &str, now: i64) -> Result<()> {
+        with_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE sessions SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL",
+            )
+            .bind(now)
+            .bind(token_hash)
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+
+    // --- Actor ownership ------------------------------------------------
+
+    /// Every recorded actor owner: (actor bytes, user_id), oldest first.
+    pub async fn actor_owners(&self) -> Result<Vec<(Vec<u8>, String)>> {
+        Ok(with_pool!(self, |pool| {
+            sqlx::query_as("SELECT actor, user_id FROM actors ORDER BY first_seen, actor")
+                .fetch_all(pool)
+                .await?
+        }))
+    }
+
+    /// Records `user_id` as the owner of `actor` if the actor has none
+    /// (ON CONFLICT DO NOTHING), then returns the actor's owner.
+    pub async fn claim_actor(&self, actor: &[u8], user_id: &str) -> Result<String> {
+        let now = now_ms();
+        with_pool!(self, |pool| {
+            let mut tx = pool.begin_write().await?;
+            sqlx::query(
+                "INSERT INTO actors (actor, user_id, first_seen) VALUES ($1, $2, $3) \
+                 ON CONFLICT (actor) DO NOTHING",
+            )
+            .bind(actor)
+            .bind(user_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            let (owner,): (String,) = sqlx::query_as("SELECT user_id FROM actors WHERE actor = $1")
+                .bind(actor)
+                .fetch_one(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(owner)
+        })
+    }
+
+    // --- Structure edits and the timeline --------------------------------
+
+    /// Applies a structure edit in one transaction (in this order: title and
+    /// preamble, new elements, labels, archiving, order, index changes,
+    /// events) and returns its commit time (unix ms, also the events' `at`).
+    /// [`Error::NotFound`] if the draft, a named element (of that draft) or
+    /// an index change's document does not exist; [`Error::Invalid`] if
+    /// `order` repeats, omits or names an archived element, or an index
+    /// change is for another draft's document. Nothing is written on error.
+    pub async fn apply_structure(&self, edit: &StructureEdit) -> Result<i64> {
+        let now = now_ms();
+        let draft_id = edit.draft_id.as_str();
+        if let Some(order) = &edit.order {
+            let mut listed = HashSet::with_capacity(order.len());
+            if let Some(dup) = order.iter().find(|id| !listed.insert(id.as_str())) {
+                return Err(Error::Invalid(format!(
+                    "the order lists element {dup:?} twice"
+                )));
+            }
+        }
+        let mut seen = HashSet::with_capacity(edit.index_changes.len());
+        let index_rows: Vec<ChangeRow<'_>> = edit
+            .index_changes
+            .iter()
+            .filter(|c| seen.insert((c.doc_id.as_str(), c.hash.as_slice())))
+            .map(|c| ChangeRow {
+                doc_id: &c.doc_id,
+                hash: &c.hash,
+                data: &c.data,
+                peer_id: c.peer_id.as_deref(),
+                conn_id: c.conn_id,
+                user_id: c.user_id.as_deref(),
+                entity_code: c.entity_code.as_deref(),
+            })
+            .collect();
+        let index_docs: HashSet<&str> = index_rows.iter().map(|r| r.doc_id).collect();
+        let initial_rows: Vec<ChangeRow<'_>> = edit
+            .new_elements
+            .iter()
+            .flat_map(|el| {
+                el.doc.changes.iter().map(|c| ChangeRow {
+                    doc_id: &el.doc.id,
+                    hash: &c.hash,
+                    data: &c.data,
+                    peer_id: None,
+                    conn_id: None,
+                    user_id: None,
+                    entity_code: None,
+                })
+            })
+            .collect();
+        with_pool!(self, |pool| {
+            let mut tx = pool.begin_write().await?;
+            require_draft!(tx, draft_id);
+            if edit.title.is_some() || edit.preamble.is_some() {
+                sqlx::query(
+                    "UPDATE drafts SET title = COALESCE($1, title), \
+                     preamble = COALESCE($2, preamble) WHERE id = $3",
+                )
+                .bind(&edit.title)
+                .bind(&edit.preamble)
+                .bind(draft_id)
+                .execute(&mut *tx)
+                .await?;
+            }
+            if !edit.new_elements.is_empty() {
+                let (last,): (i64,) = sqlx::query_as(
+                    "SELECT COALESCE(MAX(position), -1) FROM elements WHERE draft_id = $1",
+                )
+                .bind(draft_id)
+                .fetch_one(&mut *tx)
+                .await?;
+                for (position, el) in (last + 1..).zip(&edit.new_elements) {
+                    sqlx::query(
+                        "INSERT INTO documents (id, draft_id, kind, created_at) \
+                         VALUES ($1, $2, $3, $4)",
+                    )
+                    .bind(&el.doc.id)
+                    .bind(draft_id)
+                    .bind(el.doc.kind.as_str())
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| {
+                        conflict_if_unique(e, || format!("a document {:?} exists", el.doc.id))
+                    })?;
+                    sqlx::query(
+                        "INSERT INTO elements (id, draft_id, position, label, doc_id) \
+                         VALUES ($1, $2, $3, $4, $5)",
+                    )
+                    .bind(&el.id)
+                    .bind(draft_id)
+                    .bind(position)
+                    .bind(&el.label)
+                    .bind(&el.doc.id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| {
+                        conflict_if_unique(e, || format!("an element {:?} exists", el.id))
+                    })?;
+                }
+                insert_changes!(tx, initial_rows, now);
+            }
+            for (id, label) in &edit.labels {
+                let updated =
+                    sqlx::query("UPDATE elements SET label = $1 WHERE id = $2 AND draft_id = $3")
+                        .bind(label)
+                        .bind(id)
+                        .bind(draft_id)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                if updated == 0 {
+                    return Err(no_element(id, draft_id));
+                }
+            }
+            for (id, archived) in &edit.archived {
+                let updated = sqlx::query(
+                    "UPDATE elements SET archived = $1 WHERE id = $2 AND draft_id = $3",
+                )
+                .bind(archived)
+                .bind(id)
+                .bind(draft_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if updated == 0 {
+                    return Err(no_element(id, draft_id));
+                }
+            }
+            if let Some(order) = &edit.order {
+                let rows: Vec<(String, bool)> =
+                    sqlx::query_as("SELECT id, archived FROM elements WHERE draft_id = $1")
+                        .bind(draft_id)
+                        .fetch_all(&mut *tx)
+                        .await?;
+                let archived: std::collections::HashMap<&str, bool> =
+                    rows.iter().map(|(id, a)| (id.as_str(), *a)).collect();
+                for id in order {
+                    match archived.get(id.as_str()) {
+                        None => return Err(no_element(id, draft_id)),
+                        Some(true) => {
+                            return Err(Error::Invalid(format!(
+                                "element {id:?} is archived: the order lists only \
+                                 non-archived elements"
+                            )));
+                        }
+                        Some(false) => {}
+                    }
+                }
+                let listed: HashSet<&str> = order.iter().map(String::as_str).collect();
+                if let Some((missing, _)) = rows
+                    .iter()
+                    .find(|(id, archived)| !archived && !listed.contains(id.as_str()))
+                {
+                    return Err(Error::Invalid(format!(
+                        "the order omits element {missing:?}"
+                    )));
+                }
+                for (position, id) in (0_i64..).zip(order) {
+                    sqlx::query(
+                        "UPDATE elements SET position = $1 WHERE id = $2 AND draft_id = $3",
+                    )
+                    .bind(position)
+                    .bind(id)
+                    .bind(draft_id)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+            for doc_id in &index_docs {
+                let owner: Option<(String,)> =
+                    sqlx::query_as("SELECT draft_id FROM documents WHERE id = $1")
+                        .bind(*doc_id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                match owner {
+                    None => return Err(Error::NotFound(format!("no document {doc_id:?}"))),
+                    Some((owner,)) if owner != draft_id => {
+                        return Err(Error::Invalid(format!(
+                            "document {doc_id:?} is not part of draft {draft_id:?}"
+                        )));
+                    }
+                    Some(_) => {}
+                }
+            }
+            insert_changes!(tx, index_rows, now);
+            for event in &edit.events {
+                insert_event!(tx, draft_id, event, now);
+            }
+            tx.commit().await?;
+        });
+        Ok(now)
+    }
+
+    /// The draft's timeline entries with `seq > after_seq`, in seq order, at
+    /// most `limit`.
+    pub async fn events(
+        &self,
+        draft_id: &str,
+        after_seq: i64,
+        limit: i64,
+    ) -> Result<Vec<EventRow>> {
+        let rows: Vec<EventTuple> = with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT seq, draft_id, kind, element_id, user_id, entity_code, data, at \
+                 FROM events WHERE draft_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+            )
+            .bind(draft_id)
+            .bind(after_seq)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows.into_iter().map(event_row).collect())
+    }
+
+    /// Records one timeline entry now. [`Error::NotFound`] if the draft
+    /// does not exist.
+    pub async fn record_event(&self, draft_id: &str, event: &NewEvent) -> Result<EventRow> {
+        let now = now_ms();
+        let seq = with_pool!(self, |pool| {
+            let mut tx = pool.begin_write().await?;
+            require_draft!(tx, draft_id);
+            let seq = insert_event!(tx, draft_id, event, now);
+            tx.commit().await?;
+            seq
+        });
+        Ok(EventRow {
+            seq,
+            draft_id: draft_id.to_owned(),
+            kind: event.kind.clone(),
+            element_id: event.element_id.clone(),
+            user_id: event.user_id.clone(),
+            entity_code: event.entity_code.clone(),
+            data: event.data.clone(),
+            at: now,
+        })
+    }
+
+    /// The draft's stored changes (index and element documents) with
+    /// `seq > after_seq`, in seq order, at most `limit`; with the element
+    /// whose document each changes and the delivering user's name.
+    pub async fn draft_changes(
+        &self,
+        draft_id: &str,
+        after_seq: i64,
+        limit: i64,
+    ) -> Result<Vec<ChangeInfo>> {
+        let rows: Vec<ChangeInfoTuple> = with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT c.seq, c.hash, c.doc_id, el.id, c.user_id, u.name, c.entity_code, \
+                 c.committed_at FROM changes c \
+                 JOIN documents d ON d.id = c.doc_id \
+                 LEFT JOIN elements el ON el.doc_id = c.doc_id \
+                 LEFT JOIN users u ON u.id = c.user_id \
+                 WHERE d.draft_id = $1 AND c.seq > $2 ORDER BY c.seq LIMIT $3",
+            )
+            .bind(draft_id)
+            .bind(after_seq)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows
+            .into_iter()
+            .map(
+                |(seq, hash, doc_id, element_id, user_id, user_name, entity_code, committed_at)| {
+                    ChangeInfo {
+                        seq,
+                        hash,
+                        doc_id,
+                        element_id,
+                        user_id,
+                        user_name,
+                        entity_code,
+                        committed_at,
+                    }
+                },
+            )
+            .collect())
+    }
 }
 
 fn draft_row(
@@ -719,4 +1684,61 @@ fn draft_row(
         index_doc,
         created_at,
     }
+}
+
+fn element_row(
+    (id, draft_id, position, label, doc_id, archived): (String, String, i64, String, String, bool),
+) -> ElementRow {
+    ElementRow {
+        id,
+        draft_id,
+        position,
+        label,
+        doc_id,
+        archived,
+    }
+}
+
+fn user_row((id, name, role, entity_code, disabled, created_at): UserTuple) -> Result<UserRow> {
+    let role = Role::parse(&role).ok_or_else(|| {
+        Error::Database(sqlx::Error::Decode(
+            format!("unknown user role {role:?}").into(),
+        ))
+    })?;
+    Ok(UserRow {
+        id,
+        name,
+        role,
+        entity_code,
+        disabled,
+        created_at,
+    })
+}
+
+fn event_row(
+    (seq, draft_id, kind, element_id, user_id, entity_code, data, at): EventTuple,
+) -> EventRow {
+    EventRow {
+        seq,
+        draft_id,
+        kind,
+        element_id,
+        user_id,
+        entity_code,
+        data,
+        at,
+    }
+}
+
+/// `e` as [`Error::Conflict`] with `message()` if it is a unique-constraint
+/// violation (a concurrent writer won), as [`Error::Database`] otherwise.
+fn conflict_if_unique(e: sqlx::Error, message: impl FnOnce() -> String) -> Error {
+    match e.as_database_error() {
+        Some(db) if db.is_unique_violation() => Error::Conflict(message()),
+        _ => Error::Database(e),
+    }
+}
+
+fn no_element(id: &str, draft_id: &str) -> Error {
+    Error::NotFound(format!("no element {id:?} in draft {draft_id:?}"))
 }

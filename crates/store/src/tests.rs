@@ -138,6 +138,7 @@ fn delivered(doc: &str, hash: &str, data: &str, user: &str, conn: i64) -> NewCha
         doc_id: doc.into(),
         hash: hash.as_bytes().to_vec(),
         data: data.as_bytes().to_vec(),
+        actor: format!("actor-{user}").into_bytes(),
         peer_id: Some(format!("peer-{user}")),
         conn_id: Some(conn),
         user_id: Some(user.into()),
@@ -702,4 +703,959 @@ test_both_dbs!(
     concurrent_commits,
     sqlite_concurrent_commits,
     postgres_concurrent_commits
+);
+
+// --- Users, invites, sessions ------------------------------------------------
+
+const HOUR: i64 = 3_600_000;
+const DAY: i64 = 24 * HOUR;
+
+fn new_user(id: &str, name: &str, role: Role, entity: Option<&str>) -> NewUser {
+    NewUser {
+        id: id.into(),
+        name: name.into(),
+        role,
+        entity_code: entity.map(Into::into),
+    }
+}
+
+fn new_session(token: &str, now: i64) -> NewSession {
+    NewSession {
+        token_hash: token.into(),
+        expires_at: now + HOUR,
+        max_expires_at: now + DAY,
+    }
+}
+
+/// Entities plus a delegate `u-bob` ("Bob", EU); returns Bob.
+async fn setup_bob(store: &Store) -> UserRow {
+    store.upsert_entities(&entities()).await.unwrap();
+    store
+        .add_user(&new_user("u-bob", "Bob", Role::Delegate, Some("EU")))
+        .await
+        .unwrap()
+}
+
+#[test]
+fn role_and_invite_kind_round_trip() {
+    for role in [Role::Chair, Role::Delegate, Role::Reviewer] {
+        assert_eq!(Role::parse(role.as_str()), Some(role));
+    }
+    assert_eq!(Role::parse("admin"), None);
+    for kind in [InviteKind::Invite, InviteKind::Device] {
+        assert_eq!(InviteKind::parse(kind.as_str()), Some(kind));
+    }
+}
+
+async fn users_add_list_get(store: Store) {
+    let bob = setup_bob(&store).await;
+    assert_eq!(
+        bob,
+        UserRow {
+            id: "u-bob".into(),
+            name: "Bob".into(),
+            role: Role::Delegate,
+            entity_code: Some("EU".into()),
+            disabled: false,
+            created_at: bob.created_at,
+        }
+    );
+    assert!(bob.created_at > 1_600_000_000_000, "unix ms");
+    let chair = store
+        .add_user(&new_user("u-chair", "Chair", Role::Chair, None))
+        .await
+        .unwrap();
+    let ann = store
+        .add_user(&new_user("u-ann", "Ann", Role::Reviewer, None))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.users().await.unwrap(),
+        [ann.clone(), bob.clone(), chair.clone()]
+    );
+    assert_eq!(store.user("u-bob").await.unwrap(), Some(bob.clone()));
+    assert_eq!(store.user_by_name("Chair").await.unwrap(), Some(chair));
+    assert_eq!(store.user("Bob").await.unwrap(), None);
+    assert_eq!(store.user_by_name("nobody").await.unwrap(), None);
+
+    // A taken name or id.
+    match store
+        .add_user(&new_user("u-bob2", "Bob", Role::Reviewer, None))
+        .await
+    {
+        Err(Error::Conflict(msg)) => assert!(msg.contains("Bob"), "{msg}"),
+        other => panic!("expected Conflict, got {other:?}"),
+    }
+    match store
+        .add_user(&new_user("u-bob", "Robert", Role::Reviewer, None))
+        .await
+    {
+        Err(Error::Conflict(msg)) => assert!(msg.contains("u-bob"), "{msg}"),
+        other => panic!("expected Conflict, got {other:?}"),
+    }
+    // A delegate needs an existing entity.
+    match store
+        .add_user(&new_user("u-eve", "Eve", Role::Delegate, None))
+        .await
+    {
+        Err(Error::Invalid(msg)) => assert!(msg.contains("entity"), "{msg}"),
+        other => panic!("expected Invalid, got {other:?}"),
+    }
+    match store
+        .add_user(&new_user("u-eve", "Eve", Role::Delegate, Some("XX")))
+        .await
+    {
+        Err(Error::Invalid(msg)) => assert!(msg.contains("XX"), "{msg}"),
+        other => panic!("expected Invalid, got {other:?}"),
+    }
+    // Nothing was written by the failures.
+    assert_eq!(store.users().await.unwrap().len(), 3);
+    assert_eq!(store.user("u-eve").await.unwrap(), None);
+}
+test_both_dbs!(
+    users_add_list_get,
+    sqlite_users_add_list_get,
+    postgres_users_add_list_get
+);
+
+async fn invites_redeem(store: Store) {
+    let bob = setup_bob(&store).await;
+    let now = now_ms();
+
+    // Redeemed once; a second redeem is refused and opens no session.
+    store
+        .create_invite("u-bob", "inv-1", InviteKind::Invite, now + HOUR)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .redeem_invite("inv-1", &new_session("s-1", now), now)
+            .await
+            .unwrap(),
+        Redeemed::Ok(bob.clone())
+    );
+    assert_eq!(
+        store
+            .redeem_invite("inv-1", &new_session("s-2", now), now + 1)
+            .await
+            .unwrap(),
+        Redeemed::Used
+    );
+    assert_eq!(store.session("s-1", now).await.unwrap().unwrap().user, bob);
+    assert_eq!(store.session("s-2", now).await.unwrap(), None);
+
+    // Expired: expires_at must be after now.
+    store
+        .create_invite("u-bob", "inv-2", InviteKind::Device, now + 1000)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .redeem_invite("inv-2", &new_session("s-3", now), now + 1000)
+            .await
+            .unwrap(),
+        Redeemed::Expired
+    );
+    assert_eq!(store.session("s-3", now).await.unwrap(), None);
+
+    assert_eq!(
+        store
+            .redeem_invite("nope", &new_session("s-4", now), now)
+            .await
+            .unwrap(),
+        Redeemed::Unknown
+    );
+
+    // Disabling revokes unused invites; invites of a disabled user are refused.
+    store
+        .create_invite("u-bob", "inv-3", InviteKind::Device, now + HOUR)
+        .await
+        .unwrap();
+    assert!(store.set_user_disabled("Bob", true).await.unwrap());
+    assert!(store.user("u-bob").await.unwrap().unwrap().disabled);
+    assert_eq!(
+        store
+            .redeem_invite("inv-3", &new_session("s-5", now), now)
+            .await
+            .unwrap(),
+        Redeemed::Disabled
+    );
+    store
+        .create_invite("u-bob", "inv-4", InviteKind::Device, now + HOUR)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .redeem_invite("inv-4", &new_session("s-6", now), now)
+            .await
+            .unwrap(),
+        Redeemed::Disabled
+    );
+    // Re-enabled: the invite created while disabled works, the revoked one stays dead.
+    assert!(store.set_user_disabled("Bob", false).await.unwrap());
+    let later = now_ms() + 1;
+    assert_eq!(
+        store
+            .redeem_invite("inv-3", &new_session("s-7", later), later)
+            .await
+            .unwrap(),
+        Redeemed::Expired
+    );
+    let bob_enabled = store.user("u-bob").await.unwrap().unwrap();
+    assert!(!bob_enabled.disabled);
+    assert_eq!(
+        store
+            .redeem_invite("inv-4", &new_session("s-8", later), later)
+            .await
+            .unwrap(),
+        Redeemed::Ok(bob_enabled)
+    );
+    assert!(!store.set_user_disabled("nobody", true).await.unwrap());
+
+    // Unknown user, reused token hash.
+    assert!(matches!(
+        store
+            .create_invite("u-nobody", "inv-5", InviteKind::Invite, now + HOUR)
+            .await,
+        Err(Error::NotFound(_))
+    ));
+    assert!(matches!(
+        store
+            .create_invite("u-bob", "inv-1", InviteKind::Invite, now + HOUR)
+            .await,
+        Err(Error::Conflict(_))
+    ));
+}
+test_both_dbs!(
+    invites_redeem,
+    sqlite_invites_redeem,
+    postgres_invites_redeem
+);
+
+async fn concurrent_redeem_succeeds_once(store: Store) {
+    setup_bob(&store).await;
+    let now = now_ms();
+    for round in 0..5 {
+        let invite = format!("inv-{round}");
+        store
+            .create_invite("u-bob", &invite, InviteKind::Invite, now + HOUR)
+            .await
+            .unwrap();
+        let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(2));
+        let tasks: Vec<_> = (0..2)
+            .map(|t| {
+                let (store, barrier, invite) = (store.clone(), barrier.clone(), invite.clone());
+                tokio::spawn(async move {
+                    let session = new_session(&format!("s-{round}-{t}"), now);
+                    barrier.wait().await;
+                    store.redeem_invite(&invite, &session, now).await.unwrap()
+                })
+            })
+            .collect();
+        let mut outcomes = Vec::new();
+        for t in tasks {
+            outcomes.push(t.await.unwrap());
+        }
+        let ok = outcomes
+            .iter()
+            .filter(|r| matches!(r, Redeemed::Ok(_)))
+            .count();
+        assert_eq!(ok, 1, "{outcomes:?}");
+        assert!(outcomes.contains(&Redeemed::Used), "{outcomes:?}");
+        let mut live = 0;
+        for t in 0..2 {
+            let session = store.session(&format!("s-{round}-{t}"), now).await;
+            live += usize::from(session.unwrap().is_some());
+        }
+        assert_eq!(live, 1, "exactly one session opened");
+    }
+}
+test_both_dbs!(
+    concurrent_redeem_succeeds_once,
+    sqlite_concurrent_redeem_succeeds_once,
+    postgres_concurrent_redeem_succeeds_once
+);
+
+async fn sessions_expire_revoke_and_follow_disabling(store: Store) {
+    let bob = setup_bob(&store).await;
+    let now = now_ms();
+    for (invite, session) in [("inv-1", "s-1"), ("inv-2", "s-2")] {
+        store
+            .create_invite("u-bob", invite, InviteKind::Device, now + HOUR)
+            .await
+            .unwrap();
+        let redeemed = store
+            .redeem_invite(invite, &new_session(session, now), now)
+            .await
+            .unwrap();
+        assert_eq!(redeemed, Redeemed::Ok(bob.clone()));
+    }
+    assert_eq!(
+        store.session("s-1", now).await.unwrap(),
+        Some(SessionRow {
+            token_hash: "s-1".into(),
+            user: bob.clone(),
+            created_at: now,
+            last_seen: now,
+            expires_at: now + HOUR,
+            max_expires_at: now + DAY,
+        })
+    );
+    // Expiry: live while expires_at > now.
+    assert!(
+        store
+            .session("s-1", now + HOUR - 1)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(store.session("s-1", now + HOUR).await.unwrap(), None);
+    assert_eq!(store.session("unknown", now).await.unwrap(), None);
+
+    // Touching slides the expiry, never beyond max_expires_at.
+    store
+        .touch_session("s-1", now + 10, now + 2 * HOUR)
+        .await
+        .unwrap();
+    let touched = store.session("s-1", now + HOUR).await.unwrap().unwrap();
+    assert_eq!(
+        (touched.created_at, touched.last_seen, touched.expires_at),
+        (now, now + 10, now + 2 * HOUR)
+    );
+    store
+        .touch_session("s-1", now + 20, now + 2 * DAY)
+        .await
+        .unwrap();
+    let capped = store.session("s-1", now + 30).await.unwrap().unwrap();
+    assert_eq!((capped.last_seen, capped.expires_at), (now + 20, now + DAY));
+    assert_eq!(store.session("s-1", now + DAY).await.unwrap(), None);
+
+    // Revocation is final: touching does not revive it.
+    store.revoke_session("s-1", now + 40).await.unwrap();
+    assert_eq!(store.session("s-1", now + 50).await.unwrap(), None);
+    store
+        .touch_session("s-1", now + 60, now + 3 * HOUR)
+        .await
+        .unwrap();
+    assert_eq!(store.session("s-1", now + 70).await.unwrap(), None);
+    assert!(store.session("s-2", now + 70).await.unwrap().is_some());
+
+    // A disabled user has no live session, even one not (yet) revoked.
+    let flag = |on: bool| format!("UPDATE users SET disabled = {on} WHERE id = 'u-bob'");
+    exec_raw(&store, &flag(true)).await;
+    assert_eq!(store.session("s-2", now).await.unwrap(), None);
+    exec_raw(&store, &flag(false)).await;
+    assert!(store.session("s-2", now).await.unwrap().is_some());
+    // Disabling through the store revokes: re-enabling does not bring it back.
+    assert!(store.set_user_disabled("Bob", true).await.unwrap());
+    assert_eq!(store.session("s-2", now).await.unwrap(), None);
+    assert!(store.set_user_disabled("Bob", false).await.unwrap());
+    assert_eq!(store.session("s-2", now).await.unwrap(), None);
+}
+test_both_dbs!(
+    sessions_expire_revoke_and_follow_disabling,
+    sqlite_sessions_expire_revoke_and_follow_disabling,
+    postgres_sessions_expire_revoke_and_follow_disabling
+);
+
+// --- Actor ownership ---------------------------------------------------------
+
+async fn sorted_owners(store: &Store) -> Vec<(Vec<u8>, String)> {
+    let mut owners = store.actor_owners().await.unwrap();
+    owners.sort();
+    owners
+}
+
+fn owner(actor: &str, user: &str) -> (Vec<u8>, String) {
+    (bytes(actor), user.into())
+}
+
+async fn commit_records_actor_owners(store: Store) {
+    setup_draft(&store).await;
+    let (a, b) = ("d1-doc-el-0", "d1-doc-el-1");
+    assert!(store.actor_owners().await.unwrap().is_empty());
+    store
+        .commit(&[
+            delivered(a, "a1", "A1", "alice", 1),
+            delivered(b, "b1", "B1", "bob", 2),
+            delivered(a, "a2", "A2", "alice", 1),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        sorted_owners(&store).await,
+        [owner("actor-alice", "alice"), owner("actor-bob", "bob")]
+    );
+
+    // Later changes of alice's actor delivered by someone else: still alice's.
+    let by_mallory = NewChange {
+        user_id: Some("mallory".into()),
+        ..delivered(a, "a3", "A3", "alice", 3)
+    };
+    assert_eq!(store.commit(&[by_mallory]).await.unwrap().stored, 1);
+    // Within one batch, the first user to deliver from a new actor owns it;
+    // a change without a user (the server's own) claims nothing.
+    let shared = |hash: &str, user: &str| NewChange {
+        actor: bytes("actor-shared"),
+        ..delivered(b, hash, "S", user, 4)
+    };
+    let server_own = NewChange {
+        actor: bytes("actor-server"),
+        user_id: None,
+        ..delivered(b, "srv", "SRV", "server", 5)
+    };
+    store
+        .commit(&[shared("s1", "carol"), shared("s2", "dave"), server_own])
+        .await
+        .unwrap();
+    assert_eq!(
+        sorted_owners(&store).await,
+        [
+            owner("actor-alice", "alice"),
+            owner("actor-bob", "bob"),
+            owner("actor-shared", "carol"),
+        ]
+    );
+
+    // claim_actor returns the first owner.
+    assert_eq!(
+        store.claim_actor(b"actor-alice", "zed").await.unwrap(),
+        "alice"
+    );
+    assert_eq!(
+        store.claim_actor(b"actor-server", "server").await.unwrap(),
+        "server"
+    );
+    assert_eq!(
+        store.claim_actor(b"actor-server", "bob").await.unwrap(),
+        "server"
+    );
+    // ...and commit does not take a claimed actor over.
+    let as_server = NewChange {
+        actor: bytes("actor-server"),
+        ..delivered(b, "srv2", "SRV2", "bob", 2)
+    };
+    store.commit(&[as_server]).await.unwrap();
+    assert_eq!(
+        sorted_owners(&store).await,
+        [
+            owner("actor-alice", "alice"),
+            owner("actor-bob", "bob"),
+            owner("actor-server", "server"),
+            owner("actor-shared", "carol"),
+        ]
+    );
+}
+test_both_dbs!(
+    commit_records_actor_owners,
+    sqlite_commit_records_actor_owners,
+    postgres_commit_records_actor_owners
+);
+
+async fn commit_and_actor_claims_are_one_transaction(store: Store) {
+    setup_draft(&store).await;
+    let a = "d1-doc-el-0";
+    let batch = [delivered(a, "a1", "A1", "alice", 1)];
+    // Recording the owner fails: the changes are not stored either.
+    let (create, drop_trigger) = match store {
+        Store::Sqlite(_) => (
+            "CREATE TRIGGER fail_actors BEFORE INSERT ON actors \
+             BEGIN SELECT RAISE(ABORT, 'injected failure'); END;",
+            "DROP TRIGGER fail_actors;",
+        ),
+        Store::Postgres(_) => (
+            "CREATE FUNCTION fail_actors() RETURNS trigger LANGUAGE plpgsql AS $$ \
+             BEGIN RAISE EXCEPTION 'injected failure'; END; $$; \
+             CREATE TRIGGER fail_actors BEFORE INSERT ON actors \
+             FOR EACH ROW EXECUTE FUNCTION fail_actors();",
+            "DROP TRIGGER fail_actors ON actors; DROP FUNCTION fail_actors();",
+        ),
+    };
+    exec_raw(&store, create).await;
+    let err = store.commit(&batch).await.unwrap_err();
+    assert!(err.to_string().contains("injected failure"), "{err}");
+    assert_eq!(store.changes_count(a).await.unwrap(), 2);
+    exec_raw(&store, drop_trigger).await;
+    assert!(store.actor_owners().await.unwrap().is_empty());
+
+    // A batch failing on its changes claims no actor.
+    let bad = [
+        delivered(a, "a1", "A1", "alice", 1),
+        delivered("no-such-doc", "x1", "X1", "bob", 2),
+    ];
+    store.commit(&bad).await.unwrap_err();
+    assert!(store.actor_owners().await.unwrap().is_empty());
+    assert_eq!(store.changes_count(a).await.unwrap(), 2);
+
+    assert_eq!(store.commit(&batch).await.unwrap().stored, 1);
+    assert_eq!(
+        store.actor_owners().await.unwrap(),
+        [owner("actor-alice", "alice")]
+    );
+}
+test_both_dbs!(
+    commit_and_actor_claims_are_one_transaction,
+    sqlite_commit_and_actor_claims_are_one_transaction,
+    postgres_commit_and_actor_claims_are_one_transaction
+);
+
+// --- Structure edits and events ----------------------------------------------
+
+fn event(kind: &str, element: Option<&str>) -> NewEvent {
+    NewEvent {
+        kind: kind.into(),
+        element_id: element.map(Into::into),
+        user_id: Some("u-chair".into()),
+        entity_code: None,
+        data: format!(r#"{{"kind":"{kind}"}}"#),
+    }
+}
+
+/// A server change to the draft's index document, attributed to the chair.
+fn index_change(hash: &str) -> NewChange {
+    NewChange {
+        actor: bytes("actor-server"),
+        entity_code: None,
+        ..delivered("d1-index", hash, &format!("data-{hash}"), "u-chair", 9)
+    }
+}
+
+/// `(id, position)` of the draft's listed elements.
+async fn listed(store: &Store, draft: &str) -> Vec<(String, i64)> {
+    store
+        .elements(draft)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.id, e.position))
+        .collect()
+}
+
+fn ids_at(ids: &[&str]) -> Vec<(String, i64)> {
+    (0_i64..)
+        .zip(ids)
+        .map(|(p, id)| (id.to_string(), p))
+        .collect()
+}
+
+async fn structure_edits(store: Store) {
+    setup_draft(&store).await;
+    let new_el = NewElement {
+        id: "d1-el-new".into(),
+        label: "OP4".into(),
+        doc: NewDocument {
+            id: "d1-doc-el-new".into(),
+            kind: DocKind::Element,
+            changes: vec![change("new-h1", "new-c1"), change("new-h2", "new-c2")],
+        },
+    };
+
+    // Add an element (appended) and retitle, with the index change and an event.
+    let at = store
+        .apply_structure(&StructureEdit {
+            draft_id: "d1".into(),
+            index_changes: vec![index_change("ix1")],
+            title: Some("New title".into()),
+            new_elements: vec![new_el],
+            events: vec![event("element_added", Some("d1-el-new"))],
+            ..StructureEdit::default()
+        })
+        .await
+        .unwrap();
+    assert!(at > 1_600_000_000_000);
+    assert_eq!(
+        listed(&store, "d1").await,
+        ids_at(&["d1-el-0", "d1-el-1", "d1-el-2", "d1-el-new"])
+    );
+    let added = store.elements("d1").await.unwrap().pop().unwrap();
+    assert_eq!(
+        (added.label.as_str(), added.doc_id.as_str(), added.archived),
+        ("OP4", "d1-doc-el-new", false)
+    );
+    assert_eq!(
+        store.document("d1-doc-el-new").await.unwrap().unwrap(),
+        DocumentRow {
+            id: "d1-doc-el-new".into(),
+            draft_id: "d1".into(),
+            kind: DocKind::Element
+        }
+    );
+    let doc = store.load_document("d1-doc-el-new").await.unwrap().unwrap();
+    assert_eq!(doc.changes, [bytes("new-c1"), bytes("new-c2")]);
+    assert_eq!(
+        attribution(&store, "d1-index").await.last().unwrap(),
+        &(bytes("ix1"), Some("u-chair".into()), Some(9))
+    );
+    let draft = store.draft("d1").await.unwrap().unwrap();
+    assert_eq!(
+        (draft.title.as_str(), draft.preamble.as_str()),
+        ("New title", "Recalling...")
+    );
+    // The server's change does not make the chair own the server's actor.
+    assert!(store.actor_owners().await.unwrap().is_empty());
+    let events = store.events("d1", 0, 100).await.unwrap();
+    assert_eq!(
+        events,
+        [EventRow {
+            seq: events[0].seq,
+            draft_id: "d1".into(),
+            kind: "element_added".into(),
+            element_id: Some("d1-el-new".into()),
+            user_id: Some("u-chair".into()),
+            entity_code: None,
+            data: r#"{"kind":"element_added"}"#.into(),
+            at,
+        }]
+    );
+
+    // Rename and reorder; preamble only.
+    store
+        .apply_structure(&StructureEdit {
+            draft_id: "d1".into(),
+            index_changes: vec![index_change("ix2")],
+            preamble: Some("Noting...".into()),
+            labels: vec![("d1-el-new".into(), "OP0".into())],
+            order: Some(vec![
+                "d1-el-new".into(),
+                "d1-el-0".into(),
+                "d1-el-1".into(),
+                "d1-el-2".into(),
+            ]),
+            events: vec![
+                event("element_renamed", Some("d1-el-new")),
+                event("elements_reordered", None),
+            ],
+            ..StructureEdit::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        listed(&store, "d1").await,
+        ids_at(&["d1-el-new", "d1-el-0", "d1-el-1", "d1-el-2"])
+    );
+    assert_eq!(store.elements("d1").await.unwrap()[0].label, "OP0");
+    let draft = store.draft("d1").await.unwrap().unwrap();
+    assert_eq!(
+        (draft.title.as_str(), draft.preamble.as_str()),
+        ("New title", "Noting...")
+    );
+
+    // Archive: no longer listed, kept (with its position) by all_elements.
+    store
+        .apply_structure(&StructureEdit {
+            draft_id: "d1".into(),
+            archived: vec![("d1-el-1".into(), true)],
+            order: Some(vec!["d1-el-new".into(), "d1-el-0".into(), "d1-el-2".into()]),
+            events: vec![event("element_archived", Some("d1-el-1"))],
+            ..StructureEdit::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        listed(&store, "d1").await,
+        ids_at(&["d1-el-new", "d1-el-0", "d1-el-2"])
+    );
+    let all: Vec<(String, i64, bool)> = store
+        .all_elements("d1")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.id, e.position, e.archived))
+        .collect();
+    assert_eq!(
+        all,
+        [
+            ("d1-el-new".into(), 0, false),
+            ("d1-el-0".into(), 1, false),
+            ("d1-el-2".into(), 2, false),
+            ("d1-el-1".into(), 2, true),
+        ]
+    );
+    // Archiving without a new order also hides it from elements().
+    store
+        .apply_structure(&StructureEdit {
+            draft_id: "d1".into(),
+            archived: vec![("d1-el-0".into(), true)],
+            ..StructureEdit::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        listed(&store, "d1").await,
+        [("d1-el-new".into(), 0), ("d1-el-2".into(), 2)]
+    );
+
+    // Restore both.
+    store
+        .apply_structure(&StructureEdit {
+            draft_id: "d1".into(),
+            archived: vec![("d1-el-1".into(), false), ("d1-el-0".into(), false)],
+            order: Some(vec![
+                "d1-el-1".into(),
+                "d1-el-new".into(),
+                "d1-el-0".into(),
+                "d1-el-2".into(),
+            ]),
+            events: vec![event("element_restored", Some("d1-el-1"))],
+            ..StructureEdit::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        listed(&store, "d1").await,
+        ids_at(&["d1-el-1", "d1-el-new", "d1-el-0", "d1-el-2"])
+    );
+    assert_eq!(store.all_elements("d1").await.unwrap().len(), 4);
+    assert_eq!(store.changes_count("d1-index").await.unwrap(), 4);
+
+    // Events in order, paged by seq.
+    let events = store.events("d1", 0, 100).await.unwrap();
+    let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "element_added",
+            "element_renamed",
+            "elements_reordered",
+            "element_archived",
+            "element_restored"
+        ]
+    );
+    assert!(events.windows(2).all(|w| w[0].seq < w[1].seq));
+    assert_eq!(
+        store.events("d1", events[1].seq, 2).await.unwrap(),
+        events[2..4]
+    );
+    assert!(
+        store
+            .events("d1", events[4].seq, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(store.events("d2", 0, 10).await.unwrap().is_empty());
+
+    // record_event outside a structure edit.
+    let recorded = store
+        .record_event("d1", &event("silence_broken", None))
+        .await
+        .unwrap();
+    assert!(recorded.seq > events[4].seq);
+    assert_eq!(
+        store.events("d1", events[4].seq, 10).await.unwrap(),
+        [recorded]
+    );
+}
+test_both_dbs!(
+    structure_edits,
+    sqlite_structure_edits,
+    postgres_structure_edits
+);
+
+async fn structure_edit_errors_write_nothing(store: Store) {
+    setup_draft(&store).await;
+    store.create_draft(&new_draft("d2", 1)).await.unwrap();
+    let edit = |f: &dyn Fn(&mut StructureEdit)| {
+        let mut e = StructureEdit {
+            draft_id: "d1".into(),
+            title: Some("Changed".into()),
+            index_changes: vec![index_change("ix-bad")],
+            new_elements: vec![NewElement {
+                id: "d1-el-x".into(),
+                label: "X".into(),
+                doc: NewDocument {
+                    id: "d1-doc-el-x".into(),
+                    kind: DocKind::Element,
+                    changes: vec![change("x-h1", "x-c1")],
+                },
+            }],
+            events: vec![event("element_added", Some("d1-el-x"))],
+            ..StructureEdit::default()
+        };
+        f(&mut e);
+        e
+    };
+    let order = |ids: &[&str]| Some(ids.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+    let cases: Vec<(StructureEdit, &str)> = vec![
+        (edit(&|e| e.draft_id = "nope".into()), "not found"),
+        (
+            edit(&|e| e.labels = vec![("d1-el-9".into(), "L".into())]),
+            "not found",
+        ),
+        (
+            edit(&|e| e.labels = vec![("d2-el-0".into(), "L".into())]),
+            "not found",
+        ),
+        (
+            edit(&|e| e.archived = vec![("nope".into(), true)]),
+            "not found",
+        ),
+        (
+            edit(&|e| e.order = order(&["d1-el-0", "d1-el-1", "d1-el-2", "d1-el-9"])),
+            "not found",
+        ),
+        (
+            edit(&|e| e.order = order(&["d1-el-0", "d1-el-1", "d1-el-2"])),
+            "invalid",
+        ),
+        (
+            edit(&|e| e.order = order(&["d1-el-0", "d1-el-1", "d1-el-2", "d1-el-x", "d1-el-x"])),
+            "invalid",
+        ),
+        (
+            edit(&|e| {
+                e.archived = vec![("d1-el-1".into(), true)];
+                e.order = order(&["d1-el-0", "d1-el-1", "d1-el-2", "d1-el-x"]);
+            }),
+            "invalid",
+        ),
+        (
+            edit(&|e| {
+                e.index_changes = vec![NewChange {
+                    doc_id: "d2-index".into(),
+                    ..index_change("ix-d2")
+                }]
+            }),
+            "invalid",
+        ),
+    ];
+    for (i, (bad, expected)) in cases.iter().enumerate() {
+        let err = store.apply_structure(bad).await.unwrap_err();
+        let kind = match err {
+            Error::NotFound(_) => "not found",
+            Error::Invalid(_) => "invalid",
+            _ => "other",
+        };
+        assert_eq!(kind, *expected, "case {i}: {err:?}");
+    }
+    // None of it was written.
+    assert_eq!(
+        store.draft("d1").await.unwrap().unwrap().title,
+        "Title of d1"
+    );
+    assert_eq!(
+        listed(&store, "d1").await,
+        ids_at(&["d1-el-0", "d1-el-1", "d1-el-2"])
+    );
+    assert_eq!(store.all_elements("d1").await.unwrap().len(), 3);
+    assert_eq!(store.document("d1-doc-el-x").await.unwrap(), None);
+    assert_eq!(store.changes_count("d1-index").await.unwrap(), 2);
+    assert_eq!(store.changes_count("d2-index").await.unwrap(), 2);
+    assert!(store.events("d1", 0, 100).await.unwrap().is_empty());
+
+    // The same edit, valid, goes through.
+    store
+        .apply_structure(&edit(&|e| {
+            e.order = order(&["d1-el-x", "d1-el-0", "d1-el-1", "d1-el-2"])
+        }))
+        .await
+        .unwrap();
+    assert_eq!(
+        listed(&store, "d1").await,
+        ids_at(&["d1-el-x", "d1-el-0", "d1-el-1", "d1-el-2"])
+    );
+    // Element and document ids are unique.
+    let again = store.apply_structure(&edit(&|e| e.title = None)).await;
+    assert!(matches!(again, Err(Error::Conflict(_))), "{again:?}");
+    let other_doc = store
+        .apply_structure(&edit(&|e| e.new_elements[0].doc.id = "d1-doc-el-y".into()))
+        .await;
+    assert!(
+        matches!(other_doc, Err(Error::Conflict(_))),
+        "{other_doc:?}"
+    );
+
+    assert!(matches!(
+        store.record_event("nope", &event("x", None)).await,
+        Err(Error::NotFound(_))
+    ));
+}
+test_both_dbs!(
+    structure_edit_errors_write_nothing,
+    sqlite_structure_edit_errors_write_nothing,
+    postgres_structure_edit_errors_write_nothing
+);
+
+// --- Change listing -----------------------------------------------------------
+
+async fn draft_changes_join_and_page(store: Store) {
+    setup_bob(&store).await;
+    store.create_draft(&new_draft("d1", 3)).await.unwrap();
+    store.create_draft(&new_draft("d2", 1)).await.unwrap();
+    let receipt = store
+        .commit(&[
+            delivered("d1-doc-el-1", "x1", "X1", "u-bob", 1),
+            delivered("d1-index", "x2", "X2", "u-ghost", 2),
+            delivered("d2-doc-el-0", "y1", "Y1", "u-bob", 1),
+        ])
+        .await
+        .unwrap();
+
+    let all = store.draft_changes("d1", 0, 1000).await.unwrap();
+    // 2 initial changes for the index and each of 3 elements, then 2 delivered.
+    assert_eq!(all.len(), 2 * 4 + 2);
+    assert!(all.windows(2).all(|w| w[0].seq < w[1].seq));
+    assert!(all.iter().all(|c| c.doc_id.starts_with("d1-")));
+    let initial = all
+        .iter()
+        .find(|c| c.hash == bytes("d1-doc-el-2-h1"))
+        .unwrap();
+    assert_eq!(
+        (
+            initial.element_id.as_deref(),
+            initial.user_id.as_deref(),
+            initial.user_name.as_deref()
+        ),
+        (Some("d1-el-2"), None, None)
+    );
+    let index_initial = all.iter().find(|c| c.hash == bytes("d1-index-h2")).unwrap();
+    assert_eq!(index_initial.element_id, None);
+    assert_eq!(
+        all[8],
+        ChangeInfo {
+            seq: all[8].seq,
+            hash: bytes("x1"),
+            doc_id: "d1-doc-el-1".into(),
+            element_id: Some("d1-el-1".into()),
+            user_id: Some("u-bob".into()),
+            user_name: Some("Bob".into()),
+            entity_code: Some("EU".into()),
+            committed_at: receipt.committed_at,
+        }
+    );
+    assert_eq!(
+        all[9],
+        ChangeInfo {
+            seq: all[9].seq,
+            hash: bytes("x2"),
+            doc_id: "d1-index".into(),
+            element_id: None,
+            user_id: Some("u-ghost".into()),
+            user_name: None,
+            entity_code: Some("EU".into()),
+            committed_at: receipt.committed_at,
+        }
+    );
+
+    // Pages by after_seq.
+    let mut paged = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = store.draft_changes("d1", after, 4).await.unwrap();
+        assert!(page.len() <= 4);
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        paged.extend(page);
+    }
+    assert_eq!(paged, all);
+    assert_eq!(
+        store.draft_changes("d2", 0, 1000).await.unwrap().len(),
+        2 * 2 + 1
+    );
+    assert!(store.draft_changes("nope", 0, 10).await.unwrap().is_empty());
+}
+test_both_dbs!(
+    draft_changes_join_and_page,
+    sqlite_draft_changes_join_and_page,
+    postgres_draft_changes_join_and_page
 );
