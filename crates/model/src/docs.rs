@@ -51,7 +51,7 @@ pub fn new_index_doc(
 
 /// Strings are Text objects, which JS clients read as plain strings
 /// (a scalar string would reach them as an `ImmutableString`).
-fn put_text(doc: &mut AutoCommit, obj: &ObjId, key: &str, value: &str) -> Result<()> {
+fn put_text(doc: &mut impl Transactable, obj: &ObjId, key: &str, value: &str) -> Result<()> {
     let text = doc.put_object(obj, key, ObjType::Text)?;
     doc.splice_text(&text, 0, 0, value)?;
     Ok(())
@@ -73,4 +73,110 @@ pub fn element_text(doc: &Automerge) -> Result<String> {
 /// Heads as lowercase hex strings, as the JS client spells them.
 pub fn heads_hex(heads: &[ChangeHash]) -> Vec<String> {
     heads.iter().map(|h| h.to_string()).collect()
+}
+
+/// What the index document should say: the server's view of a draft's
+/// title, preamble and (non-archived) elements in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexState {
+    pub title: String,
+    pub preamble: String,
+    pub elements: Vec<IndexElement>,
+}
+
+/// Reads the index document's title, preamble and elements.
+pub fn read_index(doc: &impl ReadDoc) -> Result<IndexState> {
+    let title = read_text(doc, &ROOT, "title")?;
+    let preamble = read_text(doc, &ROOT, "preamble")?;
+    let list = match doc.get(ROOT, "elements")? {
+        Some((automerge::Value::Object(ObjType::List), id)) => id,
+        _ => return Err(Error::NotAnIndex("no `elements` list")),
+    };
+    let mut elements = Vec::new();
+    for i in 0..doc.length(&list) {
+        let entry = match doc.get(&list, i)? {
+            Some((automerge::Value::Object(ObjType::Map), id)) => id,
+            _ => return Err(Error::NotAnIndex("an element entry is not a map")),
+        };
+        elements.push(IndexElement {
+            id: read_text(doc, &entry, "id")?,
+            label: read_text(doc, &entry, "label")?,
+            doc: read_text(doc, &entry, "doc")?,
+        });
+    }
+    Ok(IndexState {
+        title,
+        preamble,
+        elements,
+    })
+}
+
+fn read_text(doc: &impl ReadDoc, obj: &ObjId, key: &str) -> Result<String> {
+    match doc.get(obj, key)? {
+        Some((automerge::Value::Object(ObjType::Text), id)) => Ok(doc.text(id)?),
+        Some((automerge::Value::Scalar(s), _)) => Ok(s.as_str().unwrap_or_default().to_owned()),
+        _ => Err(Error::NotAnIndex("a field is missing")),
+    }
+}
+
+/// Brings the index document to `target` with the fewest operations: texts
+/// are updated in place (a character diff), an element that moved is
+/// removed and inserted anew, new entries are inserted, and entries no
+/// longer listed are removed. Makes no operation when nothing differs.
+pub fn reconcile_index<T: Transactable + ReadDoc>(tx: &mut T, target: &IndexState) -> Result<()> {
+    update_text_field(tx, &ROOT, "title", &target.title)?;
+    update_text_field(tx, &ROOT, "preamble", &target.preamble)?;
+    let list = match tx.get(ROOT, "elements")? {
+        Some((automerge::Value::Object(ObjType::List), id)) => id,
+        _ => tx.put_object(ROOT, "elements", ObjType::List)?,
+    };
+    let current_ids = |tx: &T| -> Result<Vec<String>> {
+        (0..tx.length(&list))
+            .map(|i| match tx.get(&list, i)? {
+                Some((automerge::Value::Object(ObjType::Map), entry)) => {
+                    read_text(tx, &entry, "id")
+                }
+                _ => Ok(String::new()),
+            })
+            .collect()
+    };
+    for (i, want) in target.elements.iter().enumerate() {
+        let ids = current_ids(tx)?;
+        if ids.get(i) == Some(&want.id) {
+            let Some((_, entry)) = tx.get(&list, i)? else {
+                unreachable!("the entry was just read")
+            };
+            update_text_field(tx, &entry, "label", &want.label)?;
+            update_text_field(tx, &entry, "doc", &want.doc)?;
+            continue;
+        }
+        if let Some(at) = ids.iter().skip(i + 1).position(|id| *id == want.id) {
+            tx.delete(&list, i + 1 + at)?;
+        }
+        let entry = tx.insert_object(&list, i, ObjType::Map)?;
+        put_text(tx, &entry, "id", &want.id)?;
+        put_text(tx, &entry, "label", &want.label)?;
+        put_text(tx, &entry, "doc", &want.doc)?;
+    }
+    while tx.length(&list) > target.elements.len() {
+        tx.delete(&list, target.elements.len())?;
+    }
+    Ok(())
+}
+
+fn update_text_field<T: Transactable + ReadDoc>(
+    tx: &mut T,
+    obj: &ObjId,
+    key: &str,
+    value: &str,
+) -> Result<()> {
+    match tx.get(obj, key)? {
+        Some((automerge::Value::Object(ObjType::Text), id)) => {
+            if tx.text(&id)? != value {
+                tx.update_text(&id, value)?;
+            }
+        }
+        _ => put_text(tx, obj, key, value)?,
+    }
+    Ok(())
 }

@@ -8,6 +8,8 @@ pub enum Error {
     Scenario(String),
     #[error("document is not an Accord element document: {0}")]
     NotAnElement(&'static str),
+    #[error("document is not an Accord index document: {0}")]
+    NotAnIndex(&'static str),
     #[error(transparent)]
     Automerge(#[from] automerge::AutomergeError),
 }

@@ -6,7 +6,10 @@ mod error;
 mod scenario;
 mod text;
 
-pub use docs::{IndexElement, element_text, heads_hex, new_element_doc, new_index_doc, text_obj};
+pub use docs::{
+    IndexElement, IndexState, element_text, heads_hex, new_element_doc, new_index_doc, read_index,
+    reconcile_index, text_obj,
+};
 pub use error::{Error, Result};
 pub use scenario::{DraftSpec, ElementSpec, EntitySpec, Scenario};
 pub use text::{normalize_line_ends, text_hash};

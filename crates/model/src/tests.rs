@@ -75,3 +75,77 @@ fn index_doc_lists_elements_in_order() {
     assert_eq!(doc.text(&label).unwrap(), "(b)");
     assert!(text_obj(&doc).is_err());
 }
+
+fn entry(id: &str, label: &str) -> IndexElement {
+    IndexElement {
+        id: id.into(),
+        label: label.into(),
+        doc: format!("automerge:{id}"),
+    }
+}
+
+#[test]
+fn reconcile_index_reaches_the_target_with_few_operations() {
+    let actor = ActorId::random();
+    let start = vec![entry("a", "(a)"), entry("b", "(b)"), entry("c", "(c)")];
+    let doc = new_index_doc(&actor, "Title", "Pre", &start).unwrap();
+    let mut ac = automerge::AutoCommit::load(&doc.save()).unwrap();
+    ac.set_actor(actor.clone());
+
+    // Nothing differs: no operation, no change.
+    let same = read_index(&ac).unwrap();
+    reconcile_index(&mut ac, &same).unwrap();
+    assert!(ac.commit().is_none());
+
+    let targets = [
+        IndexState {
+            title: "New title".into(),
+            preamble: "Pre".into(),
+            elements: vec![
+                entry("a", "(a)"),
+                entry("b", "(b) renamed"),
+                entry("c", "(c)"),
+            ],
+        },
+        IndexState {
+            title: "New title".into(),
+            preamble: "Preamble".into(),
+            elements: vec![
+                entry("c", "(c)"),
+                entry("a", "(a)"),
+                entry("b", "(b) renamed"),
+            ],
+        },
+        IndexState {
+            title: "New title".into(),
+            preamble: "Preamble".into(),
+            elements: vec![
+                entry("c", "(c)"),
+                entry("d", "(d)"),
+                entry("b", "(b) renamed"),
+            ],
+        },
+        IndexState {
+            title: "T".into(),
+            preamble: String::new(),
+            elements: vec![],
+        },
+    ];
+    for target in targets {
+        reconcile_index(&mut ac, &target).unwrap();
+        ac.commit();
+        assert_eq!(read_index(&ac).unwrap(), target);
+    }
+    // A rename touches the label text only.
+    let before = ac.get_heads();
+    let mut target = read_index(&ac).unwrap();
+    target.elements.push(entry("x", "(x)"));
+    reconcile_index(&mut ac, &target).unwrap();
+    ac.commit();
+    target.elements[0].label = "(y)".into();
+    reconcile_index(&mut ac, &target).unwrap();
+    ac.commit();
+    let change = ac.get_last_local_change().unwrap();
+    assert!(change.len() <= 2, "a one-letter rename is one or two ops");
+    assert_ne!(ac.get_heads(), before);
+}
