@@ -254,6 +254,9 @@ pub struct TestServer {
     extra_args: Vec<String>,
     starts: usize,
     db: Db,
+    /// The session of the default user (a chair named "tester") that
+    /// `get`, `ws_url` and `Client::connect` use.
+    token: String,
 }
 
 impl TestServer {
@@ -280,13 +283,17 @@ impl TestServer {
             extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
             starts: 0,
             db,
+            token: String::new(),
         };
         // Another test may grab the free port between our probe and the
         // server's bind: try a few ports.
         for attempt in 1..=5 {
             server.port = free_port();
             match server.spawn_and_wait().await {
-                Ok(()) => return server,
+                Ok(()) => {
+                    server.token = server.session_for("tester", "chair", None).await;
+                    return server;
+                }
                 Err(e) if attempt < 5 && server.log().contains("in use") => {
                     eprintln!("retrying on another port: {e}");
                 }
@@ -414,8 +421,104 @@ impl TestServer {
         format!("http://127.0.0.1:{}", self.port)
     }
 
+    /// The websocket URL with the default user's session.
     pub fn ws_url(&self) -> String {
-        format!("ws://127.0.0.1:{}/sync", self.port)
+        self.ws_url_with(Some(&self.token))
+    }
+
+    /// The websocket URL with `token` (or none) as `?token=`.
+    pub fn ws_url_with(&self, token: Option<&str>) -> String {
+        match token {
+            Some(token) => format!("ws://127.0.0.1:{}/sync?token={token}", self.port),
+            None => format!("ws://127.0.0.1:{}/sync", self.port),
+        }
+    }
+
+    /// The default user's session token.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Runs an administration command (`accord user add ...`) on this
+    /// server's database; returns (success, stdout, stderr).
+    pub async fn cli(&self, args: &[&str]) -> (bool, String, String) {
+        let output = tokio::process::Command::new(binary())
+            .args(args)
+            .args(["--database-url", self.db.url()])
+            .args(["--public-url", &self.http_url()])
+            .env_remove("DATABASE_URL")
+            .env("RUST_LOG", "warn")
+            .output()
+            .await
+            .expect("running the accord CLI");
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    }
+
+    /// Adds a user with the CLI; returns their one-time invite token.
+    pub async fn add_user(&self, name: &str, role: &str, entity: Option<&str>) -> String {
+        let mut args = vec!["user", "add", "--name", name, "--role", role];
+        if let Some(entity) = entity {
+            args.extend(["--entity", entity]);
+        }
+        let (ok, stdout, stderr) = self.cli(&args).await;
+        assert!(ok, "accord user add failed: {stderr}");
+        stdout
+            .lines()
+            .last()
+            .expect("the token line")
+            .trim()
+            .to_owned()
+    }
+
+    /// Signs in with an invite; returns the response.
+    pub async fn sign_in(&self, invite: &str) -> HttpResponse {
+        let body = serde_json::json!({ "invite": invite });
+        self.request("POST", "/api/v1/session", None, Some(&body))
+            .await
+    }
+
+    /// A new user signed in: their session token.
+    pub async fn session_for(&self, name: &str, role: &str, entity: Option<&str>) -> String {
+        let invite = self.add_user(name, role, entity).await;
+        let resp = self.sign_in(&invite).await;
+        assert_eq!(resp.status, 200, "sign-in failed: {}", resp.body);
+        resp.json()["token"].as_str().expect("token").to_owned()
+    }
+
+    /// Any request, with `token` as a bearer token and `body` as JSON.
+    pub async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&serde_json::Value>,
+    ) -> HttpResponse {
+        let auth = token.map(|t| format!("Bearer {t}"));
+        let mut headers: Vec<(&str, &str)> = Vec::new();
+        if let Some(auth) = &auth {
+            headers.push(("Authorization", auth));
+        }
+        let body = body.map(|b| b.to_string());
+        if body.is_some() {
+            headers.push(("Content-Type", "application/json"));
+        }
+        http_request(
+            self.port,
+            method,
+            path,
+            &headers,
+            body.as_deref().map(str::as_bytes),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{method} {path} failed: {e}"))
     }
 
     pub fn db(&self) -> &Db {
@@ -439,11 +542,9 @@ impl TestServer {
         )
     }
 
-    /// GET `path`; panics if the server cannot be reached.
+    /// GET `path` as the default user; panics if the server cannot be reached.
     pub async fn get(&self, path: &str) -> HttpResponse {
-        http_get(self.port, path)
-            .await
-            .unwrap_or_else(|e| panic!("GET {path} failed: {e}"))
+        self.request("GET", path, Some(&self.token), None).await
     }
 
     /// GET `path`, expecting 200 and a JSON body.
@@ -590,12 +691,32 @@ impl HttpResponse {
 
 /// A plain HTTP/1.1 GET to 127.0.0.1:`port` with `Connection: close`.
 pub async fn http_get(port: u16, path: &str) -> std::io::Result<HttpResponse> {
+    http_request(port, "GET", path, &[], None).await
+}
+
+/// Any HTTP/1.1 request to 127.0.0.1:`port` with `Connection: close`.
+pub async fn http_request(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> std::io::Result<HttpResponse> {
     let io = async {
         let mut stream = TcpStream::connect(("127.0.0.1", port)).await?;
-        let request = format!(
-            "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAccept: */*\r\nConnection: close\r\n\r\n"
+        let mut request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAccept: */*\r\nConnection: close\r\n"
         );
-        stream.write_all(request.as_bytes()).await?;
+        for (name, value) in headers {
+            request.push_str(&format!("{name}: {value}\r\n"));
+        }
+        if let Some(body) = body {
+            request.push_str(&format!("Content-Length: {}\r\n", body.len()));
+        }
+        request.push_str("\r\n");
+        let mut bytes = request.into_bytes();
+        bytes.extend_from_slice(body.unwrap_or_default());
+        stream.write_all(&bytes).await?;
         let mut raw = Vec::new();
         stream.read_to_end(&mut raw).await?;
         Ok::<_, std::io::Error>(raw)
@@ -756,7 +877,18 @@ impl Client {
 
     /// Connects and joins as `peer_id`.
     pub async fn connect_as(server: &TestServer, peer_id: &str) -> Client {
-        let mut client = Self::connect_raw(server).await;
+        Self::connect_url_as(&server.ws_url(), peer_id).await
+    }
+
+    /// Connects with another user's session token and a fresh peer id.
+    pub async fn connect_with(server: &TestServer, token: &str) -> Client {
+        let peer_id = format!("test-peer-{}", uuid::Uuid::new_v4().simple());
+        Self::connect_url_as(&server.ws_url_with(Some(token)), &peer_id).await
+    }
+
+    /// Connects to `url` and joins as `peer_id`.
+    pub async fn connect_url_as(url: &str, peer_id: &str) -> Client {
+        let mut client = Self::connect_raw_url(url).await;
         client.peer_id = peer_id.to_owned();
         client.send_message(&join(peer_id, &["1"])).await;
         let deadline = Instant::now() + WAIT;
@@ -801,7 +933,12 @@ impl Client {
 
     /// Connects without the handshake (for protocol violations).
     pub async fn connect_raw(server: &TestServer) -> Client {
-        let (ws, _) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(server.ws_url()))
+        Self::connect_raw_url(&server.ws_url()).await
+    }
+
+    /// Connects to `url` without the handshake.
+    pub async fn connect_raw_url(url: &str) -> Client {
+        let (ws, _) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(url))
             .await
             .expect("websocket connect timed out")
             .expect("websocket connect failed");

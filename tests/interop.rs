@@ -20,6 +20,7 @@ async fn stock_js_client_interoperates() {
             .args(["--test", "interop.test.mjs"])
             .current_dir(&js)
             .env("ACCORD_URL", server.http_url())
+            .env("ACCORD_TOKEN", server.token())
             .kill_on_drop(true)
             .output();
         let output = tokio::time::timeout(Duration::from_secs(150), run)

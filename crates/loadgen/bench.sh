@@ -73,6 +73,13 @@ for _ in $(seq 1 300); do
 done
 curl -fsS "http://127.0.0.1:$PORT/readyz" >/dev/null
 
+# One chair session for every load-generator connection.
+INVITE="$("$ACCORD" user add --name loadgen --role chair \
+  --database-url "$DB_URL" --public-url "http://127.0.0.1:$PORT" | tail -n 1)"
+export ACCORD_TOKEN="$(curl -fsS -H 'Content-Type: application/json' \
+  -d "{\"invite\": \"$INVITE\"}" "http://127.0.0.1:$PORT/api/v1/session" |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')"
+
 echo "== floor (${FLOOR_SECS}s) =="
 "$LOADGEN" floor --typists "$TYPISTS" --watchers "$WATCHERS" --rate "$RATE" \
   --duration "${FLOOR_SECS}s" --out "$OUT/floor.json" | tee "$OUT/floor.txt"

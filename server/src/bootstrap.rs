@@ -5,6 +5,9 @@ use accord_protocol::DocumentId;
 use accord_store::{DocKind, Entity, NewChangeData, NewDocument, NewDraft, NewElement, Store};
 use automerge::{ActorId, Automerge};
 
+/// The owner recorded for the server's own actor id.
+pub const SERVER_USER: &str = "server";
+
 /// The reference scenario, built in so `accord serve` works from any folder.
 pub const REFERENCE_SCENARIO: &str = include_str!("../../scenarios/hld2013.toml");
 
@@ -31,6 +34,17 @@ pub async fn load_scenario_once(
         return Ok(false);
     }
     let scenario = Scenario::parse(scenario_text)?;
+    import_scenario(store, actor, &scenario).await?;
+    Ok(true)
+}
+
+/// Creates a draft from a scenario: its entities are added (or renamed) and
+/// all take part. Returns the new draft's id.
+pub async fn import_scenario(
+    store: &Store,
+    actor: &ActorId,
+    scenario: &Scenario,
+) -> anyhow::Result<String> {
     let entities: Vec<Entity> = scenario
         .entities
         .iter()
@@ -40,42 +54,69 @@ pub async fn load_scenario_once(
         })
         .collect();
     store.upsert_entities(&entities).await?;
-
-    let mut elements = Vec::new();
-    let mut index_entries = Vec::new();
-    for spec in &scenario.elements {
-        let id = DocumentId::random();
-        let doc = new_element_doc(actor, &spec.text)?;
-        let element_id = short_id();
-        index_entries.push(IndexElement {
-            id: element_id.clone(),
-            label: spec.label.clone(),
-            doc: id.url(),
-        });
-        elements.push(NewElement {
-            id: element_id,
-            label: spec.label.clone(),
-            doc: new_document(id, DocKind::Element, &doc),
-        });
-    }
-    let index_id = DocumentId::random();
-    let index = new_index_doc(
+    let elements: Vec<(String, String)> = scenario
+        .elements
+        .iter()
+        .map(|e| (e.label.clone(), e.text.clone()))
+        .collect();
+    let draft = build_draft(
         actor,
         &scenario.draft.title,
         &scenario.draft.preamble,
-        &index_entries,
+        &elements,
+        entities.into_iter().map(|e| e.code).collect(),
     )?;
-    store
-        .create_draft(&NewDraft {
-            id: short_id(),
-            title: scenario.draft.title.clone(),
-            preamble: scenario.draft.preamble.clone(),
-            index: new_document(index_id, DocKind::Index, &index),
-            elements,
-            entity_codes: entities.into_iter().map(|e| e.code).collect(),
-        })
-        .await?;
-    Ok(true)
+    store.create_draft(&draft).await?;
+    Ok(draft.id)
+}
+
+/// A new draft with its index and element documents, made by `actor`.
+pub fn build_draft(
+    actor: &ActorId,
+    title: &str,
+    preamble: &str,
+    elements: &[(String, String)],
+    entity_codes: Vec<String>,
+) -> anyhow::Result<NewDraft> {
+    let mut new_elements = Vec::new();
+    let mut index_entries = Vec::new();
+    for (label, text) in elements {
+        let (element, entry) = build_element(actor, label, text)?;
+        index_entries.push(entry);
+        new_elements.push(element);
+    }
+    let index_id = DocumentId::random();
+    let index = new_index_doc(actor, title, preamble, &index_entries)?;
+    Ok(NewDraft {
+        id: short_id(),
+        title: title.to_owned(),
+        preamble: preamble.to_owned(),
+        index: new_document(index_id, DocKind::Index, &index),
+        elements: new_elements,
+        entity_codes,
+    })
+}
+
+/// A new element with its document, and its index entry.
+pub fn build_element(
+    actor: &ActorId,
+    label: &str,
+    text: &str,
+) -> anyhow::Result<(NewElement, IndexElement)> {
+    let id = DocumentId::random();
+    let doc = new_element_doc(actor, text)?;
+    let element_id = short_id();
+    let entry = IndexElement {
+        id: element_id.clone(),
+        label: label.to_owned(),
+        doc: id.url(),
+    };
+    let element = NewElement {
+        id: element_id,
+        label: label.to_owned(),
+        doc: new_document(id, DocKind::Element, &doc),
+    };
+    Ok((element, entry))
 }
 
 fn new_document(id: DocumentId, kind: DocKind, doc: &Automerge) -> NewDocument {
@@ -93,6 +134,6 @@ fn new_document(id: DocumentId, kind: DocKind, doc: &Automerge) -> NewDocument {
     }
 }
 
-fn short_id() -> String {
+pub fn short_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()[..12].to_owned()
 }

@@ -26,7 +26,85 @@ pub enum Command {
         #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
         database_url: String,
     },
+    /// Entities (organisations) of this installation.
+    Entity {
+        #[command(flatten)]
+        db: AdminDb,
+        #[command(subcommand)]
+        command: EntityCommand,
+    },
+    /// Users, their roles and invites.
+    User {
+        #[command(flatten)]
+        db: AdminDb,
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Drafts.
+    Draft {
+        #[command(flatten)]
+        db: AdminDb,
+        #[command(subcommand)]
+        command: DraftCommand,
+    },
 }
+
+/// Where the administration commands find the installation.
+#[derive(Debug, Clone, Args)]
+pub struct AdminDb {
+    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, global = true)]
+    pub database_url: String,
+    /// The address users reach, for invite links.
+    #[arg(
+        long,
+        env = "ACCORD_PUBLIC_URL",
+        default_value = DEFAULT_PUBLIC_URL,
+        global = true
+    )]
+    pub public_url: String,
+    /// Days an invite stays valid.
+    #[arg(long, env = "ACCORD_INVITE_DAYS", default_value_t = 14, global = true)]
+    pub invite_days: u64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EntityCommand {
+    /// Lists the entities.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Adds a user and prints a one-time invite (the token alone is the last line).
+    Add {
+        #[arg(long)]
+        name: String,
+        /// delegate, chair or reviewer.
+        #[arg(long)]
+        role: String,
+        /// The entity a delegate speaks for (required for delegates).
+        #[arg(long)]
+        entity: Option<String>,
+    },
+    /// Lists the users.
+    List,
+    /// Disables a user: their sessions end and their invites stop working.
+    Disable { name: String },
+    /// Enables a disabled user again (they need a fresh invite).
+    Enable { name: String },
+    /// Prints a fresh one-time invite for a user.
+    Invite { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DraftCommand {
+    /// Creates a draft from a scenario file (TOML; see scenarios/hld2013.toml).
+    Import { file: PathBuf },
+    /// Lists the drafts.
+    List,
+}
+
+pub const DEFAULT_PUBLIC_URL: &str = "http://127.0.0.1:8080";
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://accord.db";
 
@@ -41,11 +119,7 @@ pub struct ServeConfig {
     pub database_url: String,
 
     /// The address users reach (invite links, Origin checks).
-    #[arg(
-        long,
-        env = "ACCORD_PUBLIC_URL",
-        default_value = "http://127.0.0.1:8080"
-    )]
+    #[arg(long, env = "ACCORD_PUBLIC_URL", default_value = DEFAULT_PUBLIC_URL)]
     pub public_url: String,
 
     /// Scenario loaded on first start, when the database has no draft.
@@ -84,6 +158,30 @@ pub struct ServeConfig {
     /// Directory of the built web UI; the UI built into the binary when absent.
     #[arg(long, env = "ACCORD_WEB_DIR")]
     pub web_dir: Option<PathBuf>,
+
+    /// Hours a session lives without use; each use extends it (up to the maximum).
+    #[arg(long, env = "ACCORD_SESSION_IDLE_HOURS", default_value_t = 72)]
+    pub session_idle_hours: u64,
+
+    /// Days a session can live at most, however often it is used.
+    #[arg(long, env = "ACCORD_SESSION_MAX_DAYS", default_value_t = 30)]
+    pub session_max_days: u64,
+
+    /// Minutes a sign-in link for another device stays valid.
+    #[arg(long, env = "ACCORD_DEVICE_LINK_MINUTES", default_value_t = 15)]
+    pub device_link_minutes: u64,
+
+    /// Failed sign-ins from one address before it must wait (429).
+    #[arg(long, env = "ACCORD_SIGNIN_FAILURES", default_value_t = 10)]
+    pub signin_failures: u32,
+
+    /// The window, in seconds, in which failed sign-ins are counted.
+    #[arg(long, env = "ACCORD_SIGNIN_WINDOW_SECS", default_value_t = 600)]
+    pub signin_window_secs: u64,
+
+    /// Largest JSON request body, in bytes (413 above).
+    #[arg(long, env = "ACCORD_MAX_BODY_BYTES", default_value_t = 1 << 20)]
+    pub max_body_bytes: usize,
 }
 
 impl ServeConfig {
@@ -103,5 +201,25 @@ impl ServeConfig {
 
     pub fn evict_after(&self) -> Duration {
         Duration::from_secs(self.evict_secs.max(1))
+    }
+
+    pub fn session_idle(&self) -> Duration {
+        Duration::from_secs(self.session_idle_hours.max(1) * 3600).min(self.session_max())
+    }
+
+    pub fn session_max(&self) -> Duration {
+        Duration::from_secs(self.session_max_days.max(1) * 86_400)
+    }
+
+    pub fn device_link_ttl(&self) -> Duration {
+        Duration::from_secs(self.device_link_minutes.max(1) * 60)
+    }
+
+    /// Whether cookies need `Secure` (the public URL is https).
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url
+            .trim()
+            .to_ascii_lowercase()
+            .starts_with("https://")
     }
 }

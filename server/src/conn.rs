@@ -1,5 +1,6 @@
 //! One websocket connection as the rest of the server sees it: an id, the
-//! peer id it claimed, and a bounded outbound queue.
+//! signed-in user it speaks for, the peer id it claimed, and a bounded
+//! outbound queue.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -9,6 +10,7 @@ use accord_protocol::{ConnId, DocumentId};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::auth::User;
 use crate::metrics::Metrics;
 
 /// A frame for the connection's writer task.
@@ -25,6 +27,11 @@ pub enum Frame {
 /// The handle doc actors and the connection task share.
 pub struct ConnHandle {
     pub id: ConnId,
+    /// The user whose session opened the connection: every change it
+    /// delivers is attributed to them.
+    pub user: Arc<User>,
+    /// The session's token hash, to close the connection when it ends.
+    pub session: String,
     /// The peer id the client claimed in `join`; only used to address replies.
     pub peer_id: String,
     /// The server's peer id, the sender of every message to this connection.
@@ -39,8 +46,11 @@ pub struct ConnHandle {
 }
 
 impl ConnHandle {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         id: ConnId,
+        user: Arc<User>,
+        session: String,
         peer_id: String,
         server_peer_id: Arc<str>,
         tx: mpsc::Sender<Frame>,
@@ -48,6 +58,8 @@ impl ConnHandle {
     ) -> Self {
         Self {
             id,
+            user,
+            session,
             peer_id,
             server_peer_id,
             tx,
@@ -111,6 +123,12 @@ impl ConnHandle {
         ]);
         let mut data = Vec::new();
         ciborium::into_writer(&body, &mut data).expect("writing CBOR to a Vec cannot fail");
+        self.server_ephemeral(document, data);
+    }
+
+    /// An `ephemeral` message from the server itself (its own sender and
+    /// session id) carrying CBOR `data`.
+    pub fn server_ephemeral(&self, document: &DocumentId, data: Vec<u8>) {
         let count = self.notice_count.fetch_add(1, Ordering::Relaxed) + 1;
         self.send(&Message::Ephemeral(Ephemeral {
             sender_id: self.server_peer_id.to_string(),

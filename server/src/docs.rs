@@ -8,8 +8,10 @@ use std::time::{Duration, Instant};
 
 use accord_protocol::wire::Ephemeral;
 use accord_protocol::{ConnId, DocSync, DocumentId, Policy, Received};
-use accord_store::{DocKind, NewChange, Store};
-use automerge::{Automerge, ChangeHash};
+use accord_store::{DocKind, NewChange, Role, Store};
+use automerge::transaction::Transaction;
+use automerge::{ActorId, Automerge, ChangeHash};
+use futures::future::BoxFuture;
 use tokio::sync::{Mutex, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -34,6 +36,60 @@ pub enum DocCmd {
     Leave { conn: ConnId },
     /// A read of the committed state.
     Read { reply: oneshot::Sender<DocView> },
+    /// A change the server makes with its own actor (structure edits to the
+    /// index document): `edit` builds it on a copy of the committed
+    /// document, `persist` stores it (with whatever else belongs in the same
+    /// transaction), and only then is it applied and sent to the peers.
+    Write {
+        edit: Edit,
+        persist: Persist,
+        reply: oneshot::Sender<Result<Vec<ChangeHash>, WriteError>>,
+    },
+    /// An `ephemeral` message from the server to every peer of the document.
+    Broadcast { data: Vec<u8> },
+}
+
+/// Builds a server change; an `Err` is a refusal for people.
+pub type Edit = Box<dyn FnOnce(&mut Transaction<'_>) -> Result<(), String> + Send>;
+/// Stores a server change (`None` when the edit changed nothing).
+pub type Persist = Box<
+    dyn FnOnce(Option<NewChange>) -> BoxFuture<'static, Result<(), accord_store::Error>> + Send,
+>;
+
+/// Why a server write did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error("{0}")]
+    Refused(String),
+    #[error("storage: {0}")]
+    Store(#[from] accord_store::Error),
+    #[error("the document cannot be changed: {0}")]
+    Broken(String),
+}
+
+/// Which user owns each Automerge actor id: the first who delivered a change
+/// from it. Loaded from storage at start; a new claim is made when a
+/// change is checked and stored with the change.
+pub struct ActorOwners(std::sync::Mutex<HashMap<ActorId, Arc<str>>>);
+
+impl ActorOwners {
+    pub fn new(owners: impl IntoIterator<Item = (ActorId, String)>) -> Self {
+        Self(std::sync::Mutex::new(
+            owners.into_iter().map(|(a, u)| (a, u.into())).collect(),
+        ))
+    }
+
+    /// Claims `actor` for `user` if nobody owns it; true if `user` owns it.
+    pub fn may_use(&self, actor: &ActorId, user: &str) -> bool {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        match map.get(actor) {
+            Some(owner) => &**owner == user,
+            None => {
+                map.insert(actor.clone(), user.into());
+                true
+            }
+        }
+    }
 }
 
 /// The committed state of a document, for the API.
@@ -55,6 +111,8 @@ async fn sleep_until(at: Option<tokio::time::Instant>) {
 /// Settings every actor shares.
 #[derive(Clone)]
 pub struct DocSettings {
+    /// The actor the server writes with.
+    pub server_actor: ActorId,
     pub max_text_chars: usize,
     pub max_change_bytes: usize,
     pub evict_after: std::time::Duration,
@@ -76,6 +134,7 @@ struct Shared {
     settings: DocSettings,
     shutdown: CancellationToken,
     tracker: TaskTracker,
+    actors: Arc<ActorOwners>,
     loaded: Mutex<HashMap<DocumentId, mpsc::Sender<DocCmd>>>,
 }
 
@@ -99,6 +158,7 @@ impl Docs {
         settings: DocSettings,
         shutdown: CancellationToken,
         tracker: TaskTracker,
+        actors: Arc<ActorOwners>,
     ) -> Self {
         Self(Arc::new(Shared {
             store,
@@ -107,6 +167,7 @@ impl Docs {
             settings,
             shutdown,
             tracker,
+            actors,
             loaded: Mutex::new(HashMap::new()),
         }))
     }
@@ -172,6 +233,30 @@ impl Docs {
         match self.send(id, DocCmd::Read { reply }).await? {
             Delivery::Unknown => Ok(None),
             Delivery::Delivered => Ok(wait.await.ok()),
+        }
+    }
+
+    /// Makes a server change to a document (see [`DocCmd::Write`]); returns
+    /// the document's heads after it.
+    pub async fn write(
+        &self,
+        id: DocumentId,
+        edit: Edit,
+        persist: Persist,
+    ) -> Result<Vec<ChangeHash>, WriteError> {
+        let (reply, wait) = oneshot::channel();
+        let cmd = DocCmd::Write {
+            edit,
+            persist,
+            reply,
+        };
+        match self.send(id, cmd).await {
+            Ok(Delivery::Delivered) => wait
+                .await
+                .unwrap_or_else(|_| Err(WriteError::Broken("the document actor stopped".into()))),
+            Ok(Delivery::Unknown) => Err(WriteError::Broken(format!("unknown document {id}"))),
+            Err(LoadError::Store(e)) => Err(WriteError::Store(e)),
+            Err(e) => Err(WriteError::Broken(e.to_string())),
         }
     }
 
@@ -366,6 +451,7 @@ impl DocActor {
     async fn round(&mut self, batch: Vec<DocCmd>) -> bool {
         let shared = self.docs.0.clone();
         let mut reads = Vec::new();
+        let mut writes = Vec::new();
         for cmd in batch {
             match cmd {
                 DocCmd::Sync { conn, data } => {
@@ -373,7 +459,16 @@ impl DocActor {
                         continue;
                     }
                     self.conns.entry(conn.id).or_insert_with(|| conn.clone());
-                    match self.sync.receive(conn.id, &data) {
+                    // Reviewers sync read-only; so does everyone on the index
+                    // document (its policy).
+                    self.sync
+                        .add_peer(conn.id, conn.user.role == Role::Reviewer);
+                    let user = conn.user.id.as_str();
+                    let actors = &shared.actors;
+                    let received = self
+                        .sync
+                        .receive_guarded(conn.id, &data, &mut |actor| actors.may_use(actor, user));
+                    match received {
                         Err(bad) => {
                             conn.protocol_error(&format!("document {}: {bad}", self.id));
                             self.drop_conn(conn.id);
@@ -398,6 +493,16 @@ impl DocActor {
                 }
                 DocCmd::Leave { conn } => self.drop_conn(conn),
                 DocCmd::Read { reply } => reads.push(reply),
+                DocCmd::Write {
+                    edit,
+                    persist,
+                    reply,
+                } => writes.push((edit, persist, reply)),
+                DocCmd::Broadcast { data } => {
+                    for conn in self.conns.values() {
+                        conn.server_ephemeral(&self.id, data.clone());
+                    }
+                }
             }
         }
 
@@ -413,8 +518,9 @@ impl DocActor {
                     data: change.bytes.clone(),
                     peer_id: conn.map(|c| c.peer_id.clone()),
                     conn_id: Some(change.conn as i64),
-                    user_id: None,
-                    entity_code: None,
+                    user_id: conn.map(|c| c.user.id.clone()),
+                    entity_code: conn.and_then(|c| c.user.entity.clone()),
+                    actor: change.actor.to_bytes().to_vec(),
                 }
             })
             .collect();
@@ -446,7 +552,54 @@ impl DocActor {
                 let _ = reply.send(view);
             }
         }
+        for (edit, persist, reply) in writes {
+            let result = self.write(edit, persist).await;
+            let stop = matches!(result, Err(WriteError::Broken(_)));
+            let _ = reply.send(result);
+            if stop {
+                return false;
+            }
+        }
         true
+    }
+
+    /// A server change: built on a copy of the committed document, stored,
+    /// then applied and sent.
+    async fn write(&mut self, edit: Edit, persist: Persist) -> Result<Vec<ChangeHash>, WriteError> {
+        if self.sync.needs_apply() && !self.apply().await {
+            return Err(WriteError::Broken("committed changes do not apply".into()));
+        }
+        let shared = self.docs.0.clone();
+        let change = tokio::task::block_in_place(|| {
+            let mut copy = self.sync.doc().clone();
+            copy.set_actor(shared.settings.server_actor.clone());
+            let mut tx = copy.transaction();
+            edit(&mut tx).map_err(WriteError::Refused)?;
+            let (hash, _) = tx.commit();
+            Ok::<_, WriteError>(
+                hash.and_then(|h| automerge::ReadDoc::get_change_by_hash(&copy, &h)),
+            )
+        })?;
+        let record = change.as_ref().map(|c| NewChange {
+            doc_id: self.id.to_string(),
+            hash: c.hash().0.to_vec(),
+            data: c.raw_bytes().to_vec(),
+            peer_id: None,
+            conn_id: None,
+            user_id: None,
+            entity_code: None,
+            actor: c.actor_id().to_bytes().to_vec(),
+        });
+        persist(record).await?;
+        if let Some(change) = change {
+            self.unsnapshotted += 1;
+            self.sync
+                .apply_own(&change)
+                .map_err(|e| WriteError::Broken(e.to_string()))?;
+            let out = self.sync.generate();
+            self.send(out);
+        }
+        Ok(self.sync.heads())
     }
 
     /// The round's changes did not commit: forget them, close the peers that

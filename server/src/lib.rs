@@ -5,7 +5,9 @@
 //! `/healthz`, `/readyz`, `/metrics` and the web UI until the shutdown token
 //! is cancelled, then flushes everything.
 
+mod admin;
 mod api;
+mod auth;
 mod bootstrap;
 mod commit;
 pub mod config;
@@ -13,6 +15,9 @@ mod conn;
 mod docs;
 mod error;
 mod metrics;
+mod openapi;
+mod presence;
+mod structure;
 mod ws;
 
 use std::collections::HashMap;
@@ -21,19 +26,23 @@ use std::sync::{Arc, Mutex};
 
 use accord_store::Store;
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::response::Html;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::auth::SignInThrottle;
 use crate::commit::Committer;
 use crate::config::ServeConfig;
 use crate::conn::ConnHandle;
-use crate::docs::{DocSettings, Docs};
+use crate::docs::{ActorOwners, DocSettings, Docs};
 use crate::metrics::Metrics;
+use crate::presence::{Directory, Presence};
 
+pub use admin::run_admin;
 pub use bootstrap::REFERENCE_SCENARIO;
 
 /// What every request handler and connection shares.
@@ -52,6 +61,13 @@ pub struct AppState {
     /// False from a failed commit until the next successful one.
     storage_ok: Arc<AtomicBool>,
     shutdown: CancellationToken,
+    /// The actor the server writes with.
+    server_actor: automerge::ActorId,
+    directory: Arc<Directory>,
+    presence: Arc<Presence>,
+    throttle: Arc<SignInThrottle>,
+    /// Serialises structure edits per draft.
+    structure_locks: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
 }
 
 impl AppState {
@@ -64,9 +80,26 @@ impl AppState {
 struct PeerTable(Mutex<HashMap<String, Arc<ConnHandle>>>);
 
 impl PeerTable {
-    fn insert(&self, conn: Arc<ConnHandle>) -> Option<Arc<ConnHandle>> {
+    /// Registers a connection under its peer id. The same user's older
+    /// connection with that id is returned (to be closed); another user's
+    /// is kept and the new one refused (`Err`).
+    fn insert(&self, conn: Arc<ConnHandle>) -> Result<Option<Arc<ConnHandle>>, ()> {
         let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        map.insert(conn.peer_id.clone(), conn)
+        if let Some(old) = map.get(&conn.peer_id)
+            && old.user.id != conn.user.id
+            && !old.is_closing()
+        {
+            return Err(());
+        }
+        Ok(map.insert(conn.peer_id.clone(), conn))
+    }
+
+    /// Closes every connection opened with a session (signed out).
+    fn close_session(&self, session: &str) {
+        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        for conn in map.values().filter(|c| c.session == session) {
+            conn.close(4001, "signed out");
+        }
     }
 
     fn remove(&self, conn: &ConnHandle) {
@@ -93,6 +126,16 @@ pub async fn run(
     let store = Store::connect(&config.database_url).await?;
     store.migrate().await?;
     let actor = bootstrap::server_actor(&store).await?;
+    // Nobody else may ever write with the server's actor.
+    store
+        .claim_actor(actor.to_bytes(), bootstrap::SERVER_USER)
+        .await?;
+    let owners = store
+        .actor_owners()
+        .await?
+        .into_iter()
+        .map(|(actor, user)| (automerge::ActorId::from(actor), user));
+    let actors = Arc::new(ActorOwners::new(owners));
     let scenario = match &config.scenario {
         Some(path) => std::fs::read_to_string(path)
             .map_err(|e| anyhow::anyhow!("cannot read scenario {}: {e}", path.display()))?,
@@ -112,6 +155,7 @@ pub async fn run(
         committer,
         metrics.clone(),
         DocSettings {
+            server_actor: actor.clone(),
             max_text_chars: config.max_text_chars,
             max_change_bytes: config.max_change_bytes,
             evict_after: config.evict_after(),
@@ -119,7 +163,12 @@ pub async fn run(
         },
         docs_shutdown.clone(),
         tracker.clone(),
+        actors,
     );
+    let throttle = Arc::new(SignInThrottle::new(
+        config.signin_failures,
+        std::time::Duration::from_secs(config.signin_window_secs),
+    ));
     let state = AppState {
         config: Arc::new(config),
         store: store.clone(),
@@ -130,6 +179,11 @@ pub async fn run(
         next_conn: Arc::new(AtomicU64::new(0)),
         storage_ok,
         shutdown: shutdown.clone(),
+        server_actor: actor,
+        directory: Arc::new(Directory::default()),
+        presence: Arc::new(Presence::default()),
+        throttle,
+        structure_locks: Arc::default(),
     };
 
     let app = router(state.clone());
@@ -143,13 +197,16 @@ pub async fn run(
             tracing::debug!(error = %e, "cannot set TCP_NODELAY");
         }
     });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            server_shutdown.cancelled().await;
-            // Websockets do not end by themselves: close them.
-            peers.close_all();
-        })
-        .await?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        server_shutdown.cancelled().await;
+        // Websockets do not end by themselves: close them.
+        peers.close_all();
+    })
+    .await?;
 
     // Every acknowledged change is already committed; let the document
     // actors finish their round and write snapshots, then stop.
@@ -164,10 +221,31 @@ pub async fn run(
 
 fn router(state: AppState) -> Router {
     let api = Router::new()
-        .route("/drafts", get(api::drafts))
-        .route("/drafts/{id}", get(api::draft))
+        .route("/session", post(api::sign_in).delete(api::sign_out))
+        .route("/session/device", post(api::device_link))
+        .route("/me", get(api::me))
+        .route("/drafts", get(api::drafts).post(structure::create_draft))
+        .route(
+            "/drafts/{id}",
+            get(api::draft).patch(structure::update_draft),
+        )
+        .route("/drafts/{id}/elements", post(structure::add_element))
+        .route(
+            "/drafts/{id}/elements/{eid}",
+            axum::routing::patch(structure::update_element).delete(structure::archive_element),
+        )
+        .route(
+            "/drafts/{id}/elements/{eid}/restore",
+            post(structure::restore_element),
+        )
+        .route("/drafts/{id}/changes", get(api::changes))
+        .route("/drafts/{id}/presence", get(api::presence))
         .route("/entities", get(api::entities))
-        .fallback(api::not_found);
+        .route("/users", get(api::users))
+        .route("/openapi.json", get(openapi::document))
+        .fallback(api::not_found)
+        .method_not_allowed_fallback(api::method_not_allowed)
+        .layer(DefaultBodyLimit::max(state.config.max_body_bytes));
     Router::new()
         .route("/", get(index_page))
         .route("/sync", get(ws::upgrade))

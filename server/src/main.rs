@@ -28,5 +28,6 @@ async fn main() -> anyhow::Result<()> {
             tracing::info!(backend = store.backend_name(), "schema is up to date");
             Ok(())
         }
+        admin => accord::run_admin(admin, &mut std::io::stdout().lock()).await,
     }
 }

@@ -1,5 +1,7 @@
-//! The `/sync` websocket: handshake, then routing of document messages to
-//! document actors. Peers are routed by connection, never by claimed id.
+//! The `/sync` websocket: session check, handshake, then routing of
+//! document messages to document actors. Peers are routed by connection,
+//! never by claimed id; every connection speaks for the user of the session
+//! that opened it.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -9,23 +11,42 @@ use accord_protocol::wire::{Message, answer_join};
 use accord_protocol::{DocumentId, ProtocolError};
 use axum::extract::State;
 use axum::extract::ws::{self, CloseFrame, WebSocket, WebSocketUpgrade};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use futures::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
 
 use crate::AppState;
+use crate::auth::{self, Auth};
 use crate::conn::{ConnHandle, Frame};
 use crate::docs::{Delivery, DocCmd};
+use crate::error::ApiError;
 
-pub async fn upgrade(State(app): State<AppState>, ws: WebSocketUpgrade) -> Response {
+/// How often an open connection's session is checked again (sign-out,
+/// expiry, a disabled user).
+const SESSION_RECHECK: Duration = Duration::from_secs(60);
+
+/// The upgrade happens only with a live session and a matching `Origin`;
+/// otherwise the answer is the HTTP error (401/403) and no websocket.
+pub async fn upgrade(
+    State(app): State<AppState>,
+    auth: Result<Auth, ApiError>,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let auth = match auth {
+        Ok(auth) => auth,
+        Err(e) => {
+            app.metrics.close("unauthenticated");
+            return e.into_response();
+        }
+    };
     let limit = app.config.frame_limit();
     ws.max_message_size(limit)
         .max_frame_size(limit)
-        .on_upgrade(move |socket| connection(app, socket))
+        .on_upgrade(move |socket| connection(app, auth, socket))
 }
 
-#[tracing::instrument(skip_all, fields(conn))]
-async fn connection(app: AppState, socket: WebSocket) {
+#[tracing::instrument(skip_all, fields(conn, user = %auth.user.name))]
+async fn connection(app: AppState, auth: Auth, socket: WebSocket) {
     let conn_id = app.next_conn_id();
     tracing::Span::current().record("conn", conn_id);
     app.metrics.connections.inc();
@@ -57,27 +78,44 @@ async fn connection(app: AppState, socket: WebSocket) {
     let Message::Peer { target_id, .. } = &peer else {
         unreachable!("answer_join answers with peer")
     };
-    if sink
-        .send(ws::Message::Binary(peer.encode().into()))
-        .await
-        .is_err()
-    {
-        return;
-    }
 
     let (tx, rx) = mpsc::channel(app.config.outbound_queue);
     let conn = Arc::new(ConnHandle::new(
         conn_id,
+        auth.user.clone(),
+        auth.session.clone(),
         target_id.clone(),
         app.server_peer_id.clone(),
         tx,
         app.metrics.clone(),
     ));
-    // One connection per peer id: a new connection with the same id replaces
-    // the old one (a reload in the same browser tab).
-    if let Some(old) = app.peers.insert(conn.clone()) {
-        app.metrics.close("replaced");
-        old.close(1000, "replaced by a newer connection with the same peer id");
+    // One connection per peer id: the same user's new connection replaces
+    // the old one (a reload in the same browser tab); another user's claim
+    // of a connected peer id is refused.
+    match app.peers.insert(conn.clone()) {
+        Ok(Some(old)) => {
+            app.metrics.close("replaced");
+            old.close(1000, "replaced by a newer connection with the same peer id");
+        }
+        Ok(None) => {}
+        Err(()) => {
+            app.metrics.close("peer_id_taken");
+            let message = "this peer id is in use by another user's connection";
+            let error = Message::Error {
+                message: message.into(),
+            };
+            let _ = sink.send(ws::Message::Binary(error.encode().into())).await;
+            let _ = sink.send(close_frame(1008, message)).await;
+            return;
+        }
+    }
+    if sink
+        .send(ws::Message::Binary(peer.encode().into()))
+        .await
+        .is_err()
+    {
+        app.peers.remove(&conn);
+        return;
     }
 
     let writer = tokio::spawn(writer(
@@ -107,6 +145,9 @@ async fn connection(app: AppState, socket: WebSocket) {
             .send_if_loaded(id, DocCmd::Leave { conn: conn.id })
             .await;
     }
+    for (draft, index_doc) in app.presence.left(conn.id) {
+        app.presence.broadcast(&app.docs, &draft, index_doc).await;
+    }
 }
 
 /// Reads frames until the socket ends; returns the documents it synced.
@@ -118,9 +159,19 @@ async fn reader(
     let mut joined = HashSet::new();
     let mut actors = HashMap::new();
     let idle = app.config.idle_timeout();
+    let mut recheck = tokio::time::interval(SESSION_RECHECK);
+    recheck.tick().await;
     loop {
         let frame = tokio::select! {
             () = conn.closer.cancelled() => break,
+            _ = recheck.tick() => {
+                if !auth::session_is_live(app, &conn.session).await {
+                    app.metrics.close("session_ended");
+                    conn.close(4001, "the session has ended: sign in again");
+                    break;
+                }
+                continue;
+            }
             frame = tokio::time::timeout(idle, stream.next()) => frame,
         };
         let bytes = match frame {
@@ -151,6 +202,24 @@ async fn reader(
                     unavailable(conn, &m.document_id);
                     continue;
                 };
+                // The first message for a document: does it exist, and may
+                // this user see it?
+                let info = if joined.contains(&id) {
+                    None
+                } else {
+                    match app.directory.lookup(&app.store, id).await {
+                        Ok(Some(info)) if info.visible_to(&conn.user) => Some(info),
+                        Ok(_) => {
+                            unavailable(conn, &m.document_id);
+                            continue;
+                        }
+                        Err(e) => {
+                            tracing::error!(error = %e, doc = %id, "document lookup failed");
+                            unavailable(conn, &m.document_id);
+                            continue;
+                        }
+                    }
+                };
                 let cmd = DocCmd::Sync {
                     conn: conn.clone(),
                     data: m.data,
@@ -158,6 +227,13 @@ async fn reader(
                 match app.docs.send_cached(&mut actors, id, cmd).await {
                     Ok(Delivery::Delivered) => {
                         joined.insert(id);
+                        if let Some(info) = info
+                            && app.presence.joined(conn, &info)
+                        {
+                            app.presence
+                                .broadcast(&app.docs, &info.draft_id, info.index_doc)
+                                .await;
+                        }
                     }
                     Ok(Delivery::Unknown) => unavailable(conn, &m.document_id),
                     Err(e) => {

@@ -1,5 +1,7 @@
 // The stock automerge-repo client (pinned in package.json) against a running
-// Accord server. ACCORD_URL names it, e.g. http://127.0.0.1:8080.
+// Accord server. ACCORD_URL names it, e.g. http://127.0.0.1:8080, and
+// ACCORD_TOKEN is a session token (the websocket takes it as ?token=, since
+// the stock client cannot set headers).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Repo, generateAutomergeUrl } from "@automerge/automerge-repo";
@@ -8,7 +10,13 @@ import * as A from "@automerge/automerge";
 
 const base = process.env.ACCORD_URL;
 if (!base) throw new Error("set ACCORD_URL to the server under test");
-const wsUrl = base.replace(/^http/, "ws") + "/sync";
+const token = process.env.ACCORD_TOKEN;
+if (!token) throw new Error("set ACCORD_TOKEN to a session token");
+const wsUrl = base.replace(/^http/, "ws") + "/sync?token=" + token;
+
+function api(path) {
+  return fetch(`${base}${path}`, { headers: { Authorization: `Bearer ${token}` } });
+}
 
 function client() {
   return new Repo({ network: [new WebSocketClientAdapter(wsUrl)] });
@@ -29,7 +37,7 @@ async function shutdown(...repos) {
 }
 
 test("two stock clients edit an element and converge through the server", async () => {
-  const [draft] = await (await fetch(`${base}/api/v1/drafts`)).json();
+  const [draft] = await (await api(`/api/v1/drafts`)).json();
   const element = draft.elements[1];
   const alice = client();
   const bob = client();
@@ -50,7 +58,7 @@ test("two stock clients edit an element and converge through the server", async 
 
     // The server stored it: its API shows the same text and heads.
     await until("the server to report the merged text", async () => {
-      const fresh = await (await fetch(`${base}/api/v1/drafts/${draft.id}`)).json();
+      const fresh = await (await api(`/api/v1/drafts/${draft.id}`)).json();
       const el = fresh.elements.find((e) => e.id === element.id);
       return el.text === a.doc().text &&
         JSON.stringify([...el.heads].sort()) === JSON.stringify([...A.getHeads(a.doc())].sort());
@@ -70,7 +78,7 @@ test("two stock clients edit an element and converge through the server", async 
 });
 
 test("the index document lists the elements and is served read-only", async () => {
-  const [draft] = await (await fetch(`${base}/api/v1/drafts`)).json();
+  const [draft] = await (await api(`/api/v1/drafts`)).json();
   const repo = client();
   try {
     const index = await repo.find(draft.index_url);
@@ -93,7 +101,7 @@ test("a document the server never created is unavailable", async () => {
 });
 
 test("four stock clients typing at once converge with each other and the server", async () => {
-  const [draft] = await (await fetch(`${base}/api/v1/drafts`)).json();
+  const [draft] = await (await api(`/api/v1/drafts`)).json();
   const element = draft.elements[2];
   const repos = [client(), client(), client(), client()];
   try {
@@ -116,7 +124,7 @@ test("four stock clients typing at once converge with each other and the server"
     await until("all clients to hold the same heads", () =>
       handles.every((h) => JSON.stringify([...A.getHeads(h.doc())].sort()) === heads));
     await until("the server to hold the same text and heads", async () => {
-      const fresh = await (await fetch(`${base}/api/v1/drafts/${draft.id}`)).json();
+      const fresh = await (await api(`/api/v1/drafts/${draft.id}`)).json();
       const el = fresh.elements.find((e) => e.id === element.id);
       return el.text === handles[0].doc().text && JSON.stringify([...el.heads].sort()) === heads;
     });

@@ -3,8 +3,9 @@
 use anyhow::{Context, bail};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// `GET {base}{path}` and parse the body as JSON. `base` is `http://host:port`.
-pub async fn get_json(base: &str, path: &str) -> anyhow::Result<serde_json::Value> {
+/// `GET {base}{path}` with a bearer token and parse the body as JSON.
+/// `base` is `http://host:port`.
+pub async fn get_json(base: &str, path: &str, token: &str) -> anyhow::Result<serde_json::Value> {
     let host = base
         .strip_prefix("http://")
         .context("--api must start with http://")?
@@ -12,8 +13,10 @@ pub async fn get_json(base: &str, path: &str) -> anyhow::Result<serde_json::Valu
     let mut tcp = tokio::net::TcpStream::connect(host)
         .await
         .with_context(|| format!("connecting to {host}"))?;
-    let request =
-        format!("GET {path} HTTP/1.0\r\nHost: {host}\r\nAccept: application/json\r\n\r\n");
+    let request = format!(
+        "GET {path} HTTP/1.0\r\nHost: {host}\r\nAccept: application/json\r\n\
+             Authorization: Bearer {token}\r\n\r\n"
+    );
     tcp.write_all(request.as_bytes()).await?;
     let mut raw = Vec::new();
     tcp.read_to_end(&mut raw).await?;

@@ -94,6 +94,10 @@ pub struct SyncArgs {
     /// The server's base URL, for `GET /api/v1/drafts`.
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     api: String,
+    /// A session token (`accord user add`, then `POST /api/v1/session`):
+    /// sent as a bearer token to the API and as `?token=` on the websocket.
+    #[arg(long, env = "ACCORD_TOKEN")]
+    token: String,
     #[arg(long, default_value_t = 112)]
     typists: usize,
     /// Read-only connections, each syncing every element document.

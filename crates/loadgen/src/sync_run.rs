@@ -130,7 +130,7 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<()> {
         _ => None,
     };
 
-    let drafts = http::get_json(&args.api, "/api/v1/drafts").await?;
+    let drafts = http::get_json(&args.api, "/api/v1/drafts", &args.token).await?;
     let draft = drafts
         .as_array()
         .and_then(|a| a.first())
@@ -161,7 +161,12 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<()> {
     let (phase_tx, phase_rx) = watch::channel(Phase::Connecting);
     let row = Duration::from_secs_f64(args.row_secs);
     let shared = Arc::new(Shared {
-        url: args.url.clone(),
+        url: format!(
+            "{}{}token={}",
+            args.url,
+            if args.url.contains('?') { '&' } else { '?' },
+            args.token
+        ),
         universes: (0..n_docs).map(|_| universe()).collect(),
         doc_ids: doc_ids.clone(),
         sent: SentMap::new(),

@@ -1,0 +1,188 @@
+//! The administration CLI: entities, users and invites, drafts from
+//! scenario files. Each command opens the database directly (migrating it
+//! first), so it works whether or not a server is running on it.
+
+use std::io::Write;
+use std::time::Duration;
+
+use accord_model::Scenario;
+use accord_store::{InviteKind, NewUser, Role, Store};
+
+use crate::api::invite_link;
+use crate::auth;
+use crate::bootstrap;
+use crate::config::{AdminDb, Command, DraftCommand, EntityCommand, UserCommand};
+
+/// Runs an administration command; `out` receives what it prints.
+pub async fn run_admin(command: Command, out: &mut impl Write) -> anyhow::Result<()> {
+    match command {
+        Command::Entity { db, command } => {
+            let store = open(&db).await?;
+            match command {
+                EntityCommand::List => {
+                    for entity in store.entities().await? {
+                        writeln!(out, "{:<12} {}", entity.code, entity.name)?;
+                    }
+                }
+            }
+            store.close().await;
+        }
+        Command::User { db, command } => {
+            let store = open(&db).await?;
+            let result = user_command(&store, &db, command, out).await;
+            store.close().await;
+            result?;
+        }
+        Command::Draft { db, command } => {
+            let store = open(&db).await?;
+            let result = draft_command(&store, command, out).await;
+            store.close().await;
+            result?;
+        }
+        Command::Serve(_) | Command::Migrate { .. } => {
+            anyhow::bail!("not an administration command")
+        }
+    }
+    Ok(())
+}
+
+async fn open(db: &AdminDb) -> anyhow::Result<Store> {
+    let store = Store::connect(&db.database_url).await?;
+    store.migrate().await?;
+    Ok(store)
+}
+
+async fn user_command(
+    store: &Store,
+    db: &AdminDb,
+    command: UserCommand,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    match command {
+        UserCommand::Add { name, role, entity } => {
+            let name = name.trim().to_owned();
+            if name.is_empty() || name.chars().count() > 100 {
+                anyhow::bail!("a name has 1 to 100 characters");
+            }
+            let Some(role) = Role::parse(&role) else {
+                anyhow::bail!("--role must be delegate, chair or reviewer, not {role:?}");
+            };
+            if role == Role::Delegate && entity.is_none() {
+                anyhow::bail!("a delegate needs --entity CODE (see `accord entity list`)");
+            }
+            let user = store
+                .add_user(&NewUser {
+                    id: bootstrap::short_id(),
+                    name,
+                    role,
+                    entity_code: entity,
+                })
+                .await?;
+            let entity = user
+                .entity_code
+                .as_deref()
+                .map(|e| format!(" ({e})"))
+                .unwrap_or_default();
+            writeln!(out, "Added {} {}{entity}.", user.role.as_str(), user.name)?;
+            print_invite(store, db, &user.id, out).await?;
+        }
+        UserCommand::List => {
+            for user in store.users().await? {
+                writeln!(
+                    out,
+                    "{:<24} {:<9} {:<10} {}",
+                    user.name,
+                    user.role.as_str(),
+                    user.entity_code.as_deref().unwrap_or("-"),
+                    if user.disabled { "disabled" } else { "active" }
+                )?;
+            }
+        }
+        UserCommand::Disable { name } => {
+            if !store.set_user_disabled(&name, true).await? {
+                anyhow::bail!("there is no user named {name:?}");
+            }
+            writeln!(
+                out,
+                "Disabled {name}: their sessions and invites no longer work."
+            )?;
+        }
+        UserCommand::Enable { name } => {
+            if !store.set_user_disabled(&name, false).await? {
+                anyhow::bail!("there is no user named {name:?}");
+            }
+            writeln!(
+                out,
+                "Enabled {name}. Send them a fresh invite: accord user invite {name:?}"
+            )?;
+        }
+        UserCommand::Invite { name } => {
+            let Some(user) = store.user_by_name(&name).await? else {
+                anyhow::bail!("there is no user named {name:?}");
+            };
+            if user.disabled {
+                anyhow::bail!("{name} is disabled: `accord user enable` first");
+            }
+            print_invite(store, db, &user.id, out).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Creates an invite and prints the link, then the token alone as the last line.
+async fn print_invite(
+    store: &Store,
+    db: &AdminDb,
+    user_id: &str,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let token = auth::new_token();
+    let ttl = Duration::from_secs(db.invite_days.max(1) * 86_400);
+    let expires_at = auth::now_ms() + ttl.as_millis() as i64;
+    store
+        .create_invite(
+            user_id,
+            &auth::token_hash(&token),
+            InviteKind::Invite,
+            expires_at,
+        )
+        .await?;
+    writeln!(
+        out,
+        "One-time invite, valid {} days: {}",
+        db.invite_days.max(1),
+        invite_link(&db.public_url, &token)
+    )?;
+    writeln!(out, "{token}")?;
+    Ok(())
+}
+
+async fn draft_command(
+    store: &Store,
+    command: DraftCommand,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    match command {
+        DraftCommand::Import { file } => {
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+            let scenario = Scenario::parse(&text)?;
+            let actor = bootstrap::server_actor(store).await?;
+            let id = bootstrap::import_scenario(store, &actor, &scenario).await?;
+            writeln!(
+                out,
+                "Created draft {id}: {} ({} elements, {} entities)",
+                scenario.draft.title,
+                scenario.elements.len(),
+                scenario.entities.len()
+            )?;
+            writeln!(out, "{id}")?;
+        }
+        DraftCommand::List => {
+            for draft in store.drafts().await? {
+                writeln!(out, "{}  {}", draft.id, draft.title)?;
+            }
+        }
+    }
+    Ok(())
+}

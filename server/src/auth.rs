@@ -1,0 +1,371 @@
+//! Identity: tokens, sessions, the signed-in user of a request, roles,
+//! `Origin` checks and sign-in throttling.
+//!
+//! A token is 32 random bytes in hex. Only its SHA-256 is stored, for
+//! invites and sessions alike. A request presents its session as the
+//! `accord_session` cookie (browsers), an `Authorization: Bearer` header, or
+//! — on `/sync` only, because the stock websocket client cannot set headers —
+//! a `token` query parameter. Tokens are never logged.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use accord_store::{Role, UserRow};
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{Method, header};
+
+use crate::AppState;
+use crate::error::ApiError;
+
+/// The browser's session cookie.
+pub const COOKIE: &str = "accord_session";
+
+/// Sliding sessions are touched in storage at most this often.
+const TOUCH_EVERY_MS: i64 = 60_000;
+
+/// A signed-in person as the server knows them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: String,
+    pub name: String,
+    pub role: Role,
+    /// The entity a delegate speaks for; chairs and reviewers may have one.
+    pub entity: Option<String>,
+}
+
+impl From<UserRow> for User {
+    fn from(row: UserRow) -> Self {
+        Self {
+            id: row.id,
+            name: row.name,
+            role: row.role,
+            entity: row.entity_code,
+        }
+    }
+}
+
+impl User {
+    /// 403 unless the user has one of `roles`; `action` completes "only … may".
+    pub fn require(&self, roles: &[Role], action: &str) -> Result<(), ApiError> {
+        if roles.contains(&self.role) {
+            return Ok(());
+        }
+        let names: Vec<&str> = roles.iter().map(|r| role_plural(*r)).collect();
+        Err(ApiError::forbidden(
+            "forbidden",
+            format!(
+                "only {} may {action}; you are signed in as a {}",
+                names.join(" and "),
+                self.role.as_str()
+            ),
+        ))
+    }
+}
+
+fn role_plural(role: Role) -> &'static str {
+    match role {
+        Role::Chair => "chairs",
+        Role::Delegate => "delegates",
+        Role::Reviewer => "reviewers",
+    }
+}
+
+/// How a request presented its session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    Cookie,
+    Bearer,
+    Query,
+}
+
+/// The signed-in user of a request. As an extractor it answers 401 without
+/// a live session and 403 for a cross-site request.
+#[derive(Debug, Clone)]
+pub struct Auth {
+    pub user: Arc<User>,
+    /// The session's token hash (never the token).
+    pub session: String,
+    pub expires_at: i64,
+}
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
+        let is_sync = parts.uri.path() == "/sync";
+        let Some((token, via)) = presented_token(parts, is_sync) else {
+            return Err(ApiError::unauthorized(
+                "unauthenticated",
+                "sign in first: this needs a session",
+            ));
+        };
+        check_origin(parts, app, via, is_sync)?;
+        authenticate(app, &token).await
+    }
+}
+
+/// Looks a session token up and slides its expiry.
+pub async fn authenticate(app: &AppState, token: &str) -> Result<Auth, ApiError> {
+    let expired = || {
+        ApiError::unauthorized(
+            "unauthenticated",
+            "the session is unknown or has ended: sign in again",
+        )
+    };
+    if !is_token_shaped(token) {
+        return Err(expired());
+    }
+    let hash = token_hash(token);
+    let now = now_ms();
+    let Some(session) = app.store.session(&hash, now).await? else {
+        return Err(expired());
+    };
+    let mut expires_at = session.expires_at;
+    if now - session.last_seen >= TOUCH_EVERY_MS {
+        expires_at =
+            (now + app.config.session_idle().as_millis() as i64).min(session.max_expires_at);
+        app.store.touch_session(&hash, now, expires_at).await?;
+    }
+    Ok(Auth {
+        user: Arc::new(session.user.into()),
+        session: hash,
+        expires_at,
+    })
+}
+
+/// Whether the session behind `hash` is still live (for open websockets).
+pub async fn session_is_live(app: &AppState, hash: &str) -> bool {
+    match app.store.session(hash, now_ms()).await {
+        Ok(found) => found.is_some(),
+        // Storage trouble is not the user's fault: keep the connection.
+        Err(_) => true,
+    }
+}
+
+fn presented_token(parts: &Parts, allow_query: bool) -> Option<(String, Via)> {
+    if let Some(value) = parts.headers.get(header::AUTHORIZATION)
+        && let Ok(value) = value.to_str()
+        && let Some(token) = value
+            .strip_prefix("Bearer ")
+            .or_else(|| value.strip_prefix("bearer "))
+    {
+        return Some((token.trim().to_owned(), Via::Bearer));
+    }
+    if let Some(token) = cookie(parts, COOKIE) {
+        return Some((token, Via::Cookie));
+    }
+    if allow_query {
+        let query = parts.uri.query().unwrap_or_default();
+        for pair in query.split('&') {
+            if let Some(token) = pair.strip_prefix("token=") {
+                return Some((token.to_owned(), Via::Query));
+            }
+        }
+    }
+    None
+}
+
+fn cookie(parts: &Parts, name: &str) -> Option<String> {
+    for value in parts.headers.get_all(header::COOKIE) {
+        let Ok(value) = value.to_str() else { continue };
+        for pair in value.split(';') {
+            if let Some((key, val)) = pair.trim().split_once('=')
+                && key == name
+            {
+                return Some(val.to_owned());
+            }
+        }
+    }
+    None
+}
+
+/// `Origin`, when present, must be the public URL's origin. A browser
+/// request that relies on the cookie must carry it when it changes
+/// something or opens the websocket.
+fn check_origin(parts: &Parts, app: &AppState, via: Via, is_sync: bool) -> Result<(), ApiError> {
+    let origin = parts
+        .headers
+        .get(header::ORIGIN)
+        .map(|v| v.to_str().unwrap_or("?"));
+    match origin {
+        Some(origin) if !same_origin(origin, &app.config.public_url) => Err(ApiError::forbidden(
+            "bad_origin",
+            format!(
+                "requests from {origin} are not accepted; open Accord at {}",
+                public_origin(&app.config.public_url)
+            ),
+        )),
+        None if via == Via::Cookie
+            && (is_sync || !matches!(parts.method, Method::GET | Method::HEAD)) =>
+        {
+            Err(ApiError::forbidden(
+                "origin_required",
+                "a browser request with a session cookie must carry an Origin header",
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// `scheme://host[:port]` of a URL, lowercase, without a trailing slash.
+pub fn public_origin(url: &str) -> String {
+    let url = url.trim().trim_end_matches('/');
+    let (scheme, rest) = url.split_once("://").unwrap_or(("http", url));
+    let host = rest.split('/').next().unwrap_or_default();
+    format!(
+        "{}://{}",
+        scheme.to_ascii_lowercase(),
+        host.to_ascii_lowercase()
+    )
+}
+
+fn same_origin(origin: &str, public_url: &str) -> bool {
+    public_origin(origin) == public_origin(public_url)
+}
+
+/// Checks an `Origin` header alone (sign-in has no session yet).
+pub fn check_plain_origin(parts_origin: Option<&str>, app: &AppState) -> Result<(), ApiError> {
+    match parts_origin {
+        Some(origin) if !same_origin(origin, &app.config.public_url) => Err(ApiError::forbidden(
+            "bad_origin",
+            format!("requests from {origin} are not accepted"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// A fresh token: 32 random bytes, hex.
+pub fn new_token() -> String {
+    hex::encode(rand::random::<[u8; 32]>())
+}
+
+pub fn is_token_shaped(token: &str) -> bool {
+    token.len() == 64 && token.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// What is stored instead of a token.
+pub fn token_hash(token: &str) -> String {
+    accord_model::text_hash(token)
+}
+
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// The `Set-Cookie` value for a session (or, with `None`, one that clears it).
+pub fn session_cookie(token: Option<&str>, max_age: Duration, secure: bool) -> String {
+    let secure = if secure { "; Secure" } else { "" };
+    match token {
+        Some(token) => format!(
+            "{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{secure}",
+            max_age.as_secs()
+        ),
+        None => format!("{COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0{secure}"),
+    }
+}
+
+/// Failed sign-ins per address: after `limit` failures within `window`, the
+/// address waits until the window has passed.
+pub struct SignInThrottle {
+    limit: u32,
+    window: Duration,
+    failures: Mutex<HashMap<IpAddr, (u32, Instant)>>,
+}
+
+impl SignInThrottle {
+    pub fn new(limit: u32, window: Duration) -> Self {
+        Self {
+            limit: limit.max(1),
+            window,
+            failures: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// `Err(seconds to wait)` while the address is throttled.
+    pub fn check(&self, ip: IpAddr) -> Result<(), u64> {
+        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        match map.get(&ip) {
+            Some((count, since)) if since.elapsed() < self.window => {
+                if *count >= self.limit {
+                    Err((self.window - since.elapsed()).as_secs().max(1))
+                } else {
+                    Ok(())
+                }
+            }
+            Some(_) => {
+                map.remove(&ip);
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    }
+
+    pub fn failed(&self, ip: IpAddr) {
+        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() > 100_000 {
+            let window = self.window;
+            map.retain(|_, (_, since)| since.elapsed() < window);
+        }
+        let entry = map.entry(ip).or_insert((0, Instant::now()));
+        if entry.1.elapsed() >= self.window {
+            *entry = (0, Instant::now());
+        }
+        entry.0 += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_compare_scheme_host_and_port() {
+        assert!(same_origin(
+            "http://127.0.0.1:8080",
+            "http://127.0.0.1:8080/"
+        ));
+        assert!(same_origin(
+            "HTTPS://Accord.example",
+            "https://accord.example/app"
+        ));
+        assert!(!same_origin(
+            "http://127.0.0.1:8081",
+            "http://127.0.0.1:8080"
+        ));
+        assert!(!same_origin(
+            "https://evil.example",
+            "https://accord.example"
+        ));
+        assert!(!same_origin("null", "http://127.0.0.1:8080"));
+    }
+
+    #[test]
+    fn tokens_are_random_hex_and_stored_hashed() {
+        let a = new_token();
+        let b = new_token();
+        assert_ne!(a, b);
+        assert!(is_token_shaped(&a));
+        assert!(!is_token_shaped(&a[..63]));
+        assert_eq!(token_hash(&a).len(), 64);
+        assert_ne!(token_hash(&a), a);
+    }
+
+    #[test]
+    fn the_throttle_counts_failures_per_address() {
+        let throttle = SignInThrottle::new(3, Duration::from_secs(60));
+        let ip: IpAddr = "10.0.0.1".parse().unwrap();
+        let other: IpAddr = "10.0.0.2".parse().unwrap();
+        for _ in 0..3 {
+            assert!(throttle.check(ip).is_ok());
+            throttle.failed(ip);
+        }
+        assert!(throttle.check(ip).is_err());
+        assert!(throttle.check(other).is_ok());
+    }
+}
