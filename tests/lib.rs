@@ -13,6 +13,10 @@
 //! - `refusals`: protocol violations (error + close) and content refusals
 //!   (notice + read-only, connection kept);
 //! - `api`: the HTTP endpoints;
+//! - `attribution`: identity on the websocket — attribution to the
+//!   delivering user, reviewers read-only, actor and peer id ownership, the
+//!   upgrade's session and Origin checks, live structure edits, presence;
+//! - `openapi`: `server/src/openapi.json` against the running server;
 //! - `interop`: the stock JavaScript client (`tests/js`).
 //!
 //! Prerequisites: `cargo build -p accord` (or `ACCORD_BIN`), a PostgreSQL
@@ -25,6 +29,8 @@ mod harness;
 #[cfg(test)]
 mod api;
 #[cfg(test)]
+mod attribution;
+#[cfg(test)]
 mod durability;
 #[cfg(test)]
 mod hygiene;
@@ -32,6 +38,8 @@ mod hygiene;
 mod interop;
 #[cfg(test)]
 mod lifecycle;
+#[cfg(test)]
+mod openapi;
 #[cfg(test)]
 mod refusals;
 #[cfg(test)]

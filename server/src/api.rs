@@ -153,12 +153,13 @@ pub async fn sign_in(
         error.retry_after = Some(wait);
         return Err(error);
     }
-    let failed = |code: &'static str, message: &str| {
+    let failed = |status: StatusCode, code: &'static str, message: &str| {
         app.throttle.failed(ip);
-        ApiError::unauthorized(code, message)
+        ApiError::new(status, code, message)
     };
+    let invalid = StatusCode::UNAUTHORIZED;
     if !auth::is_token_shaped(request.invite.trim()) {
-        return Err(failed("invalid_invite", "this invite is not valid"));
+        return Err(failed(invalid, "invalid_invite", "this invite is not valid"));
     }
     let token = auth::new_token();
     let now = auth::now_ms();
@@ -187,15 +188,21 @@ pub async fn sign_in(
             Ok(([(header::SET_COOKIE, cookie)], Json(body)))
         }
         Redeemed::Used => Err(failed(
+            StatusCode::CONFLICT,
             "invite_used",
             "this invite has already been used: ask for a new one",
         )),
         Redeemed::Expired => Err(failed(
+            invalid,
             "invite_expired",
             "this invite has expired: ask for a new one",
         )),
-        Redeemed::Disabled => Err(failed("user_disabled", "this account is disabled")),
-        Redeemed::Unknown => Err(failed("invalid_invite", "this invite is not valid")),
+        Redeemed::Disabled => Err(failed(
+            StatusCode::FORBIDDEN,
+            "user_disabled",
+            "this account is disabled",
+        )),
+        Redeemed::Unknown => Err(failed(invalid, "invalid_invite", "this invite is not valid")),
     }
 }
 

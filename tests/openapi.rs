@@ -1,0 +1,1223 @@
+//! The OpenAPI description (`server/src/openapi.json`) kept true by the
+//! running server: it is what `/api/v1/openapi.json` serves; every
+//! documented operation exists and answers only documented statuses, with
+//! bodies of the documented shape; the documented roles (`x-roles`) and
+//! security schemes hold; undocumented paths and methods are refused.
+
+use std::collections::BTreeSet;
+
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+use crate::harness::{Client, Db, HttpResponse, TestServer, http_get, http_request, within};
+
+/// The document as the repository has it.
+const DOCUMENT: &str = include_str!("../server/src/openapi.json");
+
+/// The methods an OpenAPI path item may have that the tests exercise, in
+/// the order the tests run them (a patch before the delete of the same
+/// element, an archive before the restore).
+const METHODS: [&str; 5] = ["get", "post", "patch", "put", "delete"];
+
+/// The paths outside `/api/v1` the document describes.
+const OPERATIONAL: [&str; 4] = ["/healthz", "/readyz", "/metrics", "/sync"];
+
+const ROLES: [&str; 3] = ["chair", "delegate", "reviewer"];
+
+fn document() -> Value {
+    serde_json::from_str(DOCUMENT).expect("server/src/openapi.json is JSON")
+}
+
+/// One documented operation.
+#[derive(Clone)]
+struct Op {
+    path: String,
+    method: String,
+    op: Value,
+}
+
+impl Op {
+    fn label(&self) -> String {
+        format!(
+            "{} {} ({})",
+            self.method.to_uppercase(),
+            self.path,
+            self.op["operationId"].as_str().unwrap_or("?")
+        )
+    }
+
+    /// Needs no session (`security: []`).
+    fn is_public(&self) -> bool {
+        self.op["security"]
+            .as_array()
+            .expect("every operation states its security")
+            .is_empty()
+    }
+
+    /// The roles it admits (`x-roles`).
+    fn roles(&self) -> Vec<&str> {
+        self.op["x-roles"]
+            .as_array()
+            .expect("every operation states its roles in x-roles")
+            .iter()
+            .map(|r| r.as_str().expect("a role name"))
+            .collect()
+    }
+
+    fn statuses(&self) -> BTreeSet<u16> {
+        self.op["responses"]
+            .as_object()
+            .expect("responses")
+            .keys()
+            .map(|k| k.parse().unwrap_or_else(|_| panic!("{}: status {k}", self.label())))
+            .collect()
+    }
+
+    /// The documented success status (the lowest below 300).
+    fn success(&self) -> u16 {
+        *self
+            .statuses()
+            .iter()
+            .find(|s| **s < 300)
+            .unwrap_or_else(|| panic!("{} documents no success", self.label()))
+    }
+
+    fn has_body(&self) -> bool {
+        self.op.get("requestBody").is_some()
+    }
+
+    /// The documented example of the JSON request body.
+    fn example(&self) -> Option<Value> {
+        let example = self.op.pointer("/requestBody/content/application~1json/example")?;
+        Some(example.clone())
+    }
+
+    fn is_sync(&self) -> bool {
+        self.path == "/sync"
+    }
+
+    fn is_sign_out(&self) -> bool {
+        self.path == "/api/v1/session" && self.method == "delete"
+    }
+}
+
+/// Every operation, in path order and, within a path, in `METHODS` order.
+fn operations(doc: &Value) -> Vec<Op> {
+    let paths = doc["paths"].as_object().expect("paths");
+    let mut sorted: Vec<&String> = paths.keys().collect();
+    sorted.sort();
+    let mut out = Vec::new();
+    for path in sorted {
+        let item = &paths[path.as_str()];
+        for method in METHODS {
+            if let Some(op) = item.get(method) {
+                out.push(Op {
+                    path: path.clone(),
+                    method: method.to_owned(),
+                    op: op.clone(),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Follows `$ref`s (`#/...`) within the document.
+fn resolve<'a>(doc: &'a Value, mut value: &'a Value) -> &'a Value {
+    for _ in 0..32 {
+        let Some(reference) = value.get("$ref").and_then(Value::as_str) else {
+            return value;
+        };
+        let pointer = reference
+            .strip_prefix('#')
+            .unwrap_or_else(|| panic!("only local $refs: {reference}"));
+        value = doc
+            .pointer(pointer)
+            .unwrap_or_else(|| panic!("$ref {reference} does not resolve"));
+    }
+    panic!("a $ref cycle")
+}
+
+/// The ids the path parameters take.
+#[derive(Clone)]
+struct Ids {
+    draft: String,
+    element: String,
+}
+
+impl Ids {
+    async fn of_reference_draft(server: &TestServer) -> Ids {
+        let draft = server.draft().await;
+        Ids {
+            draft: draft["id"].as_str().expect("draft id").to_owned(),
+            element: draft["elements"]
+                .as_array()
+                .and_then(|e| e.last())
+                .and_then(|e| e["id"].as_str())
+                .expect("an element id")
+                .to_owned(),
+        }
+    }
+
+    fn fill(&self, path: &str) -> String {
+        let filled = path.replace("{id}", &self.draft).replace("{eid}", &self.element);
+        assert!(!filled.contains('{'), "a path parameter the tests cannot fill: {path}");
+        filled
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Requests
+
+/// What a request carries as its JSON body.
+enum Send {
+    Nothing,
+    /// An object with a field no request schema has.
+    UnknownField,
+    Json(Value),
+}
+
+impl Send {
+    /// The documented example for operations with a body, else nothing.
+    fn example_of(op: &Op) -> Send {
+        match op.example() {
+            Some(example) => Send::Json(example),
+            None => Send::Nothing,
+        }
+    }
+}
+
+enum Credential<'a> {
+    None,
+    Bearer(&'a str),
+    Cookie(&'a str),
+}
+
+async fn call(
+    server: &TestServer,
+    method: &str,
+    path: &str,
+    credential: &Credential<'_>,
+    extra_headers: &[(&str, &str)],
+    send: &Send,
+) -> HttpResponse {
+    let body = match send {
+        Send::Nothing => None,
+        Send::UnknownField => Some(json!({ "not_a_documented_field": true }).to_string()),
+        Send::Json(value) => Some(value.to_string()),
+    };
+    let auth;
+    let cookie;
+    let mut headers: Vec<(&str, &str)> = extra_headers.to_vec();
+    match credential {
+        Credential::None => {}
+        Credential::Bearer(token) => {
+            auth = format!("Bearer {token}");
+            headers.push(("Authorization", &auth));
+        }
+        Credential::Cookie(token) => {
+            cookie = format!("accord_session={token}");
+            headers.push(("Cookie", &cookie));
+        }
+    }
+    if body.is_some() {
+        headers.push(("Content-Type", "application/json"));
+    }
+    let method = method.to_uppercase();
+    http_request(
+        server.port(),
+        &method,
+        path,
+        &headers,
+        body.as_deref().map(str::as_bytes),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+}
+
+/// A websocket handshake on `/sync` (`query` appended to the path), as a
+/// response: 101 on success (the socket is dropped at once).
+async fn sync_handshake(server: &TestServer, query: &str, headers: &[(&str, &str)]) -> HttpResponse {
+    let url = format!("ws://127.0.0.1:{}/sync{query}", server.port());
+    let mut request = url.into_client_request().expect("a websocket request");
+    for (name, value) in headers {
+        request.headers_mut().insert(
+            tungstenite::http::HeaderName::from_bytes(name.as_bytes()).expect("a header name"),
+            tungstenite::http::HeaderValue::from_str(value).expect("a header value"),
+        );
+    }
+    let connect = tokio_tungstenite::connect_async(request);
+    let result = tokio::time::timeout(std::time::Duration::from_secs(15), connect)
+        .await
+        .expect("the websocket handshake timed out");
+    let (status, response_headers, body) = match result {
+        Ok((ws, response)) => {
+            drop(ws);
+            (response.status().as_u16(), response.headers().clone(), Vec::new())
+        }
+        Err(tungstenite::Error::Http(response)) => (
+            response.status().as_u16(),
+            response.headers().clone(),
+            response.body().clone().unwrap_or_default(),
+        ),
+        Err(e) => panic!("the websocket handshake failed: {e}"),
+    };
+    HttpResponse {
+        status,
+        headers: response_headers
+            .iter()
+            .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or_default().to_owned()))
+            .collect(),
+        body: String::from_utf8_lossy(&body).into_owned(),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Checking answers against the document
+
+/// What an unknown path answers, to tell "no such route" from a documented
+/// 404 of a resource.
+struct Missing {
+    api: HttpResponse,
+    root: HttpResponse,
+}
+
+impl Missing {
+    async fn probe(server: &TestServer) -> Missing {
+        Missing {
+            api: server.get("/api/v1/no-such-api-path").await,
+            root: server.get("/no-such-root-path").await,
+        }
+    }
+
+    /// The answer says the route does not exist (or not for this method).
+    fn is_missing_route(&self, resp: &HttpResponse) -> bool {
+        resp.status == 405
+            || (resp.status == 404
+                && (resp.body == self.api.body || resp.body == self.root.body))
+    }
+}
+
+/// Everything wrong with `resp` as an answer of `op`.
+fn conformance(doc: &Value, op: &Op, resp: &HttpResponse) -> Vec<String> {
+    let label = op.label();
+    let mut out = Vec::new();
+    let Some(documented) = op.op["responses"].get(resp.status.to_string()) else {
+        out.push(format!(
+            "{label}: answered {} which is not documented ({:?}); body {}",
+            resp.status,
+            op.statuses(),
+            resp.body
+        ));
+        return out;
+    };
+    let documented = resolve(doc, documented);
+    if let Some(headers) = documented.get("headers").and_then(Value::as_object) {
+        for name in headers.keys() {
+            if resp.header(name).is_none() {
+                out.push(format!("{label}: {} lacks the documented header {name}", resp.status));
+            }
+        }
+    }
+    let Some(content) = documented.get("content").and_then(Value::as_object) else {
+        if resp.status != 101 && !resp.body.is_empty() {
+            out.push(format!(
+                "{label}: {} is documented without a body, got {:?}",
+                resp.status, resp.body
+            ));
+        }
+        return out;
+    };
+    let content_type = resp.header("content-type").unwrap_or_default();
+    let Some((media, media_doc)) = content
+        .iter()
+        .find(|(media, _)| base_media(content_type) == base_media(media))
+    else {
+        out.push(format!(
+            "{label}: {} has Content-Type {content_type:?}, documented {:?}",
+            resp.status,
+            content.keys().collect::<Vec<_>>()
+        ));
+        return out;
+    };
+    if base_media(media) == "application/json" {
+        let value: Value = match serde_json::from_str(&resp.body) {
+            Ok(value) => value,
+            Err(e) => {
+                out.push(format!("{label}: {} body is not JSON ({e}): {}", resp.status, resp.body));
+                return out;
+            }
+        };
+        if let Some(schema) = media_doc.get("schema") {
+            let at = format!("{label} {}", resp.status);
+            validate(doc, schema, &value, &at, &mut out);
+        }
+    }
+    out
+}
+
+fn base_media(media: &str) -> String {
+    media
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase()
+}
+
+fn assert_conforms(doc: &Value, op: &Op, resp: &HttpResponse) {
+    let problems = conformance(doc, op, resp);
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// Checks `value` against a JSON Schema of the subset the document uses:
+/// `$ref`, `anyOf`/`oneOf`, `type` (one or a list), `const`, `enum`,
+/// `required`, `properties`, `additionalProperties: false`, `items`,
+/// `minimum`, `minItems`, `maxItems`, `pattern` (anchored literals and
+/// character classes) and the `date-time` and `uri` formats.
+fn validate(doc: &Value, schema: &Value, value: &Value, at: &str, out: &mut Vec<String>) {
+    let schema = resolve(doc, schema);
+    for key in ["anyOf", "oneOf"] {
+        if let Some(options) = schema.get(key).and_then(Value::as_array) {
+            let matching = options
+                .iter()
+                .filter(|option| {
+                    let mut problems = Vec::new();
+                    validate(doc, option, value, at, &mut problems);
+                    problems.is_empty()
+                })
+                .count();
+            let ok = if key == "oneOf" { matching == 1 } else { matching >= 1 };
+            if !ok {
+                out.push(format!("{at}: {value} matches {matching} of the {key} options"));
+            }
+        }
+    }
+    if let Some(types) = schema.get("type") {
+        let types: Vec<&str> = match types {
+            Value::String(t) => vec![t.as_str()],
+            Value::Array(list) => list.iter().filter_map(Value::as_str).collect(),
+            other => panic!("{at}: a type of {other}"),
+        };
+        if !types.iter().any(|t| is_type(t, value)) {
+            out.push(format!("{at}: {value} is not of type {types:?}"));
+            return;
+        }
+    }
+    if let Some(expected) = schema.get("const")
+        && expected != value
+    {
+        out.push(format!("{at}: {value} is not {expected}"));
+    }
+    if let Some(options) = schema.get("enum").and_then(Value::as_array)
+        && !options.contains(value)
+    {
+        out.push(format!("{at}: {value} is not one of {options:?}"));
+    }
+    match value {
+        Value::Object(map) => {
+            for name in schema
+                .get("required")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let name = name.as_str().expect("a property name");
+                if !map.contains_key(name) {
+                    out.push(format!("{at}: lacks the required property {name:?}: {value}"));
+                }
+            }
+            let properties = schema.get("properties").and_then(Value::as_object);
+            for (name, field) in map {
+                match properties.and_then(|p| p.get(name)) {
+                    Some(field_schema) => {
+                        validate(doc, field_schema, field, &format!("{at}.{name}"), out)
+                    }
+                    None if schema.get("additionalProperties") == Some(&Value::Bool(false)) => {
+                        out.push(format!("{at}: has the undocumented property {name:?}"))
+                    }
+                    None => {}
+                }
+            }
+        }
+        Value::Array(items) => {
+            if let Some(min) = schema.get("minItems").and_then(Value::as_u64)
+                && (items.len() as u64) < min
+            {
+                out.push(format!("{at}: fewer than {min} items"));
+            }
+            if let Some(max) = schema.get("maxItems").and_then(Value::as_u64)
+                && (items.len() as u64) > max
+            {
+                out.push(format!("{at}: more than {max} items"));
+            }
+            if let Some(item_schema) = schema.get("items") {
+                for (i, item) in items.iter().enumerate() {
+                    validate(doc, item_schema, item, &format!("{at}[{i}]"), out);
+                }
+            }
+        }
+        Value::Number(n) => {
+            if let Some(min) = schema.get("minimum").and_then(Value::as_f64)
+                && n.as_f64().is_some_and(|n| n < min)
+            {
+                out.push(format!("{at}: {n} is below {min}"));
+            }
+        }
+        Value::String(s) => {
+            if let Some(pattern) = schema.get("pattern").and_then(Value::as_str)
+                && !matches_pattern(pattern, s)
+            {
+                out.push(format!("{at}: {s:?} does not match {pattern}"));
+            }
+            match schema.get("format").and_then(Value::as_str) {
+                Some("date-time") if !is_date_time(s) => {
+                    out.push(format!("{at}: {s:?} is not an RFC 3339 date-time"))
+                }
+                Some("uri") if !s.contains("://") => out.push(format!("{at}: {s:?} is not a URI")),
+                _ => {}
+            }
+        }
+        _ => {}
+    }
+}
+
+fn is_type(t: &str, value: &Value) -> bool {
+    match t {
+        "object" => value.is_object(),
+        "array" => value.is_array(),
+        "string" => value.is_string(),
+        "integer" => value.is_i64() || value.is_u64(),
+        "number" => value.is_number(),
+        "boolean" => value.is_boolean(),
+        "null" => value.is_null(),
+        other => panic!("an unknown JSON Schema type {other}"),
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SS[.fff]Z` or with an offset.
+fn is_date_time(s: &str) -> bool {
+    let b = s.as_bytes();
+    let digits = |r: std::ops::Range<usize>| b.get(r).is_some_and(|d| d.iter().all(u8::is_ascii_digit));
+    b.len() >= 20
+        && digits(0..4)
+        && b[4] == b'-'
+        && digits(5..7)
+        && b[7] == b'-'
+        && digits(8..10)
+        && (b[10] == b'T' || b[10] == b't')
+        && digits(11..13)
+        && b[13] == b':'
+        && digits(14..16)
+        && b[16] == b':'
+        && digits(17..19)
+        && (s.ends_with('Z') || s.ends_with('z') || s[19..].contains(['+', '-']))
+}
+
+/// The regular expressions the document uses: `^`, literal characters,
+/// `[...]` classes with ranges, `{n}` repeats and `$`. Anything else is a
+/// test bug to fix here, so it panics.
+fn matches_pattern(pattern: &str, s: &str) -> bool {
+    let body = pattern
+        .strip_prefix('^')
+        .unwrap_or_else(|| panic!("pattern {pattern}: the tests need patterns anchored with ^"));
+    let (body, to_end) = match body.strip_suffix('$') {
+        Some(body) => (body, true),
+        None => (body, false),
+    };
+    // (character set as ranges, repeat count)
+    let mut atoms: Vec<(Vec<(char, char)>, usize)> = Vec::new();
+    let mut chars = body.chars().peekable();
+    while let Some(c) = chars.next() {
+        let set = match c {
+            '[' => {
+                let mut set = Vec::new();
+                loop {
+                    let lo = chars.next().unwrap_or_else(|| panic!("pattern {pattern}: open ["));
+                    if lo == ']' {
+                        break;
+                    }
+                    if chars.peek() == Some(&'-') {
+                        chars.next();
+                        let hi = chars.next().expect("a range end");
+                        set.push((lo, hi));
+                    } else {
+                        set.push((lo, lo));
+                    }
+                }
+                set
+            }
+            '.' | '*' | '+' | '?' | '(' | ')' | '|' | '\\' | '{' | '$' | '^' => {
+                panic!("pattern {pattern}: {c:?} is beyond what the tests support")
+            }
+            literal => vec![(literal, literal)],
+        };
+        let mut count = 1;
+        if chars.peek() == Some(&'{') {
+            chars.next();
+            let n: String = chars.by_ref().take_while(|c| *c != '}').collect();
+            count = n
+                .parse()
+                .unwrap_or_else(|_| panic!("pattern {pattern}: only {{n}} repeats"));
+        }
+        atoms.push((set, count));
+    }
+    let mut input = s.chars();
+    for (set, count) in atoms {
+        for _ in 0..count {
+            match input.next() {
+                Some(c) if set.iter().any(|(lo, hi)| (*lo..=*hi).contains(&c)) => {}
+                _ => return false,
+            }
+        }
+    }
+    !to_end || input.next().is_none()
+}
+
+/// Every `$ref` in `value`.
+fn refs(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            for (key, v) in map {
+                match (key.as_str(), v) {
+                    ("$ref", Value::String(r)) => out.push(r.clone()),
+                    _ => refs(v, out),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
+        _ => {}
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The tests
+
+#[test]
+fn the_document_is_well_formed() {
+    let doc = document();
+    assert!(
+        doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.1.")),
+        "an OpenAPI 3.1 document"
+    );
+    let mut all_refs = Vec::new();
+    refs(&doc, &mut all_refs);
+    for reference in &all_refs {
+        let pointer = reference.strip_prefix('#').expect("a local $ref");
+        assert!(doc.pointer(pointer).is_some(), "$ref {reference} does not resolve");
+    }
+    let schemes = doc["components"]["securitySchemes"]
+        .as_object()
+        .expect("security schemes");
+    let ops = operations(&doc);
+    assert!(!ops.is_empty());
+    let mut ids = BTreeSet::new();
+    for op in &ops {
+        let label = op.label();
+        assert!(
+            op.path.starts_with("/api/v1/") || OPERATIONAL.contains(&op.path.as_str()),
+            "{label}: a path the server does not serve"
+        );
+        let id = op.op["operationId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{label}: no operationId"));
+        assert!(ids.insert(id.to_owned()), "operationId {id} is not unique");
+        assert!(
+            op.op["description"].as_str().is_some_and(|d| !d.is_empty()),
+            "{label}: no description"
+        );
+        for requirement in op.op["security"].as_array().expect("security") {
+            for scheme in requirement.as_object().expect("a requirement").keys() {
+                assert!(schemes.contains_key(scheme), "{label}: unknown scheme {scheme}");
+            }
+        }
+        for role in op.roles() {
+            assert!(ROLES.contains(&role), "{label}: unknown role {role}");
+        }
+        assert_eq!(
+            op.is_public(),
+            op.roles().is_empty(),
+            "{label}: an operation needs a session exactly when it names roles"
+        );
+        let statuses = op.statuses();
+        if !op.is_public() {
+            for status in [401, 403] {
+                assert!(statuses.contains(&status), "{label}: needs a session but lacks {status}");
+            }
+        }
+        if op.has_body() {
+            for status in [400, 413] {
+                assert!(statuses.contains(&status), "{label}: takes a body but lacks {status}");
+            }
+            let example = op
+                .example()
+                .unwrap_or_else(|| panic!("{label}: the request body has no example"));
+            let schema = op
+                .op
+                .pointer("/requestBody/content/application~1json/schema")
+                .unwrap_or_else(|| panic!("{label}: the request body has no JSON schema"));
+            let mut problems = Vec::new();
+            validate(&doc, schema, &example, &format!("{label} example"), &mut problems);
+            assert!(problems.is_empty(), "{}", problems.join("\n"));
+        }
+        // Every {param} in the path is declared as a path parameter.
+        let mut params: Vec<Value> = Vec::new();
+        for list in [&doc["paths"][op.path.as_str()]["parameters"], &op.op["parameters"]] {
+            for p in list.as_array().into_iter().flatten() {
+                params.push(resolve(&doc, p).clone());
+            }
+        }
+        for segment in op.path.split('/') {
+            if let Some(name) = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                assert!(
+                    params.iter().any(|p| p["name"] == name && p["in"] == "path"),
+                    "{label}: path parameter {name} is not declared"
+                );
+            }
+        }
+    }
+    // The routes of `server/src/lib.rs` (fn router), except the web UI's
+    // `/`: a new route needs an entry here and in the document.
+    let documented: BTreeSet<(&str, &str)> = ops
+        .iter()
+        .map(|o| (o.method.as_str(), o.path.as_str()))
+        .collect();
+    let routed: BTreeSet<(&str, &str)> = ROUTES.into_iter().collect();
+    assert_eq!(documented, routed, "the documented operations are the server's routes");
+}
+
+/// The server's routes as `fn router` declares them (axum's `{param}`
+/// syntax is OpenAPI's).
+const ROUTES: [(&str, &str); 21] = [
+    ("post", "/api/v1/session"),
+    ("delete", "/api/v1/session"),
+    ("post", "/api/v1/session/device"),
+    ("get", "/api/v1/me"),
+    ("get", "/api/v1/drafts"),
+    ("post", "/api/v1/drafts"),
+    ("get", "/api/v1/drafts/{id}"),
+    ("patch", "/api/v1/drafts/{id}"),
+    ("post", "/api/v1/drafts/{id}/elements"),
+    ("patch", "/api/v1/drafts/{id}/elements/{eid}"),
+    ("delete", "/api/v1/drafts/{id}/elements/{eid}"),
+    ("post", "/api/v1/drafts/{id}/elements/{eid}/restore"),
+    ("get", "/api/v1/drafts/{id}/changes"),
+    ("get", "/api/v1/drafts/{id}/presence"),
+    ("get", "/api/v1/entities"),
+    ("get", "/api/v1/users"),
+    ("get", "/api/v1/openapi.json"),
+    ("get", "/healthz"),
+    ("get", "/readyz"),
+    ("get", "/metrics"),
+    ("get", "/sync"),
+];
+
+#[tokio::test]
+async fn the_served_document_is_the_one_in_the_repository() {
+    within(60, async {
+        let server = TestServer::start(Db::sqlite()).await;
+        // Documented as needing no session: fetched without one.
+        let resp = http_get(server.port(), "/api/v1/openapi.json")
+            .await
+            .expect("GET /api/v1/openapi.json");
+        assert_eq!(resp.status, 200, "{}", resp.body);
+        assert_eq!(
+            base_media(resp.header("content-type").unwrap_or_default()),
+            "application/json"
+        );
+        let served: Value = serde_json::from_str(&resp.body).expect("the served document is JSON");
+        assert_eq!(served, document(), "the served document differs from the repository's");
+        assert_eq!(resp.body, DOCUMENT, "the served bytes differ from the repository's");
+    })
+    .await;
+}
+
+/// Every (path, method) exists and answers the chair with a documented
+/// status and body. Mutating operations get a body with an unknown field,
+/// which the documented closed schemas (`additionalProperties: false`)
+/// promise to refuse with 400, so nothing changes; operations without a
+/// body run for real.
+#[tokio::test]
+async fn every_documented_operation_exists_and_answers_as_documented() {
+    within(120, async {
+        let server = TestServer::start(Db::sqlite()).await;
+        let doc = document();
+        let ids = Ids::of_reference_draft(&server).await;
+        let missing = Missing::probe(&server).await;
+        let mut problems = Vec::new();
+        for op in operations(&doc) {
+            let label = op.label();
+            let path = ids.fill(&op.path);
+            let mut answers = Vec::new();
+            if op.is_sync() {
+                // The upgrade, with the session as `?token=`…
+                let query = format!("?token={}", server.token());
+                answers.push(sync_handshake(&server, &query, &[]).await);
+                // …and a plain GET that is not an upgrade.
+                answers.push(server.get(&path).await);
+                let statuses: Vec<u16> = answers.iter().map(|a| a.status).collect();
+                assert_eq!(statuses, [101, 400], "{label}");
+            } else {
+                let leaving;
+                let token = if op.is_sign_out() {
+                    leaving = server.session_for("leaving-chair", "chair", None).await;
+                    leaving.as_str()
+                } else {
+                    server.token()
+                };
+                let send = if op.has_body() { Send::UnknownField } else { Send::Nothing };
+                let resp = call(&server, &op.method, &path, &Credential::Bearer(token), &[], &send).await;
+                if op.has_body() {
+                    let closed = op
+                        .op
+                        .pointer("/requestBody/content/application~1json/schema")
+                        .map(|s| resolve(&doc, s))
+                        .and_then(|s| s.get("additionalProperties"))
+                        == Some(&Value::Bool(false));
+                    if closed && resp.status != 400 {
+                        problems.push(format!(
+                            "{label}: the body schema is closed, yet an unknown field got {}: {}",
+                            resp.status, resp.body
+                        ));
+                    }
+                }
+                answers.push(resp);
+            }
+            for resp in &answers {
+                if missing.is_missing_route(resp) {
+                    problems.push(format!(
+                        "{label}: no such route: {} {}",
+                        resp.status, resp.body
+                    ));
+                }
+                problems.extend(conformance(&doc, &op, resp));
+            }
+        }
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
+    })
+    .await;
+}
+
+/// Every GET that answers the chair 200 with JSON has the documented shape,
+/// with every array the documented bodies hold non-empty, so their item
+/// schemas are checked too: an archived element, a connected client present
+/// in an element, stored changes.
+#[tokio::test]
+async fn documented_get_responses_have_the_documented_shape() {
+    within(120, async {
+        let server = TestServer::start(Db::sqlite()).await;
+        let doc = document();
+        let ids = Ids::of_reference_draft(&server).await;
+        let archive = format!("/api/v1/drafts/{}/elements/{}", ids.draft, ids.element);
+        let resp = server.request("DELETE", &archive, Some(server.token()), None).await;
+        assert_eq!(resp.status, 200, "archiving an element: {}", resp.body);
+        let mut client = Client::connect(&server).await;
+        client.open(&server.index_doc().await).await;
+        client.open(&server.element_doc(0).await).await;
+        let presence = format!("/api/v1/drafts/{}/presence", ids.draft);
+        crate::harness::within(15, async {
+            while server.get_json(&presence).await["present"][0]["elements"]
+                .as_array()
+                .is_none_or(Vec::is_empty)
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        })
+        .await;
+
+        let mut checked = 0;
+        let mut problems = Vec::new();
+        for op in operations(&doc) {
+            if op.method != "get" || op.is_sync() {
+                continue;
+            }
+            let label = op.label();
+            let json_200 = op
+                .op
+                .pointer("/responses/200")
+                .map(|r| resolve(&doc, r))
+                .and_then(|r| r.pointer("/content/application~1json/schema"));
+            if json_200.is_none() {
+                continue;
+            }
+            let resp = server.get(&ids.fill(&op.path)).await;
+            if resp.status != 200 {
+                problems.push(format!("{label}: {} for the chair: {}", resp.status, resp.body));
+                continue;
+            }
+            checked += 1;
+            problems.extend(conformance(&doc, &op, &resp));
+            let body = resp.json();
+            let mut empty = Vec::new();
+            empty_arrays(&body, &label, 0, &mut empty);
+            problems.extend(empty.into_iter().map(|at| format!("{at}: empty, so unchecked")));
+        }
+        assert!(checked >= 9, "only {checked} GET operations were checked");
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
+    })
+    .await;
+}
+
+/// Arrays in `value` down to two levels of nesting that are empty. (The
+/// list of each element's heads counts; a draft's lists too.)
+fn empty_arrays(value: &Value, at: &str, depth: usize, out: &mut Vec<String>) {
+    if depth > 2 {
+        return;
+    }
+    match value {
+        Value::Array(items) if items.is_empty() => out.push(at.to_owned()),
+        Value::Array(items) => empty_arrays(&items[0], &format!("{at}[0]"), depth + 1, out),
+        Value::Object(map) => {
+            for (key, v) in map {
+                // The document itself is not data.
+                if key == "paths" || key == "components" {
+                    continue;
+                }
+                empty_arrays(v, &format!("{at}.{key}"), depth + 1, out)
+            }
+        }
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn undocumented_paths_and_methods_are_refused() {
+    within(60, async {
+        let server = TestServer::start(Db::sqlite()).await;
+        let doc = document();
+        let ids = Ids::of_reference_draft(&server).await;
+        let paths = doc["paths"].as_object().expect("paths");
+        let error_schema = json!({ "$ref": "#/components/schemas/Error" });
+        for undocumented in [
+            "/api/v1/nothing-here",
+            "/api/v1/drafts/{id}/nothing-here",
+            "/api/v1/drafts/{id}/elements/{eid}/nothing-here",
+            "/api/v1/draft",
+            "/api/v1",
+            "/api/v2/drafts",
+        ] {
+            assert!(!paths.contains_key(undocumented));
+            let path = ids.fill(undocumented);
+            let resp = server.get(&path).await;
+            assert_eq!(resp.status, 404, "GET {path}: {}", resp.body);
+            if undocumented.starts_with("/api/v1/") {
+                let body = resp.json();
+                let mut problems = Vec::new();
+                validate(&doc, &error_schema, &body, &path, &mut problems);
+                assert!(problems.is_empty(), "{}", problems.join("\n"));
+                assert_eq!(body["error"], "not_found", "GET {path}: {body}");
+            }
+        }
+        // A documented path with a method it does not document: 405.
+        for (path, item) in paths {
+            if !path.starts_with("/api/v1/") {
+                continue;
+            }
+            for method in METHODS {
+                if item.get(method).is_some() {
+                    continue;
+                }
+                let filled = ids.fill(path);
+                let send = if method == "get" { Send::Nothing } else { Send::Json(json!({})) };
+                let resp = call(&server, method, &filled, &Credential::Bearer(server.token()), &[], &send).await;
+                assert_eq!(resp.status, 405, "{method} {filled}: {}", resp.body);
+                let body = resp.json();
+                let mut problems = Vec::new();
+                validate(&doc, &error_schema, &body, &filled, &mut problems);
+                assert!(problems.is_empty(), "{}", problems.join("\n"));
+                assert_eq!(body["error"], "method_not_allowed", "{method} {filled}: {body}");
+            }
+        }
+    })
+    .await;
+}
+
+/// Without a session every operation that documents security answers 401
+/// `{error, message}`; those with `security: []` do not. The documented
+/// schemes work where documented: cookie, bearer, and `?token=` on /sync
+/// only; and the Origin rules answer the documented 403.
+#[tokio::test]
+async fn security_is_as_documented() {
+    within(120, async {
+        let server = TestServer::start(Db::sqlite()).await;
+        let doc = document();
+        let ids = Ids::of_reference_draft(&server).await;
+        let origin = server.http_url();
+        let bogus = "0".repeat(64);
+        let mut problems = Vec::new();
+        let mut secured = 0;
+        for op in operations(&doc) {
+            let label = op.label();
+            let path = ids.fill(&op.path);
+            if op.is_public() {
+                // With an empty body where one is required (no sign-in
+                // attempt is counted).
+                let send = if op.has_body() { Send::Json(json!({})) } else { Send::Nothing };
+                let resp = call(&server, &op.method, &path, &Credential::None, &[], &send).await;
+                if resp.status == 401 {
+                    problems.push(format!("{label}: needs no session, yet 401: {}", resp.body));
+                }
+                problems.extend(conformance(&doc, &op, &resp));
+                continue;
+            }
+            secured += 1;
+            let answers = if op.is_sync() {
+                vec![
+                    sync_handshake(&server, "", &[]).await,
+                    sync_handshake(&server, &format!("?token={bogus}"), &[]).await,
+                    sync_handshake(&server, "", &[("Authorization", &format!("Bearer {bogus}"))])
+                        .await,
+                ]
+            } else {
+                let send = Send::example_of(&op);
+                vec![
+                    call(&server, &op.method, &path, &Credential::None, &[], &send).await,
+                    call(&server, &op.method, &path, &Credential::Bearer(&bogus), &[], &send).await,
+                    call(&server, &op.method, &path, &Credential::Cookie(&bogus), &[("Origin", &origin)], &send)
+                        .await,
+                ]
+            };
+            for resp in answers {
+                if resp.status != 401 {
+                    problems.push(format!(
+                        "{label}: {} without a live session: {}",
+                        resp.status, resp.body
+                    ));
+                    continue;
+                }
+                problems.extend(conformance(&doc, &op, &resp));
+                let body = resp.json();
+                if !(body["error"].is_string() && body["message"].is_string()) {
+                    problems.push(format!("{label}: 401 without {{error, message}}: {body}"));
+                }
+            }
+            // A browser's cookie session changing something without an
+            // Origin, or with another site's: 403.
+            if op.method != "get" && !op.is_sync() {
+                let leaving;
+                let token = if op.is_sign_out() {
+                    leaving = server.session_for("leaving-chair", "chair", None).await;
+                    leaving.as_str()
+                } else {
+                    server.token()
+                };
+                let send = Send::example_of(&op);
+                for (headers, code) in [
+                    (vec![], "origin_required"),
+                    (vec![("Origin", "http://elsewhere.invalid")], "bad_origin"),
+                ] {
+                    let resp = call(&server, &op.method, &path, &Credential::Cookie(token), &headers, &send).await;
+                    problems.extend(conformance(&doc, &op, &resp));
+                    if resp.status != 403 || resp.json()["error"] != code {
+                        problems.push(format!(
+                            "{label}: a cookie session with Origin {headers:?}: {} {}",
+                            resp.status, resp.body
+                        ));
+                    }
+                }
+            }
+        }
+        assert!(secured >= 14, "only {secured} operations need a session");
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
+
+        let ops = operations(&doc);
+        let find = |id: &str| {
+            ops.iter()
+                .find(|o| o.op["operationId"] == id)
+                .unwrap_or_else(|| panic!("operation {id}"))
+                .clone()
+        };
+        let token = server.token();
+
+        // The cookie session reads; `?token=` is for /sync only.
+        let me = find("getMe");
+        let resp = call(&server, "get", "/api/v1/me", &Credential::Cookie(token), &[], &Send::Nothing).await;
+        assert_eq!(resp.status, 200, "GET /api/v1/me with the cookie: {}", resp.body);
+        assert_conforms(&doc, &me, &resp);
+        let resp = http_get(server.port(), &format!("/api/v1/me?token={token}"))
+            .await
+            .expect("GET /api/v1/me?token=");
+        assert_eq!(resp.status, 401, "?token= outside /sync: {}", resp.body);
+        assert_conforms(&doc, &me, &resp);
+
+        // /sync: each documented scheme upgrades; Origin rules answer 403.
+        let sync = find("sync");
+        let schemes: Vec<String> = sync.op["security"]
+            .as_array()
+            .expect("security")
+            .iter()
+            .flat_map(|r| r.as_object().expect("a requirement").keys().cloned())
+            .collect();
+        assert_eq!(schemes, ["sessionCookie", "bearerToken", "syncToken"]);
+        let bearer = format!("Bearer {token}");
+        let cookie = format!("accord_session={token}");
+        let cases: Vec<(&str, String, Vec<(&str, &str)>, u16)> = vec![
+            ("syncToken", format!("?token={token}"), vec![], 101),
+            ("bearerToken", String::new(), vec![("Authorization", &bearer)], 101),
+            ("sessionCookie", String::new(), vec![("Cookie", &cookie), ("Origin", &origin)], 101),
+            ("cookie without Origin", String::new(), vec![("Cookie", &cookie)], 403),
+            (
+                "another site",
+                format!("?token={token}"),
+                vec![("Origin", "http://elsewhere.invalid")],
+                403,
+            ),
+        ];
+        for (what, query, headers, want) in cases {
+            let resp = sync_handshake(&server, &query, &headers).await;
+            assert_eq!(resp.status, want, "/sync with {what}: {}", resp.body);
+            assert_conforms(&doc, &sync, &resp);
+        }
+    })
+    .await;
+}
+
+/// `x-roles` holds: a role it names is admitted (the documented success,
+/// with the documented example bodies, on a draft made for the test), a
+/// role it does not name gets 403 `forbidden`; a delegate whose entity does
+/// not take part in a draft gets 404 for it.
+#[tokio::test]
+async fn roles_are_as_documented() {
+    within(180, async {
+        let server = TestServer::start(Db::sqlite()).await;
+        let doc = document();
+        let ops = operations(&doc);
+        let create = ops
+            .iter()
+            .find(|o| o.op["operationId"] == "createDraft")
+            .expect("createDraft")
+            .clone();
+        let example = create.example().expect("createDraft's example");
+        let participants: Vec<&str> = example["entities"]
+            .as_array()
+            .expect("the example names entities")
+            .iter()
+            .map(|e| e.as_str().expect("an entity code"))
+            .collect();
+        let resp = server
+            .request("POST", "/api/v1/drafts", Some(server.token()), Some(&example))
+            .await;
+        assert_eq!(resp.status, 201, "creating a draft from the example: {}", resp.body);
+        assert_conforms(&doc, &create, &resp);
+        let draft = resp.json();
+        let ids = Ids {
+            draft: draft["id"].as_str().expect("id").to_owned(),
+            element: draft["elements"][0]["id"].as_str().expect("an element").to_owned(),
+        };
+        let entities = server.get_json("/api/v1/entities").await;
+        let outsider_entity = entities
+            .as_array()
+            .expect("entities")
+            .iter()
+            .filter_map(|e| e["code"].as_str())
+            .find(|code| !participants.contains(code))
+            .expect("an entity outside the example draft")
+            .to_owned();
+
+        let delegate = server
+            .session_for("delegate-in", "delegate", Some(participants[0]))
+            .await;
+        let reviewer = server.session_for("reviewer", "reviewer", None).await;
+        let outsider = server
+            .session_for("delegate-out", "delegate", Some(&outsider_entity))
+            .await;
+        let sessions = [
+            ("chair", server.token().to_owned()),
+            ("delegate", delegate),
+            ("reviewer", reviewer),
+        ];
+
+        let mut problems = Vec::new();
+        for (role, token) in &sessions {
+            for op in &ops {
+                if op.is_public() || op == &create {
+                    continue;
+                }
+                let label = format!("{role}: {}", op.label());
+                let admitted = op.roles().contains(role);
+                if op.is_sync() {
+                    let resp = sync_handshake(&server, &format!("?token={token}"), &[]).await;
+                    if (resp.status == 101) != admitted {
+                        problems.push(format!("{label}: {} {}", resp.status, resp.body));
+                    }
+                    problems.extend(conformance(&doc, op, &resp));
+                    continue;
+                }
+                let leaving;
+                let token = if op.is_sign_out() {
+                    leaving = server
+                        .session_for(&format!("leaving-{role}"), role, participants.first().copied())
+                        .await;
+                    leaving.as_str()
+                } else {
+                    token.as_str()
+                };
+                let path = ids.fill(&op.path);
+                let send = Send::example_of(op);
+                let resp = call(&server, &op.method, &path, &Credential::Bearer(token), &[], &send).await;
+                problems.extend(conformance(&doc, op, &resp));
+                if admitted {
+                    if resp.status != op.success() {
+                        problems.push(format!(
+                            "{label}: admitted, expected {}, got {} {}",
+                            op.success(),
+                            resp.status,
+                            resp.body
+                        ));
+                    }
+                } else if resp.status != 403 || resp.json()["error"] != "forbidden" {
+                    problems.push(format!(
+                        "{label}: not admitted, expected 403 forbidden, got {} {}",
+                        resp.status, resp.body
+                    ));
+                }
+            }
+        }
+
+        // Delegates see only the drafts their entity takes part in.
+        let list = call(&server, "get", "/api/v1/drafts", &Credential::Bearer(&outsider), &[], &Send::Nothing).await;
+        assert_eq!(list.status, 200, "{}", list.body);
+        let listed: Vec<Value> = list.json().as_array().expect("a list").clone();
+        assert!(
+            listed.iter().all(|d| d["id"] != ids.draft.as_str()),
+            "a delegate of {outsider_entity} lists a draft it does not take part in"
+        );
+        for op in &ops {
+            if op.method != "get" || !op.path.contains("{id}") {
+                continue;
+            }
+            let path = ids.fill(&op.path);
+            let resp = call(&server, "get", &path, &Credential::Bearer(&outsider), &[], &Send::Nothing).await;
+            problems.extend(conformance(&doc, op, &resp));
+            let want = if op.roles().contains(&"delegate") { 404 } else { 403 };
+            if resp.status != want {
+                problems.push(format!(
+                    "an outside delegate: {}: expected {want}, got {} {}",
+                    op.label(),
+                    resp.status,
+                    resp.body
+                ));
+            }
+        }
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
+    })
+    .await;
+}
+
+impl PartialEq for Op {
+    fn eq(&self, other: &Op) -> bool {
+        self.path == other.path && self.method == other.method
+    }
+}
+
+#[test]
+fn the_pattern_subset_matches() {
+    assert!(matches_pattern("^[0-9a-f]{4}$", "09af"));
+    assert!(!matches_pattern("^[0-9a-f]{4}$", "09aF"));
+    assert!(!matches_pattern("^[0-9a-f]{4}$", "09afe"));
+    assert!(matches_pattern("^automerge:", "automerge:abc"));
+    assert!(!matches_pattern("^automerge:", "automerge"));
+    assert!(is_date_time("2026-01-02T03:04:05.678Z"));
+    assert!(!is_date_time("1767322245678"));
+}
