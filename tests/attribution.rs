@@ -314,7 +314,7 @@ async fn a_chairs_structure_edits_reach_every_client_live() {
         let draft = server.draft().await;
         let id = draft["id"].as_str().expect("id").to_owned();
         let index = server.index_doc().await;
-        let chair = server.session_for("chair", "chair", None).await;
+        let chair = server.session_for("chairperson", "chair", None).await;
         let delegate = server.session_for("del", "delegate", Some("IOM")).await;
         let reviewer = server.session_for("rev", "reviewer", None).await;
         let mut clients = vec![
@@ -531,6 +531,36 @@ async fn a_second_device_signs_in_by_link_as_the_same_user() {
             .await
             .expect("GET /api/v1/me");
         assert_eq!(raw.status, 401);
+    })
+    .await;
+}
+
+/// A fresh installation creates a first chair and logs a one-time invite
+/// for them; a restart does not make another.
+#[tokio::test]
+async fn a_fresh_installation_invites_its_first_chair() {
+    within(60, async {
+        let mut server = TestServer::start_with(Db::sqlite(), &["--first-chair"]).await;
+        let log = server.log();
+        let line = log
+            .lines()
+            .find(|l| l.contains("/join?invite="))
+            .expect("the first chair's invite in the log");
+        let invite: String = line
+            .split("/join?invite=")
+            .nth(1)
+            .expect("a token")
+            .chars()
+            .take_while(char::is_ascii_hexdigit)
+            .collect();
+        let resp = server.sign_in(&invite).await;
+        assert_eq!(resp.status, 200, "{}", resp.body);
+        assert_eq!(resp.json()["user"]["role"], "chair");
+        assert_eq!(resp.json()["user"]["name"], "chair");
+
+        server.restart().await;
+        let invites = log.matches("/join?invite=").count();
+        assert_eq!(server.log().matches("/join?invite=").count(), invites);
     })
     .await;
 }

@@ -265,7 +265,20 @@ impl TestServer {
     }
 
     /// Starts with extra `serve` arguments, e.g. `["--max-text-chars", "1000"]`.
+    /// Tests make their own users: the first chair a fresh installation
+    /// creates is off unless `--first-chair` is among the arguments (it is
+    /// not passed on).
     pub async fn start_with(db: Db, extra_args: &[&str]) -> TestServer {
+        let first_chair = extra_args.contains(&"--first-chair");
+        let mut extra_args: Vec<&str> = extra_args
+            .iter()
+            .copied()
+            .filter(|a| *a != "--first-chair")
+            .collect();
+        if !first_chair {
+            extra_args.push("--no-first-chair");
+        }
+        let extra_args = &extra_args[..];
         let bin = binary();
         assert!(
             bin.exists(),

@@ -70,7 +70,10 @@ impl Op {
             .as_object()
             .expect("responses")
             .keys()
-            .map(|k| k.parse().unwrap_or_else(|_| panic!("{}: status {k}", self.label())))
+            .map(|k| {
+                k.parse()
+                    .unwrap_or_else(|_| panic!("{}: status {k}", self.label()))
+            })
             .collect()
     }
 
@@ -89,7 +92,9 @@ impl Op {
 
     /// The documented example of the JSON request body.
     fn example(&self) -> Option<Value> {
-        let example = self.op.pointer("/requestBody/content/application~1json/example")?;
+        let example = self
+            .op
+            .pointer("/requestBody/content/application~1json/example")?;
         Some(example.clone())
     }
 
@@ -161,8 +166,13 @@ impl Ids {
     }
 
     fn fill(&self, path: &str) -> String {
-        let filled = path.replace("{id}", &self.draft).replace("{eid}", &self.element);
-        assert!(!filled.contains('{'), "a path parameter the tests cannot fill: {path}");
+        let filled = path
+            .replace("{id}", &self.draft)
+            .replace("{eid}", &self.element);
+        assert!(
+            !filled.contains('{'),
+            "a path parameter the tests cannot fill: {path}"
+        );
         filled
     }
 }
@@ -238,7 +248,11 @@ async fn call(
 
 /// A websocket handshake on `/sync` (`query` appended to the path), as a
 /// response: 101 on success (the socket is dropped at once).
-async fn sync_handshake(server: &TestServer, query: &str, headers: &[(&str, &str)]) -> HttpResponse {
+async fn sync_handshake(
+    server: &TestServer,
+    query: &str,
+    headers: &[(&str, &str)],
+) -> HttpResponse {
     let url = format!("ws://127.0.0.1:{}/sync{query}", server.port());
     let mut request = url.into_client_request().expect("a websocket request");
     for (name, value) in headers {
@@ -254,7 +268,11 @@ async fn sync_handshake(server: &TestServer, query: &str, headers: &[(&str, &str
     let (status, response_headers, body) = match result {
         Ok((ws, response)) => {
             drop(ws);
-            (response.status().as_u16(), response.headers().clone(), Vec::new())
+            (
+                response.status().as_u16(),
+                response.headers().clone(),
+                Vec::new(),
+            )
         }
         Err(tungstenite::Error::Http(response)) => (
             response.status().as_u16(),
@@ -267,7 +285,12 @@ async fn sync_handshake(server: &TestServer, query: &str, headers: &[(&str, &str
         status,
         headers: response_headers
             .iter()
-            .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or_default().to_owned()))
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_owned(),
+                    v.to_str().unwrap_or_default().to_owned(),
+                )
+            })
             .collect(),
         body: String::from_utf8_lossy(&body).into_owned(),
     }
@@ -294,8 +317,7 @@ impl Missing {
     /// The answer says the route does not exist (or not for this method).
     fn is_missing_route(&self, resp: &HttpResponse) -> bool {
         resp.status == 405
-            || (resp.status == 404
-                && (resp.body == self.api.body || resp.body == self.root.body))
+            || (resp.status == 404 && (resp.body == self.api.body || resp.body == self.root.body))
     }
 }
 
@@ -316,7 +338,10 @@ fn conformance(doc: &Value, op: &Op, resp: &HttpResponse) -> Vec<String> {
     if let Some(headers) = documented.get("headers").and_then(Value::as_object) {
         for name in headers.keys() {
             if resp.header(name).is_none() {
-                out.push(format!("{label}: {} lacks the documented header {name}", resp.status));
+                out.push(format!(
+                    "{label}: {} lacks the documented header {name}",
+                    resp.status
+                ));
             }
         }
     }
@@ -345,7 +370,10 @@ fn conformance(doc: &Value, op: &Op, resp: &HttpResponse) -> Vec<String> {
         let value: Value = match serde_json::from_str(&resp.body) {
             Ok(value) => value,
             Err(e) => {
-                out.push(format!("{label}: {} body is not JSON ({e}): {}", resp.status, resp.body));
+                out.push(format!(
+                    "{label}: {} body is not JSON ({e}): {}",
+                    resp.status, resp.body
+                ));
                 return out;
             }
         };
@@ -388,9 +416,15 @@ fn validate(doc: &Value, schema: &Value, value: &Value, at: &str, out: &mut Vec<
                     problems.is_empty()
                 })
                 .count();
-            let ok = if key == "oneOf" { matching == 1 } else { matching >= 1 };
+            let ok = if key == "oneOf" {
+                matching == 1
+            } else {
+                matching >= 1
+            };
             if !ok {
-                out.push(format!("{at}: {value} matches {matching} of the {key} options"));
+                out.push(format!(
+                    "{at}: {value} matches {matching} of the {key} options"
+                ));
             }
         }
     }
@@ -425,7 +459,9 @@ fn validate(doc: &Value, schema: &Value, value: &Value, at: &str, out: &mut Vec<
             {
                 let name = name.as_str().expect("a property name");
                 if !map.contains_key(name) {
-                    out.push(format!("{at}: lacks the required property {name:?}: {value}"));
+                    out.push(format!(
+                        "{at}: lacks the required property {name:?}: {value}"
+                    ));
                 }
             }
             let properties = schema.get("properties").and_then(Value::as_object);
@@ -499,7 +535,8 @@ fn is_type(t: &str, value: &Value) -> bool {
 /// `YYYY-MM-DDTHH:MM:SS[.fff]Z` or with an offset.
 fn is_date_time(s: &str) -> bool {
     let b = s.as_bytes();
-    let digits = |r: std::ops::Range<usize>| b.get(r).is_some_and(|d| d.iter().all(u8::is_ascii_digit));
+    let digits =
+        |r: std::ops::Range<usize>| b.get(r).is_some_and(|d| d.iter().all(u8::is_ascii_digit));
     b.len() >= 20
         && digits(0..4)
         && b[4] == b'-'
@@ -534,7 +571,9 @@ fn matches_pattern(pattern: &str, s: &str) -> bool {
             '[' => {
                 let mut set = Vec::new();
                 loop {
-                    let lo = chars.next().unwrap_or_else(|| panic!("pattern {pattern}: open ["));
+                    let lo = chars
+                        .next()
+                        .unwrap_or_else(|| panic!("pattern {pattern}: open ["));
                     if lo == ']' {
                         break;
                     }
@@ -598,14 +637,19 @@ fn refs(value: &Value, out: &mut Vec<String>) {
 fn the_document_is_well_formed() {
     let doc = document();
     assert!(
-        doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.1.")),
+        doc["openapi"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("3.1.")),
         "an OpenAPI 3.1 document"
     );
     let mut all_refs = Vec::new();
     refs(&doc, &mut all_refs);
     for reference in &all_refs {
         let pointer = reference.strip_prefix('#').expect("a local $ref");
-        assert!(doc.pointer(pointer).is_some(), "$ref {reference} does not resolve");
+        assert!(
+            doc.pointer(pointer).is_some(),
+            "$ref {reference} does not resolve"
+        );
     }
     let schemes = doc["components"]["securitySchemes"]
         .as_object()
@@ -629,7 +673,10 @@ fn the_document_is_well_formed() {
         );
         for requirement in op.op["security"].as_array().expect("security") {
             for scheme in requirement.as_object().expect("a requirement").keys() {
-                assert!(schemes.contains_key(scheme), "{label}: unknown scheme {scheme}");
+                assert!(
+                    schemes.contains_key(scheme),
+                    "{label}: unknown scheme {scheme}"
+                );
             }
         }
         for role in op.roles() {
@@ -643,12 +690,18 @@ fn the_document_is_well_formed() {
         let statuses = op.statuses();
         if !op.is_public() {
             for status in [401, 403] {
-                assert!(statuses.contains(&status), "{label}: needs a session but lacks {status}");
+                assert!(
+                    statuses.contains(&status),
+                    "{label}: needs a session but lacks {status}"
+                );
             }
         }
         if op.has_body() {
             for status in [400, 413] {
-                assert!(statuses.contains(&status), "{label}: takes a body but lacks {status}");
+                assert!(
+                    statuses.contains(&status),
+                    "{label}: takes a body but lacks {status}"
+                );
             }
             let example = op
                 .example()
@@ -658,12 +711,21 @@ fn the_document_is_well_formed() {
                 .pointer("/requestBody/content/application~1json/schema")
                 .unwrap_or_else(|| panic!("{label}: the request body has no JSON schema"));
             let mut problems = Vec::new();
-            validate(&doc, schema, &example, &format!("{label} example"), &mut problems);
+            validate(
+                &doc,
+                schema,
+                &example,
+                &format!("{label} example"),
+                &mut problems,
+            );
             assert!(problems.is_empty(), "{}", problems.join("\n"));
         }
         // Every {param} in the path is declared as a path parameter.
         let mut params: Vec<Value> = Vec::new();
-        for list in [&doc["paths"][op.path.as_str()]["parameters"], &op.op["parameters"]] {
+        for list in [
+            &doc["paths"][op.path.as_str()]["parameters"],
+            &op.op["parameters"],
+        ] {
             for p in list.as_array().into_iter().flatten() {
                 params.push(resolve(&doc, p).clone());
             }
@@ -671,20 +733,26 @@ fn the_document_is_well_formed() {
         for segment in op.path.split('/') {
             if let Some(name) = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
                 assert!(
-                    params.iter().any(|p| p["name"] == name && p["in"] == "path"),
+                    params
+                        .iter()
+                        .any(|p| p["name"] == name && p["in"] == "path"),
                     "{label}: path parameter {name} is not declared"
                 );
             }
         }
     }
     // The routes of `server/src/lib.rs` (fn router), except the web UI's
-    // `/`: a new route needs an entry here and in the document.
+    // pages (`/`, `/join`): a new route needs an entry here and in the
+    // document.
     let documented: BTreeSet<(&str, &str)> = ops
         .iter()
         .map(|o| (o.method.as_str(), o.path.as_str()))
         .collect();
     let routed: BTreeSet<(&str, &str)> = ROUTES.into_iter().collect();
-    assert_eq!(documented, routed, "the documented operations are the server's routes");
+    assert_eq!(
+        documented, routed,
+        "the documented operations are the server's routes"
+    );
 }
 
 /// The server's routes as `fn router` declares them (axum's `{param}`
@@ -727,8 +795,15 @@ async fn the_served_document_is_the_one_in_the_repository() {
             "application/json"
         );
         let served: Value = serde_json::from_str(&resp.body).expect("the served document is JSON");
-        assert_eq!(served, document(), "the served document differs from the repository's");
-        assert_eq!(resp.body, DOCUMENT, "the served bytes differ from the repository's");
+        assert_eq!(
+            served,
+            document(),
+            "the served document differs from the repository's"
+        );
+        assert_eq!(
+            resp.body, DOCUMENT,
+            "the served bytes differ from the repository's"
+        );
     })
     .await;
 }
@@ -766,8 +841,20 @@ async fn every_documented_operation_exists_and_answers_as_documented() {
                 } else {
                     server.token()
                 };
-                let send = if op.has_body() { Send::UnknownField } else { Send::Nothing };
-                let resp = call(&server, &op.method, &path, &Credential::Bearer(token), &[], &send).await;
+                let send = if op.has_body() {
+                    Send::UnknownField
+                } else {
+                    Send::Nothing
+                };
+                let resp = call(
+                    &server,
+                    &op.method,
+                    &path,
+                    &Credential::Bearer(token),
+                    &[],
+                    &send,
+                )
+                .await;
                 if op.has_body() {
                     let closed = op
                         .op
@@ -810,7 +897,9 @@ async fn documented_get_responses_have_the_documented_shape() {
         let doc = document();
         let ids = Ids::of_reference_draft(&server).await;
         let archive = format!("/api/v1/drafts/{}/elements/{}", ids.draft, ids.element);
-        let resp = server.request("DELETE", &archive, Some(server.token()), None).await;
+        let resp = server
+            .request("DELETE", &archive, Some(server.token()), None)
+            .await;
         assert_eq!(resp.status, 200, "archiving an element: {}", resp.body);
         let mut client = Client::connect(&server).await;
         client.open(&server.index_doc().await).await;
@@ -843,7 +932,10 @@ async fn documented_get_responses_have_the_documented_shape() {
             }
             let resp = server.get(&ids.fill(&op.path)).await;
             if resp.status != 200 {
-                problems.push(format!("{label}: {} for the chair: {}", resp.status, resp.body));
+                problems.push(format!(
+                    "{label}: {} for the chair: {}",
+                    resp.status, resp.body
+                ));
                 continue;
             }
             checked += 1;
@@ -851,7 +943,11 @@ async fn documented_get_responses_have_the_documented_shape() {
             let body = resp.json();
             let mut empty = Vec::new();
             empty_arrays(&body, &label, 0, &mut empty);
-            problems.extend(empty.into_iter().map(|at| format!("{at}: empty, so unchecked")));
+            problems.extend(
+                empty
+                    .into_iter()
+                    .map(|at| format!("{at}: empty, so unchecked")),
+            );
         }
         assert!(checked >= 9, "only {checked} GET operations were checked");
         assert!(problems.is_empty(), "{}", problems.join("\n"));
@@ -919,14 +1015,29 @@ async fn undocumented_paths_and_methods_are_refused() {
                     continue;
                 }
                 let filled = ids.fill(path);
-                let send = if method == "get" { Send::Nothing } else { Send::Json(json!({})) };
-                let resp = call(&server, method, &filled, &Credential::Bearer(server.token()), &[], &send).await;
+                let send = if method == "get" {
+                    Send::Nothing
+                } else {
+                    Send::Json(json!({}))
+                };
+                let resp = call(
+                    &server,
+                    method,
+                    &filled,
+                    &Credential::Bearer(server.token()),
+                    &[],
+                    &send,
+                )
+                .await;
                 assert_eq!(resp.status, 405, "{method} {filled}: {}", resp.body);
                 let body = resp.json();
                 let mut problems = Vec::new();
                 validate(&doc, &error_schema, &body, &filled, &mut problems);
                 assert!(problems.is_empty(), "{}", problems.join("\n"));
-                assert_eq!(body["error"], "method_not_allowed", "{method} {filled}: {body}");
+                assert_eq!(
+                    body["error"], "method_not_allowed",
+                    "{method} {filled}: {body}"
+                );
             }
         }
     })
@@ -953,7 +1064,11 @@ async fn security_is_as_documented() {
             if op.is_public() {
                 // With an empty body where one is required (no sign-in
                 // attempt is counted).
-                let send = if op.has_body() { Send::Json(json!({})) } else { Send::Nothing };
+                let send = if op.has_body() {
+                    Send::Json(json!({}))
+                } else {
+                    Send::Nothing
+                };
                 let resp = call(&server, &op.method, &path, &Credential::None, &[], &send).await;
                 if resp.status == 401 {
                     problems.push(format!("{label}: needs no session, yet 401: {}", resp.body));
@@ -966,16 +1081,35 @@ async fn security_is_as_documented() {
                 vec![
                     sync_handshake(&server, "", &[]).await,
                     sync_handshake(&server, &format!("?token={bogus}"), &[]).await,
-                    sync_handshake(&server, "", &[("Authorization", &format!("Bearer {bogus}"))])
-                        .await,
+                    sync_handshake(
+                        &server,
+                        "",
+                        &[("Authorization", &format!("Bearer {bogus}"))],
+                    )
+                    .await,
                 ]
             } else {
                 let send = Send::example_of(&op);
                 vec![
                     call(&server, &op.method, &path, &Credential::None, &[], &send).await,
-                    call(&server, &op.method, &path, &Credential::Bearer(&bogus), &[], &send).await,
-                    call(&server, &op.method, &path, &Credential::Cookie(&bogus), &[("Origin", &origin)], &send)
-                        .await,
+                    call(
+                        &server,
+                        &op.method,
+                        &path,
+                        &Credential::Bearer(&bogus),
+                        &[],
+                        &send,
+                    )
+                    .await,
+                    call(
+                        &server,
+                        &op.method,
+                        &path,
+                        &Credential::Cookie(&bogus),
+                        &[("Origin", &origin)],
+                        &send,
+                    )
+                    .await,
                 ]
             };
             for resp in answers {
@@ -1007,7 +1141,15 @@ async fn security_is_as_documented() {
                     (vec![], "origin_required"),
                     (vec![("Origin", "http://elsewhere.invalid")], "bad_origin"),
                 ] {
-                    let resp = call(&server, &op.method, &path, &Credential::Cookie(token), &headers, &send).await;
+                    let resp = call(
+                        &server,
+                        &op.method,
+                        &path,
+                        &Credential::Cookie(token),
+                        &headers,
+                        &send,
+                    )
+                    .await;
                     problems.extend(conformance(&doc, &op, &resp));
                     if resp.status != 403 || resp.json()["error"] != code {
                         problems.push(format!(
@@ -1032,8 +1174,20 @@ async fn security_is_as_documented() {
 
         // The cookie session reads; `?token=` is for /sync only.
         let me = find("getMe");
-        let resp = call(&server, "get", "/api/v1/me", &Credential::Cookie(token), &[], &Send::Nothing).await;
-        assert_eq!(resp.status, 200, "GET /api/v1/me with the cookie: {}", resp.body);
+        let resp = call(
+            &server,
+            "get",
+            "/api/v1/me",
+            &Credential::Cookie(token),
+            &[],
+            &Send::Nothing,
+        )
+        .await;
+        assert_eq!(
+            resp.status, 200,
+            "GET /api/v1/me with the cookie: {}",
+            resp.body
+        );
         assert_conforms(&doc, &me, &resp);
         let resp = http_get(server.port(), &format!("/api/v1/me?token={token}"))
             .await
@@ -1054,9 +1208,24 @@ async fn security_is_as_documented() {
         let cookie = format!("accord_session={token}");
         let cases: Vec<(&str, String, Vec<(&str, &str)>, u16)> = vec![
             ("syncToken", format!("?token={token}"), vec![], 101),
-            ("bearerToken", String::new(), vec![("Authorization", &bearer)], 101),
-            ("sessionCookie", String::new(), vec![("Cookie", &cookie), ("Origin", &origin)], 101),
-            ("cookie without Origin", String::new(), vec![("Cookie", &cookie)], 403),
+            (
+                "bearerToken",
+                String::new(),
+                vec![("Authorization", &bearer)],
+                101,
+            ),
+            (
+                "sessionCookie",
+                String::new(),
+                vec![("Cookie", &cookie), ("Origin", &origin)],
+                101,
+            ),
+            (
+                "cookie without Origin",
+                String::new(),
+                vec![("Cookie", &cookie)],
+                403,
+            ),
             (
                 "another site",
                 format!("?token={token}"),
@@ -1096,14 +1265,26 @@ async fn roles_are_as_documented() {
             .map(|e| e.as_str().expect("an entity code"))
             .collect();
         let resp = server
-            .request("POST", "/api/v1/drafts", Some(server.token()), Some(&example))
+            .request(
+                "POST",
+                "/api/v1/drafts",
+                Some(server.token()),
+                Some(&example),
+            )
             .await;
-        assert_eq!(resp.status, 201, "creating a draft from the example: {}", resp.body);
+        assert_eq!(
+            resp.status, 201,
+            "creating a draft from the example: {}",
+            resp.body
+        );
         assert_conforms(&doc, &create, &resp);
         let draft = resp.json();
         let ids = Ids {
             draft: draft["id"].as_str().expect("id").to_owned(),
-            element: draft["elements"][0]["id"].as_str().expect("an element").to_owned(),
+            element: draft["elements"][0]["id"]
+                .as_str()
+                .expect("an element")
+                .to_owned(),
         };
         let entities = server.get_json("/api/v1/entities").await;
         let outsider_entity = entities
@@ -1147,7 +1328,11 @@ async fn roles_are_as_documented() {
                 let leaving;
                 let token = if op.is_sign_out() {
                     leaving = server
-                        .session_for(&format!("leaving-{role}"), role, participants.first().copied())
+                        .session_for(
+                            &format!("leaving-{role}"),
+                            role,
+                            participants.first().copied(),
+                        )
                         .await;
                     leaving.as_str()
                 } else {
@@ -1155,7 +1340,15 @@ async fn roles_are_as_documented() {
                 };
                 let path = ids.fill(&op.path);
                 let send = Send::example_of(op);
-                let resp = call(&server, &op.method, &path, &Credential::Bearer(token), &[], &send).await;
+                let resp = call(
+                    &server,
+                    &op.method,
+                    &path,
+                    &Credential::Bearer(token),
+                    &[],
+                    &send,
+                )
+                .await;
                 problems.extend(conformance(&doc, op, &resp));
                 if admitted {
                     if resp.status != op.success() {
@@ -1176,7 +1369,15 @@ async fn roles_are_as_documented() {
         }
 
         // Delegates see only the drafts their entity takes part in.
-        let list = call(&server, "get", "/api/v1/drafts", &Credential::Bearer(&outsider), &[], &Send::Nothing).await;
+        let list = call(
+            &server,
+            "get",
+            "/api/v1/drafts",
+            &Credential::Bearer(&outsider),
+            &[],
+            &Send::Nothing,
+        )
+        .await;
         assert_eq!(list.status, 200, "{}", list.body);
         let listed: Vec<Value> = list.json().as_array().expect("a list").clone();
         assert!(
@@ -1188,9 +1389,21 @@ async fn roles_are_as_documented() {
                 continue;
             }
             let path = ids.fill(&op.path);
-            let resp = call(&server, "get", &path, &Credential::Bearer(&outsider), &[], &Send::Nothing).await;
+            let resp = call(
+                &server,
+                "get",
+                &path,
+                &Credential::Bearer(&outsider),
+                &[],
+                &Send::Nothing,
+            )
+            .await;
             problems.extend(conformance(&doc, op, &resp));
-            let want = if op.roles().contains(&"delegate") { 404 } else { 403 };
+            let want = if op.roles().contains(&"delegate") {
+                404
+            } else {
+                403
+            };
             if resp.status != want {
                 problems.push(format!(
                     "an outside delegate: {}: expected {want}, got {} {}",
@@ -1200,6 +1413,189 @@ async fn roles_are_as_documented() {
                 ));
             }
         }
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
+    })
+    .await;
+}
+
+/// The documented refusals can be provoked and look as documented: bodies
+/// over the limit (413), without a JSON content type (415), bad queries
+/// (400), structure conflicts (409), unknown elements (404), sign-ins that
+/// fail (401, 403, 409) or are throttled (429 with `Retry-After`).
+#[tokio::test]
+async fn documented_refusals_look_as_documented() {
+    within(120, async {
+        let server = TestServer::start_with(
+            Db::sqlite(),
+            &["--max-body-bytes", "1000", "--signin-failures", "3"],
+        )
+        .await;
+        let doc = document();
+        let ops = operations(&doc);
+        let find = |id: &str| {
+            ops.iter()
+                .find(|o| o.op["operationId"] == id)
+                .unwrap_or_else(|| panic!("operation {id}"))
+                .clone()
+        };
+        let ids = Ids::of_reference_draft(&server).await;
+        let chair = Credential::Bearer(server.token());
+        let mut problems = Vec::new();
+        let mut expect = |op: &Op, resp: HttpResponse, status: u16, what: &str| {
+            if resp.status != status {
+                problems.push(format!(
+                    "{} {what}: expected {status}, got {} {}",
+                    op.label(),
+                    resp.status,
+                    resp.body
+                ));
+            }
+            problems.extend(conformance(&doc, op, &resp));
+        };
+
+        // Every operation with a body: too large, and not declared JSON.
+        let big = Send::Json(json!({ "padding": "x".repeat(2000) }));
+        for op in ops.iter().filter(|o| o.has_body()) {
+            let path = ids.fill(&op.path);
+            let resp = call(&server, &op.method, &path, &chair, &[], &big).await;
+            expect(op, resp, 413, "with a body over the limit");
+            if op.statuses().contains(&415) {
+                let resp = http_request(
+                    server.port(),
+                    &op.method.to_uppercase(),
+                    &path,
+                    &[("Authorization", &format!("Bearer {}", server.token()))],
+                    Some(b"{}"),
+                )
+                .await
+                .expect("a request without Content-Type");
+                expect(op, resp, 415, "without a JSON content type");
+            }
+        }
+
+        // A query that is not an integer.
+        let changes = find("listChanges");
+        let path = format!("{}?after=x", ids.fill(&changes.path));
+        let resp = call(&server, "get", &path, &chair, &[], &Send::Nothing).await;
+        expect(&changes, resp, 400, "with ?after=x");
+
+        // Structure conflicts and unknown elements.
+        let archive = find("archiveElement");
+        let update = find("updateElement");
+        let restore = find("restoreElement");
+        let element_path = ids.fill(&archive.path);
+        let restore_path = ids.fill(&restore.path);
+        let resp = call(&server, "post", &restore_path, &chair, &[], &Send::Nothing).await;
+        expect(&restore, resp, 409, "of an element that is not archived");
+        let resp = call(
+            &server,
+            "delete",
+            &element_path,
+            &chair,
+            &[],
+            &Send::Nothing,
+        )
+        .await;
+        expect(&archive, resp, 200, "of an element");
+        let resp = call(
+            &server,
+            "delete",
+            &element_path,
+            &chair,
+            &[],
+            &Send::Nothing,
+        )
+        .await;
+        expect(&archive, resp, 409, "of an archived element");
+        let rename = Send::Json(json!({ "label": "renamed" }));
+        let resp = call(&server, "patch", &element_path, &chair, &[], &rename).await;
+        expect(&update, resp, 409, "of an archived element");
+        let resp = call(&server, "post", &restore_path, &chair, &[], &Send::Nothing).await;
+        expect(&restore, resp, 200, "of an archived element without a body");
+        let unknown = format!("/api/v1/drafts/{}/elements/no-such-element", ids.draft);
+        let resp = call(&server, "patch", &unknown, &chair, &[], &rename).await;
+        expect(&update, resp, 404, "of an unknown element");
+        let resp = call(&server, "delete", &unknown, &chair, &[], &Send::Nothing).await;
+        expect(&archive, resp, 404, "of an unknown element");
+        let get_draft = find("getDraft");
+        let resp = call(
+            &server,
+            "get",
+            "/api/v1/drafts/no-such-draft",
+            &chair,
+            &[],
+            &Send::Nothing,
+        )
+        .await;
+        expect(&get_draft, resp, 404, "of an unknown draft");
+
+        // Sign-in: a foreign origin (not counted), a success, each kind of
+        // failure (counted), then the throttle.
+        let sign_in = find("signIn");
+        let with = |invite: &str| Send::Json(json!({ "invite": invite }));
+        let foreign = [("Origin", "http://elsewhere.invalid")];
+        let unknown = "f".repeat(64);
+        let steps: Vec<(Send, &[(&str, &str)], u16, &str)> = vec![
+            (with(&unknown), &foreign, 403, "from another site"),
+            (with(&unknown), &[], 401, "with an unknown invite"),
+        ];
+        for (send, headers, status, what) in steps {
+            let resp = call(
+                &server,
+                "post",
+                &sign_in.path,
+                &Credential::None,
+                headers,
+                &send,
+            )
+            .await;
+            expect(&sign_in, resp, status, what);
+        }
+        let invite = server.add_user("signs-in", "delegate", Some("IOM")).await;
+        let resp = call(
+            &server,
+            "post",
+            &sign_in.path,
+            &Credential::None,
+            &[],
+            &with(&invite),
+        )
+        .await;
+        expect(&sign_in, resp, 200, "with an invite");
+        let resp = call(
+            &server,
+            "post",
+            &sign_in.path,
+            &Credential::None,
+            &[],
+            &with(&invite),
+        )
+        .await;
+        expect(&sign_in, resp, 409, "with a used invite");
+        let invite = server.add_user("disabled", "delegate", Some("IOM")).await;
+        let (ok, _, stderr) = server.cli(&["user", "disable", "disabled"]).await;
+        assert!(ok, "accord user disable: {stderr}");
+        let resp = call(
+            &server,
+            "post",
+            &sign_in.path,
+            &Credential::None,
+            &[],
+            &with(&invite),
+        )
+        .await;
+        expect(&sign_in, resp, 403, "of a disabled user");
+        let resp = call(
+            &server,
+            "post",
+            &sign_in.path,
+            &Credential::None,
+            &[],
+            &with(&unknown),
+        )
+        .await;
+        expect(&sign_in, resp, 429, "after too many failures");
+
         assert!(problems.is_empty(), "{}", problems.join("\n"));
     })
     .await;

@@ -137,3 +137,36 @@ fn new_document(id: DocumentId, kind: DocKind, doc: &Automerge) -> NewDocument {
 pub fn short_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()[..12].to_owned()
 }
+
+/// The name of the chair created on first start.
+pub const FIRST_CHAIR: &str = "chair";
+
+/// On a database without users, creates a first chair and returns a
+/// one-time invite for them, so a fresh installation can be signed into.
+pub async fn first_chair(
+    store: &Store,
+    config: &crate::config::ServeConfig,
+) -> anyhow::Result<Option<String>> {
+    if !store.users().await?.is_empty() || config.no_first_chair {
+        return Ok(None);
+    }
+    let user = store
+        .add_user(&accord_store::NewUser {
+            id: short_id(),
+            name: FIRST_CHAIR.into(),
+            role: accord_store::Role::Chair,
+            entity_code: None,
+        })
+        .await?;
+    let token = crate::auth::new_token();
+    let expires_at = crate::auth::now_ms() + 14 * 86_400_000;
+    store
+        .create_invite(
+            &user.id,
+            &crate::auth::token_hash(&token),
+            accord_store::InviteKind::Invite,
+            expires_at,
+        )
+        .await?;
+    Ok(Some(token))
+}

@@ -179,6 +179,11 @@ pub struct ServeConfig {
     #[arg(long, env = "ACCORD_SIGNIN_WINDOW_SECS", default_value_t = 600)]
     pub signin_window_secs: u64,
 
+    /// Do not create the first chair (and print its invite) on a database
+    /// without users.
+    #[arg(long, env = "ACCORD_NO_FIRST_CHAIR")]
+    pub no_first_chair: bool,
+
     /// Largest JSON request body, in bytes (413 above).
     #[arg(long, env = "ACCORD_MAX_BODY_BYTES", default_value_t = 1 << 20)]
     pub max_body_bytes: usize,

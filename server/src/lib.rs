@@ -144,6 +144,15 @@ pub async fn run(
     if bootstrap::load_scenario_once(&store, &actor, &scenario).await? {
         tracing::info!("loaded the scenario into a new database");
     }
+    if let Some(invite) = bootstrap::first_chair(&store, &config).await? {
+        // Shown once on the console, not logged: the invite is a secret
+        // until it is used (a fresh one: `accord user invite chair`).
+        println!(
+            "\nNo users yet: created the chair \"{}\". Sign in once, within 14 days, at\n\n    {}\n",
+            bootstrap::FIRST_CHAIR,
+            api::invite_link(&config.public_url, &invite)
+        );
+    }
 
     let metrics = Arc::new(Metrics::new());
     let storage_ok = Arc::new(AtomicBool::new(true));
@@ -248,6 +257,7 @@ fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes));
     Router::new()
         .route("/", get(index_page))
+        .route("/join", get(index_page))
         .route("/sync", get(ws::upgrade))
         .route("/healthz", get(api::healthz))
         .route("/readyz", get(api::readyz))
