@@ -123,6 +123,10 @@ async fn user_command(
             if user.disabled {
                 anyhow::bail!("{name} is disabled: `accord user enable` first");
             }
+            let expired = store.expire_invites(&user.id, InviteKind::Invite).await?;
+            if expired > 0 {
+                writeln!(out, "The earlier unused invite no longer works.")?;
+            }
             print_invite(store, db, &user.id, out).await?;
         }
     }

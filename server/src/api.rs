@@ -159,7 +159,11 @@ pub async fn sign_in(
     };
     let invalid = StatusCode::UNAUTHORIZED;
     if !auth::is_token_shaped(request.invite.trim()) {
-        return Err(failed(invalid, "invalid_invite", "this invite is not valid"));
+        return Err(failed(
+            invalid,
+            "invalid_invite",
+            "this invite is not valid",
+        ));
     }
     let token = auth::new_token();
     let now = auth::now_ms();
@@ -202,7 +206,11 @@ pub async fn sign_in(
             "user_disabled",
             "this account is disabled",
         )),
-        Redeemed::Unknown => Err(failed(invalid, "invalid_invite", "this invite is not valid")),
+        Redeemed::Unknown => Err(failed(
+            invalid,
+            "invalid_invite",
+            "this invite is not valid",
+        )),
     }
 }
 

@@ -1172,6 +1172,25 @@ impl Store {
         Ok(true)
     }
 
+    /// Ends a user's unused invites of `kind` (a fresh invite replaces
+    /// them); returns how many.
+    pub async fn expire_invites(&self, user_id: &str, kind: InviteKind) -> Result<u64> {
+        let now = now_ms();
+        let done = with_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE invites SET expires_at = $1 \
+                 WHERE user_id = $2 AND kind = $3 AND used_at IS NULL AND expires_at > $1",
+            )
+            .bind(now)
+            .bind(user_id)
+            .bind(kind.as_str())
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(done)
+    }
+
     /// Stores an invite (only the token's hash) for a user.
     /// [`Error::NotFound`] if the user does not exist, [`Error::Conflict`]
     /// if the token hash is already stored.

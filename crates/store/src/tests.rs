@@ -1659,3 +1659,56 @@ test_both_dbs!(
     sqlite_draft_changes_join_and_page,
     postgres_draft_changes_join_and_page
 );
+
+async fn a_fresh_invite_expires_the_unused_ones(store: Store) {
+    let user = store
+        .add_user(&NewUser {
+            id: "u-fresh".into(),
+            name: "fresh".into(),
+            role: Role::Chair,
+            entity_code: None,
+        })
+        .await
+        .unwrap();
+    let far = now_ms() + 3_600_000;
+    store
+        .create_invite(&user.id, "old", InviteKind::Invite, far)
+        .await
+        .unwrap();
+    store
+        .create_invite(&user.id, "device", InviteKind::Device, far)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .expire_invites(&user.id, InviteKind::Invite)
+            .await
+            .unwrap(),
+        1
+    );
+    let session = |hash: &str| NewSession {
+        token_hash: hash.into(),
+        expires_at: far,
+        max_expires_at: far,
+    };
+    let now = now_ms() + 1;
+    assert_eq!(
+        store
+            .redeem_invite("old", &session("s1"), now)
+            .await
+            .unwrap(),
+        Redeemed::Expired
+    );
+    assert!(matches!(
+        store
+            .redeem_invite("device", &session("s2"), now)
+            .await
+            .unwrap(),
+        Redeemed::Ok(_)
+    ));
+}
+test_both_dbs!(
+    a_fresh_invite_expires_the_unused_ones,
+    fresh_invite_expires_unused_sqlite,
+    fresh_invite_expires_unused_postgres
+);
