@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use automerge::{ActorId, AutoCommit, ChangeHash, ReadDoc};
+use automerge::{ActorId, AutoCommit, ChangeHash};
 use tokio_tungstenite::tungstenite;
 
 use crate::harness::{Client, Db, TestServer, WAIT, http_request, on_both_backends, within};
@@ -61,7 +61,11 @@ async fn changes_are_attributed_to_the_delivering_user(db: Db) {
     assert_eq!(entry["user_name"], "alice");
     assert_eq!(entry["entity"], "IOM");
     assert!(entry["element"].is_string(), "{entry}");
-    assert!(entry["committed_at"].as_str().is_some_and(|t| t.ends_with('Z')));
+    assert!(
+        entry["committed_at"]
+            .as_str()
+            .is_some_and(|t| t.ends_with('Z'))
+    );
 
     // Bob starts from a copy of Alice's document (her change included,
     // say passed along offline) and adds his own, with his own actor.
@@ -107,7 +111,10 @@ async fn a_hijacked_actor_is_refused_and_the_victim_keeps_syncing(db: Db) {
             c.notices.iter().any(|n| n.code == "foreign_actor")
         })
         .await;
-    assert!(!thief.is_closed(), "a content refusal keeps the socket open");
+    assert!(
+        !thief.is_closed(),
+        "a content refusal keeps the socket open"
+    );
 
     // The victim goes on typing; everything of theirs is stored and seen.
     let mut watcher = Client::connect(&server).await;
@@ -116,14 +123,19 @@ async fn a_hijacked_actor_is_refused_and_the_victim_keeps_syncing(db: Db) {
     let entry = wait_logged(&server, &second).await;
     assert_eq!(entry["user_name"], "victim");
     watcher
-        .wait_until(&doc, "the victim's edit", |d| d.text().ends_with(" one two"))
+        .wait_until(&doc, "the victim's edit", |d| {
+            d.text().ends_with(" one two")
+        })
         .await;
     assert!(!watcher.text(&doc).contains("STOLEN"));
     let (text, _) = server.element_state(&doc).await;
     assert!(!text.contains("STOLEN"), "{text}");
     assert_eq!(stored_changes(&server).await, before + 1);
 }
-on_both_backends!(a_hijacked_actor_is_refused_and_the_victim_keeps_syncing, 120);
+on_both_backends!(
+    a_hijacked_actor_is_refused_and_the_victim_keeps_syncing,
+    120
+);
 
 /// A reviewer syncs read-only: their local edit is refused with a notice,
 /// never stored and never seen by others, and they still receive edits.
@@ -162,7 +174,9 @@ async fn a_reviewers_edit_never_reaches_the_server_or_other_clients() {
         let by_delegate = delegate.append(&doc, " delegate").await;
         wait_logged(&server, &by_delegate).await;
         reviewer
-            .wait_until(&doc, "the delegate's edit", |d| d.text().contains(" delegate"))
+            .wait_until(&doc, "the delegate's edit", |d| {
+                d.text().contains(" delegate")
+            })
             .await;
         assert!(!delegate.text(&doc).contains("REVIEWER"));
         let (text, _) = server.element_state(&doc).await;
@@ -230,7 +244,10 @@ async fn the_websocket_upgrade_checks_session_and_origin() {
         let token = server.token().to_owned();
         let origin = server.http_url();
 
-        assert_eq!(upgrade_status(&server.ws_url_with(None), &[]).await, Err(401));
+        assert_eq!(
+            upgrade_status(&server.ws_url_with(None), &[]).await,
+            Err(401)
+        );
         let forged = "ab".repeat(32);
         assert_eq!(
             upgrade_status(&server.ws_url_with(Some(&forged)), &[]).await,
@@ -272,7 +289,10 @@ async fn the_websocket_upgrade_checks_session_and_origin() {
 
         let hash = bystander.append(&doc, " unharmed").await;
         server.wait_element_heads(&doc, &[hash]).await;
-        assert!(!server.log().contains(&token), "a token appeared in the log");
+        assert!(
+            !server.log().contains(&token),
+            "a token appeared in the log"
+        );
     })
     .await;
 }
@@ -331,7 +351,9 @@ async fn a_chairs_structure_edits_reach_every_client_live() {
                 "POST",
                 &format!("/api/v1/drafts/{id}/elements"),
                 Some(&chair),
-                Some(&serde_json::json!({ "label": "(i)", "text": "A new element.", "position": 0 })),
+                Some(
+                    &serde_json::json!({ "label": "(i)", "text": "A new element.", "position": 0 }),
+                ),
             )
             .await;
         assert_eq!(added.status, 201, "{}", added.body);
@@ -370,7 +392,9 @@ async fn a_chairs_structure_edits_reach_every_client_live() {
                 .wait_until(&index, "the rename, move and title", move |d| {
                     accord_model::read_index(&d.doc).is_ok_and(|i| {
                         i.title == "Revised title"
-                            && i.elements.last().is_some_and(|e| e.id == want && e.label == "(z)")
+                            && i.elements
+                                .last()
+                                .is_some_and(|e| e.id == want && e.label == "(z)")
                     })
                 })
                 .await;
@@ -416,12 +440,19 @@ async fn a_chairs_structure_edits_reach_every_client_live() {
     .await;
 }
 
+/// One entry of the presence feed: name, entity, elements.
+type PresentEntry = (String, Option<String>, Vec<String>);
+
 /// The server's `accord-presence` feed on the index document.
-fn presence_of(client: &Client) -> Option<Vec<(String, Option<String>, Vec<String>)>> {
+fn presence_of(client: &Client) -> Option<Vec<PresentEntry>> {
     let last = client.ephemerals.iter().rev().find_map(|e| {
         let value: ciborium::Value = ciborium::from_reader(&e.data[..]).ok()?;
         let map = value.as_map()?.clone();
-        let get = |key: &str| map.iter().find(|(k, _)| k.as_text() == Some(key)).map(|(_, v)| v.clone());
+        let get = |key: &str| {
+            map.iter()
+                .find(|(k, _)| k.as_text() == Some(key))
+                .map(|(_, v)| v.clone())
+        };
         (get("type")?.as_text()? == "accord-presence").then(|| get("present"))?
     })?;
     let entries = last.as_array()?;
@@ -430,7 +461,11 @@ fn presence_of(client: &Client) -> Option<Vec<(String, Option<String>, Vec<Strin
             .iter()
             .filter_map(|entry| {
                 let map = entry.as_map()?;
-                let get = |key: &str| map.iter().find(|(k, _)| k.as_text() == Some(key)).map(|(_, v)| v.clone());
+                let get = |key: &str| {
+                    map.iter()
+                        .find(|(k, _)| k.as_text() == Some(key))
+                        .map(|(_, v)| v.clone())
+                };
                 let elements = get("elements")?
                     .as_array()?
                     .iter()
@@ -471,7 +506,9 @@ async fn presence_is_the_servers_and_live() {
             .wait_for("amy in the presence feed", move |c| {
                 presence_of(c).is_some_and(|p| {
                     p.iter().any(|(name, entity, elements)| {
-                        name == "amy" && entity.as_deref() == Some("UNICEF") && elements.contains(&want)
+                        name == "amy"
+                            && entity.as_deref() == Some("UNICEF")
+                            && elements.contains(&want)
                     })
                 })
             })
@@ -485,7 +522,10 @@ async fn presence_is_the_servers_and_live() {
             .iter()
             .map(|p| p["name"].as_str().expect("name"))
             .collect();
-        assert!(names.contains(&"amy") && names.contains(&"watcher"), "{listed}");
+        assert!(
+            names.contains(&"amy") && names.contains(&"watcher"),
+            "{listed}"
+        );
 
         drop(amy);
         watcher
@@ -503,16 +543,27 @@ async fn a_second_device_signs_in_by_link_as_the_same_user() {
     within(60, async {
         let server = TestServer::start(Db::sqlite()).await;
         let doc = server.element_doc(5).await;
-        let first = server.session_for("traveller", "delegate", Some("FAO")).await;
+        let first = server
+            .session_for("traveller", "delegate", Some("FAO"))
+            .await;
         let link = server
             .request("POST", "/api/v1/session/device", Some(&first), None)
             .await;
         assert_eq!(link.status, 201, "{}", link.body);
         let link = link.json();
-        assert!(link["link"].as_str().is_some_and(|l| l.contains("/join?invite=")));
-        let signed_in = server.sign_in(link["invite"].as_str().expect("invite")).await;
+        assert!(
+            link["link"]
+                .as_str()
+                .is_some_and(|l| l.contains("/join?invite="))
+        );
+        let signed_in = server
+            .sign_in(link["invite"].as_str().expect("invite"))
+            .await;
         assert_eq!(signed_in.status, 200, "{}", signed_in.body);
-        let second = signed_in.json()["token"].as_str().expect("token").to_owned();
+        let second = signed_in.json()["token"]
+            .as_str()
+            .expect("token")
+            .to_owned();
         assert_ne!(second, first);
 
         let mut laptop = Client::connect_with(&server, &second).await;

@@ -13,6 +13,9 @@
 //! - `refusals`: protocol violations (error + close) and content refusals
 //!   (notice + read-only, connection kept);
 //! - `api`: the HTTP endpoints;
+//! - `access`: the administration CLI, sign-in, sessions and device links,
+//!   sign-in throttling, body limits, `Origin` checks, and the roles ×
+//!   actions matrix (who may do what; refusals change nothing);
 //! - `attribution`: identity on the websocket — attribution to the
 //!   delivering user, reviewers read-only, actor and peer id ownership, the
 //!   upgrade's session and Origin checks, live structure edits, presence;
@@ -26,6 +29,8 @@
 #[cfg(test)]
 mod harness;
 
+#[cfg(test)]
+mod access;
 #[cfg(test)]
 mod api;
 #[cfg(test)]

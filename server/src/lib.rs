@@ -263,6 +263,7 @@ fn router(state: AppState) -> Router {
         .route("/readyz", get(api::readyz))
         .route("/metrics", get(api::metrics))
         .nest("/api/v1", api)
+        .fallback(api::not_found)
         .with_state(state)
 }
 

@@ -19,7 +19,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::AppState;
-use crate::api::{Body, DraftView, ElementView, draft_view, element_view};
+use crate::api::{Body, DraftView, ElementView, OptionalBody, draft_view, element_view};
 use crate::auth::{Auth, User};
 use crate::bootstrap;
 use crate::docs::WriteError;
@@ -298,16 +298,10 @@ pub async fn restore_element(
     State(app): State<AppState>,
     auth: Auth,
     Path((draft_id, element_id)): Path<(String, String)>,
-    body: axum::body::Bytes,
+    OptionalBody(body): OptionalBody<RestoreRequest>,
 ) -> Result<Json<ElementView>, ApiError> {
     auth.user.require(&[Role::Chair], "restore elements")?;
-    // The body is optional: `{"position": n}`.
-    let request: RestoreRequest = if body.iter().all(u8::is_ascii_whitespace) {
-        RestoreRequest::default()
-    } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| ApiError::bad_request("bad_request", format!("invalid JSON body: {e}")))?
-    };
+    let request = body.unwrap_or_default();
     let id = element_id.clone();
     edit(&app, &auth.user, &draft_id, move |plan| {
         let Some(row) = plan.archived.iter().find(|e| e.id == id).cloned() else {

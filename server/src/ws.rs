@@ -10,6 +10,7 @@ use std::time::Duration;
 use accord_protocol::wire::{Message, answer_join};
 use accord_protocol::{DocumentId, ProtocolError};
 use axum::extract::State;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{self, CloseFrame, WebSocket, WebSocketUpgrade};
 use axum::response::{IntoResponse, Response};
 use futures::{SinkExt, StreamExt};
@@ -30,13 +31,23 @@ const SESSION_RECHECK: Duration = Duration::from_secs(60);
 pub async fn upgrade(
     State(app): State<AppState>,
     auth: Result<Auth, ApiError>,
-    ws: WebSocketUpgrade,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
     let auth = match auth {
         Ok(auth) => auth,
         Err(e) => {
             app.metrics.close("unauthenticated");
             return e.into_response();
+        }
+    };
+    let ws = match ws {
+        Ok(ws) => ws,
+        Err(rejection) => {
+            return ApiError::bad_request(
+                "websocket_required",
+                format!("/sync is a websocket endpoint: {}", rejection.body_text()),
+            )
+            .into_response();
         }
     };
     let limit = app.config.frame_limit();
