@@ -52,6 +52,25 @@ impl<T: DeserializeOwned, S: Send + Sync> axum::extract::FromRequestParts<S> for
     }
 }
 
+/// Path parameters whose rejection is an API error (400).
+pub struct PathParams<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> axum::extract::FromRequestParts<S>
+    for PathParams<T>
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, ApiError> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(value)) => Ok(PathParams(value)),
+            Err(rejection) => Err(ApiError::bad_request("bad_request", rejection.body_text())),
+        }
+    }
+}
+
 /// An optional JSON body: `None` when the request has none.
 pub struct OptionalBody<T>(pub Option<T>);
 
@@ -355,7 +374,7 @@ pub async fn drafts(
 pub async fn draft(
     State(app): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
 ) -> Result<Json<DraftView>, ApiError> {
     let row = visible_draft(&app, &auth.user, &id).await?;
     Ok(Json(draft_view(&app, row).await?))
@@ -454,7 +473,7 @@ pub struct Page {
 pub async fn changes(
     State(app): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
     Params(page): Params<Page>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     auth.user
@@ -497,7 +516,7 @@ pub async fn changes(
 pub async fn presence(
     State(app): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     visible_draft(&app, &auth.user, &id).await?;
     let present: Vec<Present> = app.presence.list(&id);

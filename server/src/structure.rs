@@ -13,13 +13,15 @@ use accord_model::{IndexElement, IndexState};
 use accord_protocol::DocumentId;
 use accord_store::{ElementRow, NewChange, NewEvent, Role, StructureEdit};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::AppState;
-use crate::api::{Body, DraftView, ElementView, OptionalBody, draft_view, element_view};
+use crate::api::{
+    Body, DraftView, ElementView, OptionalBody, PathParams, draft_view, element_view,
+};
 use crate::auth::{Auth, User};
 use crate::bootstrap;
 use crate::docs::WriteError;
@@ -146,7 +148,7 @@ pub async fn create_draft(
 pub async fn update_draft(
     State(app): State<AppState>,
     auth: Auth,
-    Path(draft_id): Path<String>,
+    PathParams(draft_id): PathParams<String>,
     Body(patch): Body<DraftPatch>,
 ) -> Result<Json<DraftView>, ApiError> {
     auth.user
@@ -180,7 +182,7 @@ pub async fn update_draft(
 pub async fn add_element(
     State(app): State<AppState>,
     auth: Auth,
-    Path(draft_id): Path<String>,
+    PathParams(draft_id): PathParams<String>,
     Body(request): Body<NewElementRequest>,
 ) -> Result<(StatusCode, Json<ElementView>), ApiError> {
     auth.user.require(&[Role::Chair], "add elements")?;
@@ -225,7 +227,7 @@ pub async fn add_element(
 pub async fn update_element(
     State(app): State<AppState>,
     auth: Auth,
-    Path((draft_id, element_id)): Path<(String, String)>,
+    PathParams((draft_id, element_id)): PathParams<(String, String)>,
     Body(patch): Body<ElementPatch>,
 ) -> Result<Json<ElementView>, ApiError> {
     auth.user
@@ -275,7 +277,7 @@ pub async fn update_element(
 pub async fn archive_element(
     State(app): State<AppState>,
     auth: Auth,
-    Path((draft_id, element_id)): Path<(String, String)>,
+    PathParams((draft_id, element_id)): PathParams<(String, String)>,
 ) -> Result<Json<DraftView>, ApiError> {
     auth.user.require(&[Role::Chair], "archive elements")?;
     let id = element_id.clone();
@@ -297,7 +299,7 @@ pub async fn archive_element(
 pub async fn restore_element(
     State(app): State<AppState>,
     auth: Auth,
-    Path((draft_id, element_id)): Path<(String, String)>,
+    PathParams((draft_id, element_id)): PathParams<(String, String)>,
     OptionalBody(body): OptionalBody<RestoreRequest>,
 ) -> Result<Json<ElementView>, ApiError> {
     auth.user.require(&[Role::Chair], "restore elements")?;
