@@ -5,7 +5,9 @@
 //!   written only by the server.
 
 use automerge::transaction::Transactable;
-use automerge::{ActorId, AutoCommit, Automerge, ChangeHash, ObjId, ObjType, ROOT, ReadDoc};
+use automerge::{
+    ActorId, AutoCommit, Automerge, ChangeHash, ObjId, ObjType, ROOT, ReadDoc, ScalarValue,
+};
 
 use crate::error::{Error, Result};
 use crate::text::normalize_line_ends;
@@ -179,4 +181,143 @@ fn update_text_field<T: Transactable + ReadDoc>(
         _ => put_text(tx, obj, key, value)?,
     }
     Ok(())
+}
+
+/// Brings the value at `obj[key]` to `value` with the fewest operations:
+/// objects become maps (keys added, updated, removed), strings Text objects
+/// (updated by a character diff), numbers, booleans and null scalars;
+/// arrays become lists, replaced whole when they differ. Makes no operation
+/// when nothing differs. Used for the server's projections into the index
+/// document.
+pub fn reconcile_json<T: Transactable + ReadDoc>(
+    tx: &mut T,
+    obj: &ObjId,
+    key: &str,
+    value: &serde_json::Value,
+) -> Result<()> {
+    use serde_json::Value as J;
+    let current = tx.get(obj, key)?;
+    match value {
+        J::Object(map) => {
+            let target = match current {
+                Some((automerge::Value::Object(ObjType::Map), id)) => id,
+                _ => tx.put_object(obj, key, ObjType::Map)?,
+            };
+            let stale: Vec<String> = tx
+                .keys(&target)
+                .filter(|k| !map.contains_key(k))
+                .collect();
+            for k in stale {
+                tx.delete(&target, k.as_str())?;
+            }
+            for (k, v) in map {
+                reconcile_json(tx, &target, k, v)?;
+            }
+        }
+        J::String(s) => update_text_field(tx, obj, key, s)?,
+        J::Array(items) => {
+            let same = match &current {
+                Some((automerge::Value::Object(ObjType::List), id)) => {
+                    to_json(tx, id)? == J::Array(items.clone())
+                }
+                _ => false,
+            };
+            if !same {
+                let list = tx.put_object(obj, key, ObjType::List)?;
+                for (i, item) in items.iter().enumerate() {
+                    insert_json(tx, &list, i, item)?;
+                }
+            }
+        }
+        scalar => {
+            let want = scalar_of(scalar);
+            let same = matches!(&current, Some((automerge::Value::Scalar(s), _)) if **s == want);
+            if !same {
+                tx.put(obj, key, want)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn insert_json<T: Transactable + ReadDoc>(
+    tx: &mut T,
+    list: &ObjId,
+    index: usize,
+    value: &serde_json::Value,
+) -> Result<()> {
+    use serde_json::Value as J;
+    match value {
+        J::Object(map) => {
+            let entry = tx.insert_object(list, index, ObjType::Map)?;
+            for (k, v) in map {
+                reconcile_json(tx, &entry, k, v)?;
+            }
+        }
+        J::Array(items) => {
+            let inner = tx.insert_object(list, index, ObjType::List)?;
+            for (i, item) in items.iter().enumerate() {
+                insert_json(tx, &inner, i, item)?;
+            }
+        }
+        J::String(s) => {
+            let text = tx.insert_object(list, index, ObjType::Text)?;
+            tx.splice_text(&text, 0, 0, s)?;
+        }
+        scalar => tx.insert(list, index, scalar_of(scalar))?,
+    }
+    Ok(())
+}
+
+fn scalar_of(value: &serde_json::Value) -> ScalarValue {
+    match value {
+        serde_json::Value::Bool(b) => ScalarValue::Boolean(*b),
+        serde_json::Value::Number(n) => match n.as_i64() {
+            Some(i) => ScalarValue::Int(i),
+            None => ScalarValue::F64(n.as_f64().unwrap_or_default()),
+        },
+        _ => ScalarValue::Null,
+    }
+}
+
+/// The JSON value of an object (maps, lists, texts and scalars).
+pub fn to_json(doc: &impl ReadDoc, obj: &ObjId) -> Result<serde_json::Value> {
+    use serde_json::Value as J;
+    let value_of = |v: automerge::Value<'_>, id: ObjId| -> Result<J> {
+        Ok(match v {
+            automerge::Value::Object(ObjType::Text) => J::String(doc.text(&id)?),
+            automerge::Value::Object(_) => to_json(doc, &id)?,
+            automerge::Value::Scalar(s) => match s.as_ref() {
+                ScalarValue::Boolean(b) => J::Bool(*b),
+                ScalarValue::Int(i) => J::from(*i),
+                ScalarValue::Uint(u) => J::from(*u),
+                ScalarValue::F64(f) => J::from(*f),
+                ScalarValue::Counter(c) => J::from(i64::from(c)),
+                ScalarValue::Timestamp(t) => J::from(*t),
+                ScalarValue::Str(s) => J::String(s.to_string()),
+                _ => J::Null,
+            },
+        })
+    };
+    match doc.object_type(obj)? {
+        ObjType::Map | ObjType::Table => {
+            let mut map = serde_json::Map::new();
+            for key in doc.keys(obj) {
+                if let Some((v, id)) = doc.get(obj, key.as_str())? {
+                    map.insert(key, value_of(v, id)?);
+                }
+            }
+            Ok(J::Object(map))
+        }
+        ObjType::List => {
+            let mut items = Vec::new();
+            for i in 0..doc.length(obj) {
+                if let Some((v, id)) = doc.get(obj, i)? {
+                    items.push(value_of(v, id)?);
+                }
+            }
+            Ok(J::Array(items))
+        }
+        ObjType::Text => Ok(J::String(doc.text(obj)?)),
+    }
 }

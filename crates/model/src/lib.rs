@@ -8,7 +8,7 @@ mod text;
 
 pub use docs::{
     IndexElement, IndexState, element_text, heads_hex, new_element_doc, new_index_doc, read_index,
-    reconcile_index, text_obj,
+    reconcile_index, reconcile_json, text_obj, to_json,
 };
 pub use error::{Error, Result};
 pub use scenario::{DraftSpec, ElementSpec, EntitySpec, Scenario};

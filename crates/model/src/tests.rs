@@ -149,3 +149,36 @@ fn reconcile_index_reaches_the_target_with_few_operations() {
     assert!(change.len() <= 2, "a one-letter rename is one or two ops");
     assert_ne!(ac.get_heads(), before);
 }
+
+#[test]
+fn reconcile_json_writes_only_what_differs() {
+    let mut ac = automerge::AutoCommit::new();
+    let first = serde_json::json!({
+        "state": "open",
+        "elements": {
+            "a": { "status": "agreed", "deadline": null, "count": 3, "ok": true },
+            "b": { "status": "open", "list": [1, "x", { "k": false }] }
+        }
+    });
+    reconcile_json(&mut ac, &automerge::ROOT, "consensus", &first).unwrap();
+    ac.commit();
+    let (_, obj) = ac.get(automerge::ROOT, "consensus").unwrap().unwrap();
+    assert_eq!(to_json(&ac, &obj).unwrap(), first);
+
+    // The same value again: no operation, no change.
+    reconcile_json(&mut ac, &automerge::ROOT, "consensus", &first).unwrap();
+    assert!(ac.commit().is_none());
+
+    // One cell changes, one key goes away: a small change.
+    let second = serde_json::json!({
+        "state": "open",
+        "elements": {
+            "a": { "status": "objected", "deadline": 17, "count": 3, "ok": true },
+        }
+    });
+    reconcile_json(&mut ac, &automerge::ROOT, "consensus", &second).unwrap();
+    ac.commit().expect("a change");
+    assert_eq!(to_json(&ac, &obj).unwrap(), second);
+    let change = ac.get_last_local_change().unwrap();
+    assert!(change.len() < 20, "{} ops", change.len());
+}
