@@ -16,6 +16,8 @@
 //! - `access`: the administration CLI, sign-in, sessions and device links,
 //!   sign-in throttling, body limits, `Origin` checks, and the roles ×
 //!   actions matrix (who may do what; refusals change nothing);
+//! - `consensus`: positions, statuses, silence, locks, adoption and the
+//!   index projection on the reference scenario's 28 entities;
 //! - `attribution`: identity on the websocket — attribution to the
 //!   delivering user, reviewers read-only, actor and peer id ownership, the
 //!   upgrade's session and Origin checks, live structure edits, presence;
@@ -35,6 +37,8 @@ mod access;
 mod api;
 #[cfg(test)]
 mod attribution;
+#[cfg(test)]
+mod consensus;
 #[cfg(test)]
 mod durability;
 #[cfg(test)]

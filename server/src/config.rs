@@ -179,6 +179,15 @@ pub struct ServeConfig {
     #[arg(long, env = "ACCORD_SIGNIN_WINDOW_SECS", default_value_t = 600)]
     pub signin_window_secs: u64,
 
+    /// Minutes a silence deadline must lie ahead when the procedure starts.
+    #[arg(long, env = "ACCORD_SILENCE_MIN_MINUTES", default_value_t = 60)]
+    pub silence_min_minutes: u64,
+
+    /// Lets chairs move the consensus clock forward
+    /// (`POST /api/v1/test/clock`): for tests and rehearsals only.
+    #[arg(long, env = "ACCORD_TEST_CLOCK")]
+    pub test_clock: bool,
+
     /// Do not create the first chair (and print its invite) on a database
     /// without users.
     #[arg(long, env = "ACCORD_NO_FIRST_CHAIR")]
@@ -206,6 +215,10 @@ impl ServeConfig {
 
     pub fn evict_after(&self) -> Duration {
         Duration::from_secs(self.evict_secs.max(1))
+    }
+
+    pub fn silence_min_notice_ms(&self) -> i64 {
+        (self.silence_min_minutes * 60_000) as i64
     }
 
     pub fn session_idle(&self) -> Duration {

@@ -34,8 +34,19 @@ pub enum DocCmd {
     },
     /// The connection has gone.
     Leave { conn: ConnId },
-    /// A read of the committed state.
-    Read { reply: oneshot::Sender<DocView> },
+    /// A read of the committed state; `check` names heads whose presence
+    /// in the document the reply reports (`DocView::missing`).
+    Read {
+        check: Vec<ChangeHash>,
+        reply: oneshot::Sender<DocView>,
+    },
+    /// Locks the element's text (silence procedure, adoption) or unlocks it.
+    /// While locked, any change that reaches it is stored, then undone by a
+    /// server change restoring the locked text, and its author is told why.
+    SetLock {
+        lock: Option<Lock>,
+        reply: oneshot::Sender<()>,
+    },
     /// A change the server makes with its own actor (structure edits to the
     /// index document): `edit` builds it on a copy of the committed
     /// document, `persist` stores it (with whatever else belongs in the same
@@ -98,7 +109,29 @@ pub struct DocView {
     pub heads: Vec<ChangeHash>,
     /// The element's text; `None` for the index document.
     pub text: Option<String>,
+    /// The checked heads the document does not hold.
+    pub missing: Vec<ChangeHash>,
 }
+
+/// A locked element text and what its authors are told when an edit is undone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lock {
+    pub text: String,
+    pub message: String,
+}
+
+/// What an element's actor reports after its text changed (checked when
+/// committed changes are applied, so at most about once a second).
+#[derive(Debug, Clone)]
+pub struct TextChanged {
+    pub doc: DocumentId,
+    pub text_hash: String,
+    pub bracketed: bool,
+}
+
+/// The message for edits undone by a lock loaded from storage.
+const LOCKED: &str =
+    "this element is locked (under a silence procedure or adopted): your edit was undone";
 
 /// Sleeps until `at`, or forever when there is nothing to wait for.
 async fn sleep_until(at: Option<tokio::time::Instant>) {
@@ -135,6 +168,8 @@ struct Shared {
     shutdown: CancellationToken,
     tracker: TaskTracker,
     actors: Arc<ActorOwners>,
+    /// Where element actors report text changes (the consensus service).
+    text_watch: std::sync::OnceLock<mpsc::UnboundedSender<TextChanged>>,
     loaded: Mutex<HashMap<DocumentId, mpsc::Sender<DocCmd>>>,
 }
 
@@ -168,6 +203,7 @@ impl Docs {
             shutdown,
             tracker,
             actors,
+            text_watch: std::sync::OnceLock::new(),
             loaded: Mutex::new(HashMap::new()),
         }))
     }
@@ -229,11 +265,35 @@ impl Docs {
 
     /// The committed state of a document, if the server created it.
     pub async fn read(&self, id: DocumentId) -> Result<Option<DocView>, LoadError> {
+        self.read_checked(id, Vec::new()).await
+    }
+
+    /// Like [`Docs::read`], reporting which of `check` the document lacks.
+    pub async fn read_checked(
+        &self,
+        id: DocumentId,
+        check: Vec<ChangeHash>,
+    ) -> Result<Option<DocView>, LoadError> {
         let (reply, wait) = oneshot::channel();
-        match self.send(id, DocCmd::Read { reply }).await? {
+        match self.send(id, DocCmd::Read { check, reply }).await? {
             Delivery::Unknown => Ok(None),
             Delivery::Delivered => Ok(wait.await.ok()),
         }
+    }
+
+    /// Sets or lifts an element's lock; returns once the actor has it (and
+    /// has restored the locked text if it differed).
+    pub async fn set_lock(&self, id: DocumentId, lock: Option<Lock>) -> Result<(), LoadError> {
+        let (reply, wait) = oneshot::channel();
+        if self.send(id, DocCmd::SetLock { lock, reply }).await? == Delivery::Delivered {
+            let _ = wait.await;
+        }
+        Ok(())
+    }
+
+    /// Element actors report text changes to `tx` from now on.
+    pub fn watch_texts(&self, tx: mpsc::UnboundedSender<TextChanged>) {
+        let _ = self.0.text_watch.set(tx);
     }
 
     /// Makes a server change to a document (see [`DocCmd::Write`]); returns
@@ -270,10 +330,20 @@ impl Docs {
         let Some(sync) = self.load(id).await? else {
             return Ok(None);
         };
+        let lock = self
+            .0
+            .store
+            .element_lock(&id.to_string())
+            .await?
+            .map(|text| Lock {
+                text,
+                message: LOCKED.into(),
+            });
         let (tx, rx) = mpsc::channel(1024);
         loaded.insert(id, tx.clone());
         self.0.metrics.documents_loaded.set(loaded.len() as i64);
-        let actor = DocActor::new(id, sync, self.clone(), rx);
+        let mut actor = DocActor::new(id, sync, self.clone(), rx);
+        actor.lock = lock;
         self.0.tracker.spawn(actor.run());
         Ok(Some(tx))
     }
@@ -330,6 +400,10 @@ struct DocActor {
     unsnapshotted: usize,
     /// When the next bulk apply is due if nothing makes it urgent.
     apply_due: Instant,
+    /// The locked text, if the element is locked.
+    lock: Option<Lock>,
+    /// The heads of the text last reported to the text watcher.
+    reported: Option<Vec<ChangeHash>>,
 }
 
 /// Bulk applies are spaced by at least this long...
@@ -350,6 +424,8 @@ impl DocActor {
             rx,
             unsnapshotted: 0,
             apply_due: Instant::now(),
+            lock: None,
+            reported: None,
         }
     }
 
@@ -452,6 +528,7 @@ impl DocActor {
         let shared = self.docs.0.clone();
         let mut reads = Vec::new();
         let mut writes = Vec::new();
+        let mut locks = Vec::new();
         for cmd in batch {
             match cmd {
                 DocCmd::Sync { conn, data } => {
@@ -492,7 +569,8 @@ impl DocActor {
                     }
                 }
                 DocCmd::Leave { conn } => self.drop_conn(conn),
-                DocCmd::Read { reply } => reads.push(reply),
+                DocCmd::Read { check, reply } => reads.push((check, reply)),
+                DocCmd::SetLock { lock, reply } => locks.push((lock, reply)),
                 DocCmd::Write {
                     edit,
                     persist,
@@ -524,6 +602,14 @@ impl DocActor {
                 }
             })
             .collect();
+        // The authors of this round's changes, to tell them if a lock undoes them.
+        let authors: Vec<ConnId> = if self.lock.is_some() {
+            let mut authors: Vec<ConnId> = self.sync.pending().iter().map(|c| c.conn).collect();
+            authors.dedup();
+            authors
+        } else {
+            Vec::new()
+        };
         if !pending.is_empty() {
             let count = pending.len();
             match shared.committer.commit(pending).await {
@@ -532,6 +618,9 @@ impl DocActor {
                     let out = self.sync.committed();
                     shared.metrics.relayed_messages.inc_by(out.len() as u64);
                     self.send(out);
+                    if self.lock.is_some() && !self.enforce_lock(&authors).await {
+                        return false;
+                    }
                 }
                 Err(error) => {
                     if !self.commit_failed(&error).await {
@@ -544,13 +633,25 @@ impl DocActor {
             if !self.apply().await {
                 return false;
             }
-            for reply in reads {
+            for (check, reply) in reads {
+                let doc = self.sync.doc();
                 let view = DocView {
                     heads: self.sync.heads(),
-                    text: accord_model::element_text(self.sync.doc()).ok(),
+                    text: accord_model::element_text(doc).ok(),
+                    missing: check
+                        .into_iter()
+                        .filter(|h| automerge::ReadDoc::get_change_by_hash(doc, h).is_none())
+                        .collect(),
                 };
                 let _ = reply.send(view);
             }
+        }
+        for (lock, reply) in locks {
+            self.lock = lock;
+            if self.lock.is_some() && !self.enforce_lock(&[]).await {
+                return false;
+            }
+            let _ = reply.send(());
         }
         for (edit, persist, reply) in writes {
             let result = self.write(edit, persist).await;
@@ -561,6 +662,77 @@ impl DocActor {
             }
         }
         true
+    }
+
+    /// Restores the locked text if committed changes altered it, and tells
+    /// their authors. The offending changes stay stored and attributed.
+    async fn enforce_lock(&mut self, authors: &[ConnId]) -> bool {
+        let Some(lock) = self.lock.clone() else {
+            return true;
+        };
+        if self.sync.needs_apply() && !self.apply().await {
+            return false;
+        }
+        if accord_model::element_text(self.sync.doc()).ok().as_deref() == Some(&lock.text) {
+            return true;
+        }
+        let store = self.docs.0.store.clone();
+        let locked = lock.text.clone();
+        let result = self
+            .write(
+                Box::new(move |tx| {
+                    let text = match automerge::ReadDoc::get(tx, automerge::ROOT, "text") {
+                        Ok(Some((automerge::Value::Object(automerge::ObjType::Text), id))) => id,
+                        _ => return Err("the element has no text".into()),
+                    };
+                    automerge::transaction::Transactable::update_text(tx, &text, &locked)
+                        .map_err(|e| e.to_string())
+                }),
+                Box::new(move |change| {
+                    Box::pin(async move {
+                        match change {
+                            Some(change) => store.commit(&[change]).await.map(|_| ()),
+                            None => Ok(()),
+                        }
+                    })
+                }),
+            )
+            .await;
+        match result {
+            Ok(_) => {
+                self.docs.0.metrics.changes_reverted.inc();
+                for conn in authors {
+                    if let Some(handle) = self.conns.get(conn) {
+                        handle.notice(&self.id, "locked", &lock.message);
+                    }
+                }
+                true
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "restoring a locked text failed");
+                !matches!(e, WriteError::Broken(_))
+            }
+        }
+    }
+
+    /// Reports the element's text to the watcher when its heads moved.
+    fn report_text(&mut self) {
+        let Some(watch) = self.docs.0.text_watch.get() else {
+            return;
+        };
+        let heads = self.sync.heads();
+        if self.reported.as_ref() == Some(&heads) {
+            return;
+        }
+        let Ok(text) = accord_model::element_text(self.sync.doc()) else {
+            return;
+        };
+        self.reported = Some(heads);
+        let _ = watch.send(TextChanged {
+            doc: self.id,
+            text_hash: accord_model::text_hash(&text),
+            bracketed: text.contains(['[', ']']),
+        });
     }
 
     /// A server change: built on a copy of the committed document, stored,
@@ -598,6 +770,7 @@ impl DocActor {
                 .map_err(|e| WriteError::Broken(e.to_string()))?;
             let out = self.sync.generate();
             self.send(out);
+            self.report_text();
         }
         Ok(self.sync.heads())
     }
@@ -652,6 +825,7 @@ impl DocActor {
             Ok(out) => {
                 shared.metrics.regular_messages.inc_by(out.len() as u64);
                 self.send(out);
+                self.report_text();
                 true
             }
             Err(e) => {

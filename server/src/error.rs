@@ -12,6 +12,8 @@ pub struct ApiError {
     pub message: String,
     /// Seconds for a `Retry-After` header (429).
     pub retry_after: Option<u64>,
+    /// More fields for the body (e.g. `current_hash` with `text_changed`).
+    pub extra: Option<serde_json::Value>,
 }
 
 impl ApiError {
@@ -21,6 +23,7 @@ impl ApiError {
             code,
             message: message.into(),
             retry_after: None,
+            extra: None,
         }
     }
 
@@ -64,7 +67,14 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({ "error": self.code, "message": self.message });
+        let mut body = serde_json::json!({ "error": self.code, "message": self.message });
+        if let (Some(serde_json::Value::Object(extra)), Some(map)) =
+            (self.extra, body.as_object_mut())
+        {
+            for (k, v) in extra {
+                map.entry(k).or_insert(v);
+            }
+        }
         let mut response = (self.status, Json(body)).into_response();
         if let Some(secs) = self.retry_after {
             response

@@ -12,6 +12,7 @@ mod bootstrap;
 mod commit;
 pub mod config;
 mod conn;
+mod consensus;
 mod docs;
 mod error;
 mod metrics;
@@ -66,13 +67,23 @@ pub struct AppState {
     directory: Arc<Directory>,
     presence: Arc<Presence>,
     throttle: Arc<SignInThrottle>,
-    /// Serialises structure edits per draft.
-    structure_locks: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
+    /// Serialises structure and consensus commands per draft.
+    draft_locks: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
+    consensus: Arc<consensus::Consensus>,
 }
 
 impl AppState {
     fn next_conn_id(&self) -> u64 {
         self.next_conn.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// The lock that serialises a draft's structure and consensus commands.
+    async fn draft_lock(&self, draft_id: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = {
+            let mut locks = self.draft_locks.lock().unwrap_or_else(|e| e.into_inner());
+            locks.entry(draft_id.to_owned()).or_default().clone()
+        };
+        lock.lock_owned().await
     }
 }
 
@@ -174,6 +185,7 @@ pub async fn run(
         tracker.clone(),
         actors,
     );
+    let (consensus_service, dirty) = consensus::Consensus::new(config.test_clock);
     let throttle = Arc::new(SignInThrottle::new(
         config.signin_failures,
         std::time::Duration::from_secs(config.signin_window_secs),
@@ -192,8 +204,10 @@ pub async fn run(
         directory: Arc::new(Directory::default()),
         presence: Arc::new(Presence::default()),
         throttle,
-        structure_locks: Arc::default(),
+        draft_locks: Arc::default(),
+        consensus: consensus_service,
     };
+    consensus::spawn(&state, dirty, &tracker);
 
     let app = router(state.clone());
     let addr = listener.local_addr()?;
@@ -248,10 +262,29 @@ fn router(state: AppState) -> Router {
             post(structure::restore_element),
         )
         .route("/drafts/{id}/changes", get(api::changes))
+        .route("/drafts/{id}/consensus", get(consensus::get_consensus))
+        .route(
+            "/drafts/{id}/elements/{eid}/positions/{entity}",
+            axum::routing::put(consensus::put_position),
+        )
+        .route(
+            "/drafts/{id}/silence",
+            post(consensus::start_silence).delete(consensus::cancel_silence),
+        )
+        .route(
+            "/drafts/{id}/elements/{eid}/adopt",
+            post(consensus::adopt_element),
+        )
+        .route(
+            "/drafts/{id}/elements/{eid}/reopen",
+            post(consensus::reopen_element),
+        )
+        .route("/drafts/{id}/adopt", post(consensus::adopt_draft))
         .route("/drafts/{id}/presence", get(api::presence))
         .route("/entities", get(api::entities))
         .route("/users", get(api::users))
         .route("/openapi.json", get(openapi::document))
+        .route("/test/clock", post(consensus::advance_clock))
         .fallback(api::not_found)
         .method_not_allowed_fallback(api::method_not_allowed)
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes));

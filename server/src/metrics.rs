@@ -19,6 +19,7 @@ pub struct Metrics {
     pub documents_loaded: Gauge,
     pub changes_stored: Counter,
     pub changes_refused: Counter,
+    pub changes_reverted: Counter,
     pub commit_failures: Counter,
     pub commit_seconds: Histogram,
     pub commit_batch_changes: Histogram,
@@ -50,6 +51,7 @@ impl Metrics {
             documents_loaded: Gauge::default(),
             changes_stored: Counter::default(),
             changes_refused: Counter::default(),
+            changes_reverted: Counter::default(),
             commit_failures: Counter::default(),
             commit_seconds: Histogram::new(seconds),
             commit_batch_changes: Histogram::new([
@@ -86,6 +88,12 @@ impl Metrics {
             "changes_refused",
             "Sync messages whose changes were refused",
             &metrics.changes_refused,
+        );
+        register(
+            &mut registry,
+            "changes_reverted",
+            "Edits of locked elements undone by a server change",
+            &metrics.changes_reverted,
         );
         register(
             &mut registry,

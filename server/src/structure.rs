@@ -390,14 +390,7 @@ async fn edit(
     draft_id: &str,
     change: impl FnOnce(&mut Plan) -> Result<(), ApiError>,
 ) -> Result<(), ApiError> {
-    let lock = {
-        let mut locks = app
-            .structure_locks
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        locks.entry(draft_id.to_owned()).or_default().clone()
-    };
-    let _guard = lock.lock().await;
+    let _guard = app.draft_lock(draft_id).await;
     let draft = app
         .store
         .draft(draft_id)
@@ -455,6 +448,7 @@ async fn edit(
             }),
         )
         .await;
+    app.consensus.touch(draft_id);
     match result {
         Ok(_) => Ok(()),
         Err(WriteError::Store(e)) => Err(e.into()),

@@ -1,0 +1,1188 @@
+//! Consensus tracking: positions, element status, the silence procedure and
+//! adoption (DESIGN.md section 2), on the rules of `accord-consensus`.
+//!
+//! Every command runs under its draft's lock: it reads the draft's facts
+//! (texts from the committed documents, the ledger, silences, adoptions),
+//! asks the rules, writes to the store, moves element locks, and projects the
+//! result into the draft's index document (`consensus`), so every client
+//! sees it live. Text edits change staleness and brackets: element actors
+//! report new text hashes after applying, and a projector task re-projects
+//! the drafts whose status inputs moved. A scheduler fires silence deadlines;
+//! the database decides that each fires once.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use accord_consensus::{
+    ElementFacts, ElementSummary, PositionEntry, Progress, Silence, Stance, Standing, Status,
+};
+use accord_protocol::DocumentId;
+use accord_store::{DraftRow, ElementRow, NewEvent, NewPosition, NewSilence, Role, SilenceRow};
+use automerge::ChangeHash;
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::sync::{Notify, mpsc};
+
+use crate::AppState;
+use crate::api::{Body, OptionalBody, PathParams, iso, visible_draft};
+use crate::auth::Auth;
+use crate::docs::{Lock, TextChanged, WriteError};
+use crate::error::ApiError;
+
+/// The server's clock for consensus: positions, deadlines, firing. With
+/// `--test-clock` a chair can move it forward (for tests and rehearsals).
+pub struct Clock {
+    offset_ms: AtomicI64,
+    pub controllable: bool,
+}
+
+impl Clock {
+    pub fn new(controllable: bool) -> Self {
+        Self {
+            offset_ms: AtomicI64::new(0),
+            controllable,
+        }
+    }
+
+    pub fn now(&self) -> i64 {
+        crate::auth::now_ms() + self.offset_ms.load(Ordering::Relaxed)
+    }
+
+    fn advance(&self, ms: i64) {
+        self.offset_ms.fetch_add(ms, Ordering::Relaxed);
+    }
+}
+
+/// Shared state of the consensus service.
+pub struct Consensus {
+    pub clock: Clock,
+    /// Wakes the silence scheduler (a silence started, the clock moved).
+    wake: Notify,
+    /// Drafts to re-project (text changes).
+    dirty: mpsc::UnboundedSender<String>,
+    /// Per element document: the last reported (text hash, bracketed).
+    texts: Mutex<HashMap<DocumentId, (String, bool)>>,
+    /// Per element id: every text hash its ledger holds.
+    ledger_hashes: Mutex<HashMap<String, HashSet<String>>>,
+}
+
+impl Consensus {
+    /// The service and the receiving end of its re-projection queue.
+    pub fn new(controllable_clock: bool) -> (Arc<Self>, mpsc::UnboundedReceiver<String>) {
+        let (dirty, rx) = mpsc::unbounded_channel();
+        (
+            Arc::new(Self {
+                clock: Clock::new(controllable_clock),
+                wake: Notify::new(),
+                dirty,
+                texts: Mutex::new(HashMap::new()),
+                ledger_hashes: Mutex::new(HashMap::new()),
+            }),
+            rx,
+        )
+    }
+
+    /// Asks for a draft's projection to be brought up to date.
+    pub fn touch(&self, draft_id: &str) {
+        let _ = self.dirty.send(draft_id.to_owned());
+    }
+
+    fn note_hash(&self, element_id: &str, hash: &str) {
+        let mut map = self.ledger_hashes.lock().unwrap_or_else(|e| e.into_inner());
+        map.entry(element_id.to_owned())
+            .or_default()
+            .insert(hash.to_owned());
+    }
+}
+
+/// Starts the projector and the silence scheduler.
+pub fn spawn(
+    app: &AppState,
+    dirty: mpsc::UnboundedReceiver<String>,
+    tracker: &tokio_util::task::TaskTracker,
+) {
+    let (texts_tx, texts_rx) = mpsc::unbounded_channel();
+    app.docs.watch_texts(texts_tx);
+    tracker.spawn(projector(app.clone(), dirty, texts_rx));
+    tracker.spawn(scheduler(app.clone()));
+}
+
+// ---------------------------------------------------------------------------
+// Facts and summaries
+
+/// An element's committed text.
+#[derive(Debug, Clone)]
+pub struct ElementText {
+    pub text: String,
+    pub text_hash: String,
+    pub heads: Vec<ChangeHash>,
+}
+
+/// Everything the rules need about a draft.
+pub struct DraftFacts {
+    pub draft: DraftRow,
+    pub participants: Vec<(String, String)>,
+    pub elements: Vec<ElementRow>,
+    pub texts: HashMap<String, ElementText>,
+    pub ledger: Vec<PositionEntry>,
+    pub silences: HashMap<String, SilenceRow>,
+    pub adoptions: HashMap<String, accord_store::AdoptionRow>,
+    pub user_names: HashMap<String, String>,
+}
+
+impl DraftFacts {
+    fn participant_codes(&self) -> Vec<String> {
+        self.participants.iter().map(|(c, _)| c.clone()).collect()
+    }
+
+    fn silence(&self, element_id: &str) -> Option<Silence> {
+        self.silences.get(element_id).map(|s| Silence {
+            id: s.id,
+            deadline: s.deadline,
+            started_at: s.started_at,
+            locked_text_hash: s.locked_text_hash.clone(),
+        })
+    }
+
+    fn summary(&self, element: &ElementRow) -> ElementSummary {
+        let text = self.texts.get(&element.id);
+        let silence = self.silence(&element.id);
+        let facts = ElementFacts {
+            element_id: &element.id,
+            text: text.map_or("", |t| t.text.as_str()),
+            text_hash: text.map_or("", |t| t.text_hash.as_str()),
+            adopted: self.adoptions.contains_key(&element.id),
+            silence: silence.as_ref(),
+            ledger: &self.ledger,
+        };
+        accord_consensus::summarize(&facts, &self.participant_codes())
+    }
+
+    fn summaries(&self) -> Vec<ElementSummary> {
+        self.elements.iter().map(|e| self.summary(e)).collect()
+    }
+
+    fn progress(&self, summaries: &[ElementSummary]) -> Progress {
+        accord_consensus::progress(summaries, self.draft.adopted_at.is_some())
+    }
+
+    fn element(&self, element_id: &str) -> Result<&ElementRow, ApiError> {
+        self.elements
+            .iter()
+            .find(|e| e.id == element_id)
+            .ok_or_else(|| ApiError::not_found("the element"))
+    }
+
+    fn user_name(&self, id: &Option<String>) -> Value {
+        match id {
+            Some(id) => json!(
+                self.user_names
+                    .get(id)
+                    .cloned()
+                    .unwrap_or_else(|| id.clone())
+            ),
+            None => Value::Null,
+        }
+    }
+}
+
+/// Reads a draft's facts; texts come from the committed documents.
+pub async fn gather(app: &AppState, draft: DraftRow) -> Result<DraftFacts, ApiError> {
+    let store = &app.store;
+    let participants = store
+        .draft_entities(&draft.id)
+        .await?
+        .into_iter()
+        .map(|e| (e.code, e.name))
+        .collect();
+    let elements = store.elements(&draft.id).await?;
+    let mut texts = HashMap::new();
+    for element in &elements {
+        let doc: DocumentId = element.doc_id.parse().map_err(ApiError::internal)?;
+        let view = app
+            .docs
+            .read(doc)
+            .await?
+            .ok_or_else(|| ApiError::internal(format!("element document {doc} is missing")))?;
+        let text = view.text.unwrap_or_default();
+        texts.insert(
+            element.id.clone(),
+            ElementText {
+                text_hash: accord_model::text_hash(&text),
+                text,
+                heads: view.heads,
+            },
+        );
+    }
+    let ledger = store
+        .positions(&draft.id)
+        .await?
+        .into_iter()
+        .filter_map(|p| {
+            Some(PositionEntry {
+                seq: p.seq,
+                element_id: p.element_id,
+                entity: p.entity_code,
+                stance: Stance::parse(&p.stance)?,
+                note: p.note,
+                wording: p.wording,
+                text_hash: p.text_hash,
+                user_id: p.user_id,
+                by_silence: p.by_silence,
+                at: p.at,
+            })
+        })
+        .collect::<Vec<_>>();
+    for entry in &ledger {
+        app.consensus.note_hash(&entry.element_id, &entry.text_hash);
+    }
+    let silences = store
+        .silences(&draft.id)
+        .await?
+        .into_iter()
+        .filter(|s| s.state == "active")
+        .map(|s| (s.element_id.clone(), s))
+        .collect();
+    let adoptions = store
+        .adoptions(&draft.id)
+        .await?
+        .into_iter()
+        .map(|a| (a.element_id.clone(), a))
+        .collect();
+    let user_names = store
+        .users()
+        .await?
+        .into_iter()
+        .map(|u| (u.id, u.name))
+        .collect();
+    Ok(DraftFacts {
+        draft,
+        participants,
+        elements,
+        texts,
+        ledger,
+        silences,
+        adoptions,
+        user_names,
+    })
+}
+
+fn entry_json(facts: &DraftFacts, entry: &PositionEntry) -> Value {
+    json!({
+        "seq": entry.seq,
+        "entity": entry.entity,
+        "position": entry.stance.as_str(),
+        "note": entry.note,
+        "wording": entry.wording,
+        "text_hash": entry.text_hash,
+        "user": entry.user_id,
+        "user_name": facts.user_name(&entry.user_id),
+        "by_silence": entry.by_silence,
+        "at": iso(entry.at),
+    })
+}
+
+fn standing_str(standing: Standing) -> &'static str {
+    match standing {
+        Standing::Current => "current",
+        Standing::Stale => "stale",
+        Standing::NoResponse => "no_response",
+    }
+}
+
+/// The consensus state of a draft as the API answers it.
+fn consensus_json(facts: &DraftFacts, now: i64) -> Value {
+    let summaries = facts.summaries();
+    let progress = facts.progress(&summaries);
+    let names: HashMap<&str, &str> = facts
+        .participants
+        .iter()
+        .map(|(c, n)| (c.as_str(), n.as_str()))
+        .collect();
+    let elements: Vec<Value> = facts
+        .elements
+        .iter()
+        .zip(&summaries)
+        .map(|(element, summary)| {
+            let text = facts.texts.get(&element.id);
+            let silence = facts.silences.get(&element.id).map(|s| {
+                json!({
+                    "id": s.id,
+                    "deadline": iso(s.deadline),
+                    "started_at": iso(s.started_at),
+                    "started_by": facts.user_name(&Some(s.started_by.clone())),
+                })
+            });
+            let adopted = facts.adoptions.get(&element.id).map(|a| {
+                json!({
+                    "at": iso(a.adopted_at),
+                    "by": facts.user_name(&Some(a.adopted_by.clone())),
+                    "text_hash": a.text_hash,
+                })
+            });
+            let matrix: Vec<Value> = summary
+                .cells
+                .iter()
+                .map(|cell| {
+                    let latest = cell.latest.as_ref();
+                    json!({
+                        "entity": cell.entity,
+                        "standing": standing_str(cell.standing),
+                        "position": latest.map(|e| e.stance.as_str()),
+                        "note": latest.and_then(|e| e.note.clone()),
+                        "wording": latest.and_then(|e| e.wording.clone()),
+                        "user_name": latest.map_or(Value::Null, |e| facts.user_name(&e.user_id)),
+                        "by_silence": latest.is_some_and(|e| e.by_silence),
+                        "at": latest.map(|e| iso(e.at)),
+                    })
+                })
+                .collect();
+            json!({
+                "id": element.id,
+                "label": element.label,
+                "status": summary.status.as_str(),
+                "deadline": match summary.status {
+                    Status::UnderSilence { deadline } => Some(iso(deadline)),
+                    _ => None,
+                },
+                "silence": silence,
+                "adopted": adopted,
+                "text_hash": text.map(|t| t.text_hash.clone()),
+                "heads": text.map(|t| accord_model::heads_hex(&t.heads)),
+                "bracketed": summary.bracketed,
+                "not_responded": summary.not_responded,
+                "stale": summary.stale,
+                "objections": summary.objections.iter().map(|e| entry_json(facts, e)).collect::<Vec<_>>(),
+                "reservations": summary.reservations.iter().map(|e| entry_json(facts, e)).collect::<Vec<_>>(),
+                "ad_ref": summary.ad_ref,
+                "matrix": matrix,
+            })
+        })
+        .collect();
+    json!({
+        "draft": facts.draft.id,
+        "state": progress.state,
+        "progress": progress,
+        "summary": progress_sentence(facts, &summaries, &progress),
+        "adopted_at": facts.draft.adopted_at.map(iso),
+        "elements": elements,
+        "entities": facts.participants.iter().map(|(code, name)| json!({ "code": code, "name": name })).collect::<Vec<_>>(),
+        "entity_names": names,
+        "server_time": iso(now),
+    })
+}
+
+/// "5 of 8 elements agreed; 3 entities have not responded on (c)".
+fn progress_sentence(facts: &DraftFacts, summaries: &[ElementSummary], p: &Progress) -> String {
+    let mut parts = vec![format!(
+        "{} of {} elements agreed, {} adopted",
+        p.agreed + p.adopted,
+        p.elements,
+        p.adopted
+    )];
+    for (element, summary) in facts.elements.iter().zip(summaries) {
+        if matches!(summary.status, Status::Open) && !summary.not_responded.is_empty() {
+            let n = summary.not_responded.len();
+            parts.push(format!(
+                "{n} {} not responded on {}",
+                if n == 1 {
+                    "entity has"
+                } else {
+                    "entities have"
+                },
+                element.label
+            ));
+        }
+        if !summary.objections.is_empty() {
+            let who: Vec<&str> = summary
+                .objections
+                .iter()
+                .map(|e| e.entity.as_str())
+                .collect();
+            parts.push(format!("{} objected by {}", element.label, who.join(", ")));
+        }
+    }
+    parts.join("; ")
+}
+
+/// What the index document shows: statuses, deadlines and every recorded
+/// position with its standing (no-response cells are left out).
+fn projection_json(facts: &DraftFacts) -> Value {
+    let summaries = facts.summaries();
+    let progress = facts.progress(&summaries);
+    let mut elements = serde_json::Map::new();
+    for (element, summary) in facts.elements.iter().zip(&summaries) {
+        let mut positions = serde_json::Map::new();
+        for cell in &summary.cells {
+            if let Some(e) = &cell.latest {
+                positions.insert(
+                    cell.entity.clone(),
+                    json!({
+                        "position": e.stance.as_str(),
+                        "standing": standing_str(cell.standing),
+                        "note": e.note,
+                        "wording": e.wording,
+                        "user_name": facts.user_name(&e.user_id),
+                        "by_silence": e.by_silence,
+                        "at": e.at,
+                    }),
+                );
+            }
+        }
+        elements.insert(
+            element.id.clone(),
+            json!({
+                "status": summary.status.as_str(),
+                "deadline": match summary.status {
+                    Status::UnderSilence { deadline } => Some(deadline),
+                    _ => None,
+                },
+                "bracketed": summary.bracketed,
+                "positions": positions,
+            }),
+        );
+    }
+    json!({
+        "state": progress.state,
+        "progress": {
+            "elements": progress.elements,
+            "agreed": progress.agreed,
+            "adopted": progress.adopted,
+            "objected": progress.objected,
+            "bracketed": progress.bracketed,
+            "under_silence": progress.under_silence,
+            "open": progress.open,
+        },
+        "adopted_at": facts.draft.adopted_at,
+        "elements": elements,
+    })
+}
+
+/// Writes the draft's consensus into its index document (no change when
+/// nothing differs).
+async fn project(app: &AppState, facts: &DraftFacts) -> Result<(), ApiError> {
+    let value = projection_json(facts);
+    let index: DocumentId = facts.draft.index_doc.parse().map_err(ApiError::internal)?;
+    let store = app.store.clone();
+    let result = app
+        .docs
+        .write(
+            index,
+            Box::new(move |tx| {
+                accord_model::reconcile_json(tx, &automerge::ROOT, "consensus", &value)
+                    .map_err(|e| e.to_string())
+            }),
+            Box::new(move |change| {
+                Box::pin(async move {
+                    match change {
+                        Some(change) => store.commit(&[change]).await.map(|_| ()),
+                        None => Ok(()),
+                    }
+                })
+            }),
+        )
+        .await;
+    match result {
+        Ok(_) => Ok(()),
+        Err(WriteError::Store(e)) => Err(e.into()),
+        Err(e) => Err(ApiError::internal(e)),
+    }
+}
+
+/// Runs `f` under the draft's lock, then re-reads the facts and projects.
+async fn locked<T>(
+    app: &AppState,
+    draft_id: &str,
+    f: impl AsyncFnOnce(&DraftFacts) -> Result<T, ApiError>,
+) -> Result<(T, DraftFacts), ApiError> {
+    let _guard = app.draft_lock(draft_id).await;
+    let draft = app
+        .store
+        .draft(draft_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("the draft"))?;
+    let facts = gather(app, draft.clone()).await?;
+    let out = f(&facts).await?;
+    let after = gather(app, draft).await?;
+    let after = DraftFacts {
+        draft: app
+            .store
+            .draft(draft_id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("the draft"))?,
+        ..after
+    };
+    project(app, &after).await?;
+    Ok((out, after))
+}
+
+/// Re-projects a draft (after a structure edit or a text change).
+pub async fn reproject(app: &AppState, draft_id: &str) -> Result<(), ApiError> {
+    let _guard = app.draft_lock(draft_id).await;
+    let Some(draft) = app.store.draft(draft_id).await? else {
+        return Ok(());
+    };
+    let facts = gather(app, draft).await?;
+    project(app, &facts).await
+}
+
+// ---------------------------------------------------------------------------
+// Handlers
+
+/// `GET /api/v1/drafts/{id}/consensus`.
+pub async fn get_consensus(
+    State(app): State<AppState>,
+    auth: Auth,
+    PathParams(id): PathParams<String>,
+) -> Result<Json<Value>, ApiError> {
+    let draft = visible_draft(&app, &auth.user, &id).await?;
+    let facts = gather(&app, draft).await?;
+    Ok(Json(consensus_json(&facts, app.consensus.clock.now())))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PositionRequest {
+    pub position: String,
+    pub note: Option<String>,
+    pub wording: Option<String>,
+    pub text_hash: String,
+    pub heads: Vec<String>,
+}
+
+/// `PUT /api/v1/drafts/{id}/elements/{eid}/positions/{entity}`: a delegate
+/// states its entity's position, bound to the text and heads it read.
+pub async fn put_position(
+    State(app): State<AppState>,
+    auth: Auth,
+    PathParams((draft_id, element_id, entity)): PathParams<(String, String, String)>,
+    Body(request): Body<PositionRequest>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let user = auth.user.clone();
+    if user.role != Role::Delegate || user.entity.as_deref() != Some(entity.as_str()) {
+        return Err(ApiError::forbidden(
+            "forbidden",
+            format!("only delegates of {entity} may state its position"),
+        ));
+    }
+    let draft = visible_draft(&app, &user, &draft_id).await?;
+    let Some(stance) = Stance::parse(&request.position) else {
+        return Err(ApiError::bad_request(
+            "invalid",
+            "position is one of support, support_ad_ref, reservation, abstain, object",
+        ));
+    };
+    accord_consensus::validate_position(
+        stance,
+        request.note.as_deref(),
+        request.wording.as_deref(),
+    )
+    .map_err(|r| ApiError::bad_request(r.code, r.message))?;
+    let heads = parse_heads(&request.heads)?;
+    let text_hash = request.text_hash.trim().to_ascii_lowercase();
+    let now = app.consensus.clock.now();
+    let (out, facts) = locked(&app, &draft.id, async |facts| {
+        if !facts.participants.iter().any(|(c, _)| *c == entity) {
+            return Err(ApiError::forbidden(
+                "not_participating",
+                format!("{entity} does not take part in this draft"),
+            ));
+        }
+        let element = facts.element(&element_id)?;
+        if facts.adoptions.contains_key(&element.id) {
+            return Err(ApiError::conflict(
+                "adopted",
+                format!("{} is adopted; a chair must reopen it first", element.label),
+            ));
+        }
+        let doc: DocumentId = element.doc_id.parse().map_err(ApiError::internal)?;
+        let view = app
+            .docs
+            .read_checked(doc, heads.clone())
+            .await?
+            .ok_or_else(|| ApiError::internal("the element document is missing"))?;
+        if !view.missing.is_empty() {
+            return Err(ApiError::conflict(
+                "not_synced",
+                "the server does not have the text you read yet: wait until your edits are saved",
+            ));
+        }
+        let current = accord_model::text_hash(&view.text.unwrap_or_default());
+        if current != text_hash {
+            let mut error = ApiError::conflict(
+                "text_changed",
+                format!("the text has changed since you read it; its hash is now {current}"),
+            );
+            error.extra = Some(json!({ "current_hash": current }));
+            return Err(error);
+        }
+        let position = NewPosition {
+            draft_id: facts.draft.id.clone(),
+            element_id: element.id.clone(),
+            entity_code: entity.clone(),
+            stance: stance.as_str().into(),
+            note: accord_consensus::clean_text(request.note.as_deref()),
+            wording: accord_consensus::clean_text(request.wording.as_deref()),
+            text_hash: current.clone(),
+            heads: serde_json::to_string(&request.heads).map_err(ApiError::internal)?,
+            user_id: Some(user.id.clone()),
+            by_silence: false,
+            at: now,
+        };
+        let entry = PositionEntry {
+            seq: 0,
+            element_id: element.id.clone(),
+            entity: entity.clone(),
+            stance,
+            note: position.note.clone(),
+            wording: None,
+            text_hash: current.clone(),
+            user_id: position.user_id.clone(),
+            by_silence: false,
+            at: now,
+        };
+        let breaks = facts
+            .silence(&element.id)
+            .filter(|s| accord_consensus::breaks_silence(&entry, s))
+            .map(|s| s.id);
+        let (row, broken) = app.store.record_position(&position, breaks).await?;
+        app.consensus.note_hash(&element.id, &current);
+        if broken {
+            tracing::info!(element = %element.id, entity = %entity, "silence broken");
+            app.docs.set_lock(doc, None).await?;
+        }
+        Ok((row.seq, element.id.clone(), broken))
+    })
+    .await?;
+    let (seq, element_id, broken) = out;
+    let entry = facts
+        .ledger
+        .iter()
+        .find(|e| e.seq == seq)
+        .map(|e| entry_json(&facts, e));
+    let element = facts.element(&element_id)?;
+    let summary = facts.summary(element);
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "position": entry,
+            "element": { "id": element.id, "status": summary.status.as_str() },
+            "silence_broken": broken,
+            "server_time": iso(app.consensus.clock.now()),
+        })),
+    ))
+}
+
+fn parse_heads(heads: &[String]) -> Result<Vec<ChangeHash>, ApiError> {
+    if heads.is_empty() || heads.len() > 64 {
+        return Err(ApiError::bad_request(
+            "invalid",
+            "heads are the element document's heads you read (1 to 64 hex change hashes)",
+        ));
+    }
+    heads
+        .iter()
+        .map(|h| {
+            h.parse::<ChangeHash>().map_err(|_| {
+                ApiError::bad_request("invalid", format!("{h:?} is not a change hash"))
+            })
+        })
+        .collect()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SilenceRequest {
+    /// Element ids, or the string "all".
+    pub elements: Value,
+    /// RFC 3339 UTC.
+    pub deadline: String,
+}
+
+/// `POST /api/v1/drafts/{id}/silence` (chairs).
+pub async fn start_silence(
+    State(app): State<AppState>,
+    auth: Auth,
+    PathParams(draft_id): PathParams<String>,
+    Body(request): Body<SilenceRequest>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    auth.user
+        .require(&[Role::Chair], "run silence procedures")?;
+    let deadline = parse_time(&request.deadline)?;
+    let min_notice = app.config.silence_min_notice_ms();
+    let user = auth.user.clone();
+    let (started, _) = locked(&app, &draft_id, async |facts| {
+        let ids: Vec<String> = match &request.elements {
+            Value::String(all) if all == "all" => facts.elements.iter().map(|e| e.id.clone()).collect(),
+            Value::Array(ids) => ids
+                .iter()
+                .map(|v| v.as_str().map(str::to_owned))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| ApiError::bad_request("invalid", "elements is \"all\" or a list of element ids"))?,
+            _ => return Err(ApiError::bad_request("invalid", "elements is \"all\" or a list of element ids")),
+        };
+        if ids.is_empty() {
+            return Err(ApiError::bad_request("invalid", "name at least one element"));
+        }
+        let now = app.consensus.clock.now();
+        let mut refusals = Vec::new();
+        for id in &ids {
+            let element = facts.element(id)?;
+            if let Err(r) = accord_consensus::may_start_silence(&facts.summary(element), deadline, now, min_notice) {
+                refusals.push(json!({ "element": id, "label": element.label, "error": r.code, "message": r.message }));
+            }
+        }
+        if !refusals.is_empty() {
+            let message = refusals
+                .iter()
+                .map(|r| format!("{}: {}", r["label"].as_str().unwrap_or("?"), r["message"].as_str().unwrap_or("?")))
+                .collect::<Vec<_>>()
+                .join("; ");
+            let mut error = ApiError::conflict("silence_refused", message);
+            error.extra = Some(json!({ "refusals": refusals }));
+            return Err(error);
+        }
+        let mut started = Vec::new();
+        for id in &ids {
+            let element = facts.element(id)?;
+            let text = facts.texts.get(id).cloned().ok_or_else(|| ApiError::internal("no text"))?;
+            let silence = NewSilence {
+                draft_id: facts.draft.id.clone(),
+                element_id: id.clone(),
+                deadline,
+                locked_text: text.text.clone(),
+                locked_text_hash: text.text_hash.clone(),
+                locked_heads: serde_json::to_string(&accord_model::heads_hex(&text.heads)).map_err(ApiError::internal)?,
+                started_by: user.id.clone(),
+                started_at: now,
+            };
+            let event = NewEvent {
+                kind: "silence_started".into(),
+                element_id: Some(id.clone()),
+                user_id: Some(user.id.clone()),
+                entity_code: user.entity.clone(),
+                data: json!({ "deadline": deadline }).to_string(),
+            };
+            let row = app.store.start_silence(&silence, &event).await?;
+            let doc: DocumentId = element.doc_id.parse().map_err(ApiError::internal)?;
+            app.docs
+                .set_lock(
+                    doc,
+                    Some(Lock {
+                        text: text.text,
+                        message: format!(
+                            "{} is under a silence procedure until {}: your edit was undone",
+                            element.label,
+                            iso(deadline)
+                        ),
+                    }),
+                )
+                .await?;
+            started.push(json!({ "id": row.id, "element": id, "deadline": iso(deadline), "text_hash": row.locked_text_hash }));
+        }
+        Ok(started)
+    })
+    .await?;
+    app.consensus.wake.notify_one();
+    Ok((StatusCode::CREATED, Json(json!({ "silences": started }))))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CancelRequest {
+    /// Element ids; every active silence of the draft when absent.
+    pub elements: Option<Vec<String>>,
+}
+
+/// `DELETE /api/v1/drafts/{id}/silence` (chairs): cancels silences.
+pub async fn cancel_silence(
+    State(app): State<AppState>,
+    auth: Auth,
+    PathParams(draft_id): PathParams<String>,
+    OptionalBody(body): OptionalBody<CancelRequest>,
+) -> Result<Json<Value>, ApiError> {
+    auth.user
+        .require(&[Role::Chair], "run silence procedures")?;
+    let only = body.unwrap_or_default().elements;
+    let user = auth.user.clone();
+    let (cancelled, _) = locked(&app, &draft_id, async |facts| {
+        let now = app.consensus.clock.now();
+        let mut cancelled = Vec::new();
+        for (element_id, silence) in &facts.silences {
+            if only.as_ref().is_some_and(|ids| !ids.contains(element_id)) {
+                continue;
+            }
+            if app.store.cancel_silence(silence.id, &user.id, now).await? {
+                unlock(&app, facts, element_id).await?;
+                cancelled.push(element_id.clone());
+            }
+        }
+        if cancelled.is_empty() {
+            return Err(ApiError::conflict(
+                "no_silence",
+                "no matching silence procedure is running",
+            ));
+        }
+        Ok(cancelled)
+    })
+    .await?;
+    Ok(Json(json!({ "cancelled": cancelled })))
+}
+
+/// Lifts an element's lock unless it is still adopted.
+async fn unlock(app: &AppState, facts: &DraftFacts, element_id: &str) -> Result<(), ApiError> {
+    let element = facts.element(element_id)?;
+    let doc: DocumentId = element.doc_id.parse().map_err(ApiError::internal)?;
+    let lock = facts.adoptions.get(element_id).map(|a| Lock {
+        text: a.text.clone(),
+        message: format!("{} has been adopted: your edit was undone", element.label),
+    });
+    app.docs.set_lock(doc, lock).await?;
+    Ok(())
+}
+
+/// `POST /api/v1/drafts/{id}/elements/{eid}/adopt` (chairs; only `agreed`).
+pub async fn adopt_element(
+    State(app): State<AppState>,
+    auth: Auth,
+    PathParams((draft_id, element_id)): PathParams<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    auth.user.require(&[Role::Chair], "adopt elements")?;
+    let user = auth.user.clone();
+    let (_, facts) = locked(&app, &draft_id, async |facts| {
+        let element = facts.element(&element_id)?;
+        accord_consensus::may_adopt(&facts.summary(element))
+            .map_err(|r| ApiError::conflict(r.code, r.message))?;
+        let text = facts
+            .texts
+            .get(&element.id)
+            .cloned()
+            .ok_or_else(|| ApiError::internal("no text"))?;
+        let heads = serde_json::to_string(&accord_model::heads_hex(&text.heads))
+            .map_err(ApiError::internal)?;
+        let now = app.consensus.clock.now();
+        app.store
+            .adopt_element(
+                &facts.draft.id,
+                &element.id,
+                &text.text,
+                &text.text_hash,
+                &heads,
+                &user.id,
+                now,
+            )
+            .await?;
+        let doc: DocumentId = element.doc_id.parse().map_err(ApiError::internal)?;
+        app.docs
+            .set_lock(
+                doc,
+                Some(Lock {
+                    text: text.text,
+                    message: format!("{} has been adopted: your edit was undone", element.label),
+                }),
+            )
+            .await?;
+        Ok(())
+    })
+    .await?;
+    element_answer(&facts, &element_id)
+}
+
+/// `POST /api/v1/drafts/{id}/elements/{eid}/reopen` (chairs).
+pub async fn reopen_element(
+    State(app): State<AppState>,
+    auth: Auth,
+    PathParams((draft_id, element_id)): PathParams<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    auth.user.require(&[Role::Chair], "reopen elements")?;
+    let user = auth.user.clone();
+    let (_, facts) = locked(&app, &draft_id, async |facts| {
+        let element = facts.element(&element_id)?;
+        if facts.draft.adopted_at.is_some() {
+            return Err(ApiError::conflict(
+                "draft_adopted",
+                "the draft is adopted; its elements stay as adopted",
+            ));
+        }
+        let now = app.consensus.clock.now();
+        if !app
+            .store
+            .reopen_element(&facts.draft.id, &element.id, &user.id, now)
+            .await?
+        {
+            return Err(ApiError::conflict(
+                "not_adopted",
+                format!("{} is not adopted", element.label),
+            ));
+        }
+        let doc: DocumentId = element.doc_id.parse().map_err(ApiError::internal)?;
+        app.docs.set_lock(doc, None).await?;
+        Ok(())
+    })
+    .await?;
+    element_answer(&facts, &element_id)
+}
+
+fn element_answer(facts: &DraftFacts, element_id: &str) -> Result<Json<Value>, ApiError> {
+    let element = facts.element(element_id)?;
+    Ok(Json(json!({
+        "id": element.id,
+        "label": element.label,
+        "status": facts.summary(element).status.as_str(),
+    })))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdoptDraftRequest {
+    /// The final version's name ("Adopted text" when absent).
+    pub name: Option<String>,
+}
+
+/// `POST /api/v1/drafts/{id}/adopt` (chairs; every element adopted).
+pub async fn adopt_draft(
+    State(app): State<AppState>,
+    auth: Auth,
+    PathParams(draft_id): PathParams<String>,
+    OptionalBody(body): OptionalBody<AdoptDraftRequest>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    auth.user.require(&[Role::Chair], "adopt drafts")?;
+    let name = body
+        .and_then(|b| b.name)
+        .map(|n| n.trim().to_owned())
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| "Adopted text".into());
+    let user = auth.user.clone();
+    let (version, _) = locked(&app, &draft_id, async |facts| {
+        if facts.draft.adopted_at.is_some() {
+            return Err(ApiError::conflict("already_adopted", "the draft is already adopted"));
+        }
+        accord_consensus::may_adopt_draft(&facts.summaries())
+            .map_err(|r| ApiError::conflict(r.code, r.message))?;
+        let heads = version_heads(&app, facts).await?;
+        let now = app.consensus.clock.now();
+        let row = app.store.adopt_draft(&facts.draft.id, &user.id, &name, &heads, now).await?;
+        Ok(json!({ "name": row.name, "created_at": iso(row.created_at), "heads": serde_json::from_str::<Value>(&row.heads).unwrap_or(Value::Null) }))
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(json!({ "version": version }))))
+}
+
+/// The draft's version now: every document's heads.
+async fn version_heads(app: &AppState, facts: &DraftFacts) -> Result<String, ApiError> {
+    let mut heads = serde_json::Map::new();
+    let index: DocumentId = facts.draft.index_doc.parse().map_err(ApiError::internal)?;
+    if let Some(view) = app.docs.read(index).await? {
+        heads.insert(
+            index.to_string(),
+            json!(accord_model::heads_hex(&view.heads)),
+        );
+    }
+    for element in &facts.elements {
+        if let Some(text) = facts.texts.get(&element.id) {
+            heads.insert(
+                element.doc_id.clone(),
+                json!(accord_model::heads_hex(&text.heads)),
+            );
+        }
+    }
+    serde_json::to_string(&heads).map_err(ApiError::internal)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClockRequest {
+    pub advance_secs: i64,
+}
+
+/// `POST /api/v1/test/clock` (chairs, only with `--test-clock`): moves the
+/// consensus clock forward.
+pub async fn advance_clock(
+    State(app): State<AppState>,
+    auth: Auth,
+    Body(request): Body<ClockRequest>,
+) -> Result<Json<Value>, ApiError> {
+    auth.user.require(&[Role::Chair], "move the clock")?;
+    if !app.consensus.clock.controllable || request.advance_secs < 0 {
+        return Err(ApiError::bad_request(
+            "invalid",
+            "the clock only moves forward, with --test-clock",
+        ));
+    }
+    app.consensus.clock.advance(request.advance_secs * 1000);
+    app.consensus.wake.notify_one();
+    Ok(Json(json!({ "now": iso(app.consensus.clock.now()) })))
+}
+
+fn parse_time(s: &str) -> Result<i64, ApiError> {
+    let at = humantime::parse_rfc3339_weak(s.trim().trim_end_matches('Z'))
+        .ok()
+        .filter(|_| s.trim().ends_with('Z'))
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid",
+                format!("{s:?} is not a UTC time like 2026-05-01T12:00:00Z"),
+            )
+        })?;
+    let ms = at
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_err(|_| ApiError::bad_request("invalid", "the time is before 1970"))?
+        .as_millis();
+    Ok(ms as i64)
+}
+
+// ---------------------------------------------------------------------------
+// Background tasks
+
+/// Re-projects drafts whose status inputs moved: asked for explicitly, or an
+/// element's text changed in a way that matters (a hash the ledger holds, or
+/// brackets appearing or going).
+async fn projector(
+    app: AppState,
+    mut dirty: mpsc::UnboundedReceiver<String>,
+    mut texts: mpsc::UnboundedReceiver<TextChanged>,
+) {
+    let mut pending: HashSet<String> = HashSet::new();
+    loop {
+        tokio::select! {
+            () = app.shutdown.cancelled() => break,
+            Some(draft) = dirty.recv() => { pending.insert(draft); }
+            Some(changed) = texts.recv() => {
+                if let Some(draft) = relevant(&app, &changed).await {
+                    pending.insert(draft);
+                }
+            }
+            () = tokio::time::sleep(Duration::from_millis(200)), if !pending.is_empty() => {
+                for draft in pending.drain() {
+                    if let Err(e) = reproject(&app, &draft).await {
+                        tracing::warn!(draft = %draft, error = e.message, "projection failed");
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The draft to re-project for a text change, if it can change a status.
+async fn relevant(app: &AppState, changed: &TextChanged) -> Option<String> {
+    let info = app.directory.lookup(&app.store, changed.doc).await.ok()??;
+    let element = info.element_id.clone()?;
+    let previous = app
+        .consensus
+        .texts
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(changed.doc, (changed.text_hash.clone(), changed.bracketed));
+    let Some((old_hash, old_brackets)) = previous else {
+        // First report since start: the projection may predate a restart.
+        return Some(info.draft_id.clone());
+    };
+    let hashes = app
+        .consensus
+        .ledger_hashes
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&element)
+        .cloned()
+        .unwrap_or_default();
+    let matters = old_brackets != changed.bracketed
+        || hashes.contains(&old_hash)
+        || hashes.contains(&changed.text_hash);
+    matters.then(|| info.draft_id.clone())
+}
+
+/// Fires silence deadlines. Every instance may try; the database lets one
+/// succeed. Survives restarts: active silences are read from storage.
+async fn scheduler(app: AppState) {
+    loop {
+        let next = match app.store.active_silences().await {
+            Ok(silences) => {
+                let now = app.consensus.clock.now();
+                let mut next: Option<i64> = None;
+                for silence in silences {
+                    if silence.deadline <= now {
+                        if let Err(e) = fire(&app, &silence).await {
+                            tracing::warn!(
+                                silence = silence.id,
+                                error = e.message,
+                                "firing a silence failed"
+                            );
+                        }
+                    } else {
+                        next = Some(next.map_or(silence.deadline, |n| n.min(silence.deadline)));
+                    }
+                }
+                next.map(|at| at - now)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "reading silences failed");
+                Some(5_000)
+            }
+        };
+        let wait = Duration::from_millis(next.unwrap_or(60_000).clamp(10, 60_000) as u64);
+        tokio::select! {
+            () = app.shutdown.cancelled() => break,
+            () = app.consensus.wake.notified() => {}
+            () = tokio::time::sleep(wait) => {}
+        }
+    }
+}
+
+/// Fires one silence: missing and stale positions become support by silence.
+async fn fire(app: &AppState, silence: &SilenceRow) -> Result<(), ApiError> {
+    let fired = locked(app, &silence.draft_id, async |facts| {
+        let now = app.consensus.clock.now();
+        let rule = Silence {
+            id: silence.id,
+            deadline: silence.deadline,
+            started_at: silence.started_at,
+            locked_text_hash: silence.locked_text_hash.clone(),
+        };
+        let entries = accord_consensus::fire_silence(
+            &rule,
+            &silence.element_id,
+            &facts.ledger,
+            &facts.participant_codes(),
+            now,
+            0,
+        );
+        let heads = silence.locked_heads.clone();
+        let rows: Vec<NewPosition> = entries
+            .iter()
+            .map(|e| NewPosition {
+                draft_id: silence.draft_id.clone(),
+                element_id: e.element_id.clone(),
+                entity_code: e.entity.clone(),
+                stance: e.stance.as_str().into(),
+                note: None,
+                wording: None,
+                text_hash: e.text_hash.clone(),
+                heads: heads.clone(),
+                user_id: None,
+                by_silence: true,
+                at: now,
+            })
+            .collect();
+        let fired = app.store.fire_silence(silence.id, now, &rows).await?;
+        if fired {
+            app.consensus
+                .note_hash(&silence.element_id, &silence.locked_text_hash);
+            if facts.elements.iter().any(|e| e.id == silence.element_id) {
+                unlock(app, facts, &silence.element_id).await?;
+            }
+            tracing::info!(silence = silence.id, recorded = rows.len(), "silence fired");
+        }
+        Ok(fired)
+    })
+    .await;
+    match fired {
+        Ok(_) => Ok(()),
+        Err(e) if e.status == StatusCode::NOT_FOUND => Ok(()),
+        Err(e) => Err(e),
+    }
+}

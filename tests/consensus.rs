@@ -1,0 +1,726 @@
+//! Consensus tracking through the real API on the reference scenario's 28
+//! entities: positions, statuses, staleness, brackets, the silence
+//! procedure with a controllable clock, locks enforced by reverting,
+//! adoption, and the projection into the index document.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::harness::{Client, Db, HttpResponse, TestServer, WAIT, on_both_backends, within};
+
+/// A negotiation room: the server, its draft, a chair, one delegate per
+/// entity and a reviewer.
+struct Room {
+    server: TestServer,
+    draft: String,
+    chair: String,
+    reviewer: String,
+    delegates: HashMap<String, String>,
+    entities: Vec<String>,
+}
+
+impl Room {
+    async fn open(db: Db, args: &[&str]) -> Room {
+        let mut all = vec!["--test-clock"];
+        if !args.contains(&"--silence-min-minutes") {
+            all.extend(["--silence-min-minutes", "60"]);
+        }
+        all.extend_from_slice(args);
+        let server = TestServer::start_with(db, &all).await;
+        let draft = server.draft().await;
+        let id = draft["id"].as_str().expect("draft id").to_owned();
+        let entities: Vec<String> = draft["entities"]
+            .as_array()
+            .expect("entities")
+            .iter()
+            .map(|e| e["code"].as_str().expect("code").to_owned())
+            .collect();
+        assert_eq!(entities.len(), 28);
+        let chair = server.session_for("the-chair", "chair", None).await;
+        let reviewer = server.session_for("the-reviewer", "reviewer", None).await;
+        let mut delegates = HashMap::new();
+        for code in &entities {
+            let token = server
+                .session_for(&format!("delegate-{code}"), "delegate", Some(code))
+                .await;
+            delegates.insert(code.clone(), token);
+        }
+        Room {
+            server,
+            draft: id,
+            chair,
+            reviewer,
+            delegates,
+            entities,
+        }
+    }
+
+    async fn element(&self, index: usize) -> Value {
+        let draft = self.server.draft().await;
+        draft["elements"][index].clone()
+    }
+
+    async fn element_id(&self, index: usize) -> String {
+        self.element(index).await["id"]
+            .as_str()
+            .expect("id")
+            .to_owned()
+    }
+
+    /// `entity`'s delegate states a position on the text the API shows now.
+    async fn position(&self, entity: &str, index: usize, body: Value) -> HttpResponse {
+        let element = self.element(index).await;
+        let mut body = body;
+        body["text_hash"] = element["text_hash"].clone();
+        body["heads"] = element["heads"].clone();
+        self.put_position(entity, entity, &element["id"], &body)
+            .await
+    }
+
+    async fn put_position(
+        &self,
+        as_entity: &str,
+        for_entity: &str,
+        element_id: &Value,
+        body: &Value,
+    ) -> HttpResponse {
+        let path = format!(
+            "/api/v1/drafts/{}/elements/{}/positions/{for_entity}",
+            self.draft,
+            element_id.as_str().expect("element id")
+        );
+        self.server
+            .request("PUT", &path, Some(&self.delegates[as_entity]), Some(body))
+            .await
+    }
+
+    async fn all(&self, index: usize, stance: &str) {
+        for entity in &self.entities {
+            let resp = self
+                .position(entity, index, json!({ "position": stance }))
+                .await;
+            assert_eq!(resp.status, 201, "{entity}: {}", resp.body);
+        }
+    }
+
+    async fn consensus(&self) -> Value {
+        self.server
+            .get_json(&format!("/api/v1/drafts/{}/consensus", self.draft))
+            .await
+    }
+
+    async fn element_consensus(&self, index: usize) -> Value {
+        let id = self.element_id(index).await;
+        let consensus = self.consensus().await;
+        consensus["elements"]
+            .as_array()
+            .expect("elements")
+            .iter()
+            .find(|e| e["id"] == id.as_str())
+            .expect("the element")
+            .clone()
+    }
+
+    async fn status(&self, index: usize) -> String {
+        self.element_consensus(index).await["status"]
+            .as_str()
+            .expect("status")
+            .to_owned()
+    }
+
+    async fn chair_post(&self, path: &str, body: Option<&Value>) -> HttpResponse {
+        self.server
+            .request(
+                "POST",
+                &format!("/api/v1/drafts/{}{path}", self.draft),
+                Some(&self.chair),
+                body,
+            )
+            .await
+    }
+
+    async fn advance(&self, secs: i64) {
+        let resp = self
+            .server
+            .request(
+                "POST",
+                "/api/v1/test/clock",
+                Some(&self.chair),
+                Some(&json!({ "advance_secs": secs })),
+            )
+            .await;
+        assert_eq!(resp.status, 200, "{}", resp.body);
+    }
+
+    async fn wait_status(&self, index: usize, want: &str) {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let got = self.status(index).await;
+            if got == want {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "status stayed {got}, wanted {want}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// A UTC deadline `secs` from the server's (test) clock.
+    async fn deadline_in(&self, secs: i64) -> String {
+        let now = self.consensus().await["server_time"]
+            .as_str()
+            .expect("server_time")
+            .to_owned();
+        let now = parse_ms(&now);
+        iso(now + secs * 1000)
+    }
+}
+
+fn parse_ms(iso_time: &str) -> i64 {
+    let t = humantime_like(iso_time);
+    t.expect("an RFC 3339 time")
+}
+
+/// Parses `YYYY-MM-DDTHH:MM:SS(.mmm)Z` to unix ms.
+fn humantime_like(s: &str) -> Option<i64> {
+    let s = s.strip_suffix('Z')?;
+    let (date, time) = s.split_once('T')?;
+    let mut d = date.split('-').map(|x| x.parse::<i64>().ok());
+    let (y, m, day) = (d.next()??, d.next()??, d.next()??);
+    let (hms, ms) = time.split_once('.').unwrap_or((time, "0"));
+    let mut t = hms.split(':').map(|x| x.parse::<i64>().ok());
+    let (h, min, sec) = (t.next()??, t.next()??, t.next()??);
+    let ms: i64 = format!("{ms:0<3}")[..3].parse().ok()?;
+    // Days from civil (Howard Hinnant).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(((days * 24 + h) * 60 + min) * 60_000 + sec * 1000 + ms)
+}
+
+fn iso(ms: i64) -> String {
+    let days = ms.div_euclid(86_400_000);
+    let rem = ms.rem_euclid(86_400_000);
+    // Civil from days (Howard Hinnant).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3_600_000,
+        rem / 60_000 % 60,
+        rem / 1000 % 60
+    )
+}
+
+/// All support → agreed; one reservation → agreed with the note on record;
+/// one ad ref → agreed_ad_ref; one objection → objected with who and why;
+/// an edit after support → stale, open again; brackets → bracketed.
+async fn statuses_follow_the_rules(db: Db) {
+    let room = Room::open(db, &[]).await;
+    assert_eq!(room.status(0).await, "open");
+    room.all(0, "support").await;
+    assert_eq!(room.status(0).await, "agreed");
+
+    let resp = room
+        .position(
+            "ILO",
+            0,
+            json!({ "position": "reservation", "note": "on the second clause" }),
+        )
+        .await;
+    assert_eq!(resp.status, 201, "{}", resp.body);
+    let element = room.element_consensus(0).await;
+    assert_eq!(element["status"], "agreed");
+    assert_eq!(element["reservations"][0]["entity"], "ILO");
+    assert_eq!(element["reservations"][0]["note"], "on the second clause");
+
+    let resp = room
+        .position("WHO", 0, json!({ "position": "support_ad_ref" }))
+        .await;
+    assert_eq!(resp.status, 201, "{}", resp.body);
+    assert_eq!(room.status(0).await, "agreed_ad_ref");
+
+    let resp = room
+        .position(
+            "UNHCR",
+            0,
+            json!({ "position": "object", "note": "protection gap", "wording": "…and refugees" }),
+        )
+        .await;
+    assert_eq!(resp.status, 201, "{}", resp.body);
+    let element = room.element_consensus(0).await;
+    assert_eq!(element["status"], "objected");
+    assert_eq!(element["objections"][0]["entity"], "UNHCR");
+    assert_eq!(element["objections"][0]["note"], "protection gap");
+    assert_eq!(element["objections"][0]["wording"], "…and refugees");
+
+    // A reservation needs a note, an objection a reason: 400, nothing recorded.
+    let resp = room
+        .position("IOM", 0, json!({ "position": "reservation" }))
+        .await;
+    assert_eq!(resp.status, 400, "{}", resp.body);
+    assert_eq!(resp.json()["error"], "note_required");
+    let resp = room
+        .position("IOM", 0, json!({ "position": "object" }))
+        .await;
+    assert_eq!(resp.json()["error"], "reason_required");
+
+    // Element (b): all support, then someone edits the text: every
+    // position is stale and the element is open again.
+    room.all(1, "support").await;
+    assert_eq!(room.status(1).await, "agreed");
+    let doc = room.server.element_doc(1).await;
+    let mut client = Client::connect_with(&room.server, &room.delegates["IOM"]).await;
+    client.open(&doc).await;
+    let hash = client.append(&doc, " Amended.").await;
+    room.server.wait_element_heads(&doc, &[hash]).await;
+    let element = room.element_consensus(1).await;
+    assert_eq!(element["status"], "open");
+    assert_eq!(element["stale"].as_array().expect("stale").len(), 28);
+    assert_eq!(element["not_responded"].as_array().expect("nr").len(), 28);
+
+    // Brackets: all support on (c), then a bracket appears.
+    room.all(2, "support").await;
+    let doc = room.server.element_doc(2).await;
+    client.open(&doc).await;
+    let hash = client.insert(&doc, 0, "[Alt: ").await;
+    room.server.wait_element_heads(&doc, &[hash]).await;
+    assert_eq!(room.status(2).await, "bracketed");
+    // Everyone confirms on the bracketed text: still bracketed.
+    room.all(2, "support").await;
+    assert_eq!(room.status(2).await, "bracketed");
+}
+on_both_backends!(statuses_follow_the_rules, 240);
+
+/// Only a delegate of an entity speaks for it; positions are bound to the
+/// text and heads they were given on.
+#[tokio::test]
+async fn positions_are_bound_to_their_entity_and_text() {
+    within(180, async {
+        let room = Room::open(Db::sqlite(), &[]).await;
+        let element = room.element(3).await;
+        let body = json!({
+            "position": "support",
+            "text_hash": element["text_hash"],
+            "heads": element["heads"],
+        });
+        // An IOM delegate for ILO: 403; chairs and reviewers: 403.
+        let resp = room.put_position("IOM", "ILO", &element["id"], &body).await;
+        assert_eq!(resp.status, 403, "{}", resp.body);
+        let path = format!(
+            "/api/v1/drafts/{}/elements/{}/positions/ILO",
+            room.draft,
+            element["id"].as_str().expect("id")
+        );
+        for token in [&room.chair, &room.reviewer] {
+            let resp = room
+                .server
+                .request("PUT", &path, Some(token), Some(&body))
+                .await;
+            assert_eq!(resp.status, 403, "{}", resp.body);
+        }
+
+        // Text changed since it was read: 409 text_changed with the hash.
+        let doc = room.server.element_doc(3).await;
+        let mut client = Client::connect_with(&room.server, &room.delegates["IOM"]).await;
+        client.open(&doc).await;
+        let hash = client.append(&doc, " (rev)").await;
+        room.server.wait_element_heads(&doc, &[hash]).await;
+        let resp = room.put_position("ILO", "ILO", &element["id"], &body).await;
+        assert_eq!(resp.status, 409, "{}", resp.body);
+        assert_eq!(resp.json()["error"], "text_changed");
+        let now = room.element(3).await;
+        assert_eq!(resp.json()["current_hash"], now["text_hash"]);
+
+        // Heads the server does not have: 409 not_synced.
+        let unsynced = client.edit_local(&doc, |d, text| {
+            automerge::transaction::Transactable::splice_text(d, text, 0, 0, "x").unwrap();
+        });
+        let body = json!({
+            "position": "support",
+            "text_hash": now["text_hash"],
+            "heads": [unsynced.to_string()],
+        });
+        let resp = room.put_position("ILO", "ILO", &element["id"], &body).await;
+        assert_eq!(resp.status, 409, "{}", resp.body);
+        assert_eq!(resp.json()["error"], "not_synced");
+
+        // Nothing of the refused requests was recorded.
+        let element = room.element_consensus(3).await;
+        assert!(
+            element["matrix"]
+                .as_array()
+                .expect("matrix")
+                .iter()
+                .all(|c| c["standing"] == "no_response"),
+            "{element}"
+        );
+        let ledger = room
+            .server
+            .db()
+            .scalar_i64("SELECT COUNT(*) FROM positions")
+            .await;
+        assert_eq!(ledger, 0);
+    })
+    .await;
+}
+
+/// Silence with no objection: at the deadline the missing and stale
+/// positions become support by silence and the element is agreed; the text
+/// is locked meanwhile and unlocked after. An edit racing the lock is
+/// stored, reverted, and its author told; the text hash is unchanged.
+async fn silence_fires_at_the_deadline_and_locks_meanwhile(db: Db) {
+    let room = Room::open(db, &[]).await;
+    // (d): half the entities support, the rest say nothing.
+    for entity in room.entities.iter().take(14) {
+        let resp = room
+            .position(entity, 3, json!({ "position": "support" }))
+            .await;
+        assert_eq!(resp.status, 201, "{}", resp.body);
+    }
+    let resp = room
+        .position("WFP", 3, json!({ "position": "support_ad_ref" }))
+        .await;
+    assert_eq!(resp.status, 201, "{}", resp.body);
+    assert_eq!(room.status(3).await, "open");
+    let element_id = room.element_id(3).await;
+    let before = room.element(3).await;
+
+    // A deadline closer than the minimum is refused.
+    let soon = room.deadline_in(60).await;
+    let resp = room
+        .chair_post(
+            "/silence",
+            Some(&json!({ "elements": [element_id], "deadline": soon })),
+        )
+        .await;
+    assert_eq!(resp.status, 409, "{}", resp.body);
+    assert!(resp.body.contains("deadline_too_soon"), "{}", resp.body);
+
+    let deadline = room.deadline_in(2 * 3600).await;
+    let resp = room
+        .chair_post(
+            "/silence",
+            Some(&json!({ "elements": [element_id], "deadline": deadline })),
+        )
+        .await;
+    assert_eq!(resp.status, 201, "{}", resp.body);
+    let element = room.element_consensus(3).await;
+    assert_eq!(element["status"], "under_silence");
+    assert_eq!(element["deadline"], deadline.replace('Z', ".000Z"));
+
+    // An edit races the lock: stored, undone, and its author is told.
+    let doc = room.server.element_doc(3).await;
+    let mut client = Client::connect_with(&room.server, &room.delegates["ILO"]).await;
+    client.open(&doc).await;
+    let stored = room
+        .server
+        .db()
+        .scalar_i64("SELECT COUNT(*) FROM changes")
+        .await;
+    client.append(&doc, " sneaky").await;
+    client
+        .wait_for("a locked notice", |c| {
+            c.notices.iter().any(|n| n.code == "locked")
+        })
+        .await;
+    let original = before["text"].as_str().expect("text").to_owned();
+    client
+        .wait_until(&doc, "the revert", move |d| d.text() == original)
+        .await;
+    let after = room.element(3).await;
+    assert_eq!(after["text_hash"], before["text_hash"]);
+    let stored_after = room
+        .server
+        .db()
+        .scalar_i64("SELECT COUNT(*) FROM changes")
+        .await;
+    assert!(
+        stored_after >= stored + 2,
+        "the edit and its revert are both stored ({stored} → {stored_after})"
+    );
+
+    // The deadline passes: silent support for the other 13, ad ref stands.
+    room.advance(2 * 3600 + 1).await;
+    room.wait_status(3, "agreed_ad_ref").await;
+    let element = room.element_consensus(3).await;
+    let silent = element["matrix"]
+        .as_array()
+        .expect("matrix")
+        .iter()
+        .filter(|c| c["by_silence"] == true)
+        .count();
+    assert_eq!(silent, 13);
+    assert!(element["not_responded"].as_array().expect("nr").is_empty());
+
+    // Unlocked: an edit now sticks.
+    let hash = client.append(&doc, " after").await;
+    room.server.wait_element_heads(&doc, &[hash]).await;
+    let text = room.element(3).await["text"]
+        .as_str()
+        .expect("text")
+        .to_owned();
+    assert!(text.ends_with(" after"), "{text}");
+
+    // The deadline fired once.
+    let fired = room
+        .server
+        .db()
+        .scalar_i64("SELECT COUNT(*) FROM events WHERE kind = 'silence_fired'")
+        .await;
+    assert_eq!(fired, 1);
+}
+on_both_backends!(silence_fires_at_the_deadline_and_locks_meanwhile, 240);
+
+/// An objection during silence breaks it (who and why on record) and
+/// unlocks the text; silence is refused on objected and bracketed text.
+#[tokio::test]
+async fn an_objection_breaks_silence_and_silence_is_refused_when_held() {
+    within(240, async {
+        let room = Room::open(Db::sqlite(), &[]).await;
+        room.all(4, "support").await;
+        let id = room.element_id(4).await;
+        let deadline = room.deadline_in(3 * 3600).await;
+        let resp = room
+            .chair_post(
+                "/silence",
+                Some(&json!({ "elements": [id], "deadline": deadline })),
+            )
+            .await;
+        assert_eq!(resp.status, 201, "{}", resp.body);
+        assert_eq!(room.status(4).await, "under_silence");
+
+        let resp = room
+            .position(
+                "OHCHR",
+                4,
+                json!({ "position": "object", "note": "rights language weakened" }),
+            )
+            .await;
+        assert_eq!(resp.status, 201, "{}", resp.body);
+        assert_eq!(resp.json()["silence_broken"], true);
+        let element = room.element_consensus(4).await;
+        assert_eq!(element["status"], "objected");
+        assert!(element["silence"].is_null());
+        let broken = room
+            .server
+            .db()
+            .scalar_i64("SELECT COUNT(*) FROM events WHERE kind = 'silence_broken'")
+            .await;
+        assert_eq!(broken, 1);
+
+        // Unlocked: edits stick.
+        let doc = room.server.element_doc(4).await;
+        let mut client = Client::connect_with(&room.server, &room.delegates["OHCHR"]).await;
+        client.open(&doc).await;
+        let hash = client.append(&doc, " [and rights]").await;
+        room.server.wait_element_heads(&doc, &[hash]).await;
+
+        // The clock passes the old deadline: nothing fires.
+        room.advance(4 * 3600).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(room.status(4).await, "bracketed");
+
+        // Objected (a) and bracketed (e) are refused; "all" is refused too.
+        room.position("IOM", 0, json!({ "position": "object", "note": "no" }))
+            .await;
+        let a = room.element_id(0).await;
+        let deadline = room.deadline_in(3 * 3600).await;
+        for (elements, code) in [
+            (json!([a]), "objected"),
+            (json!([id]), "bracketed"),
+            (json!("all"), "objected"),
+        ] {
+            let resp = room
+                .chair_post(
+                    "/silence",
+                    Some(&json!({ "elements": elements, "deadline": deadline })),
+                )
+                .await;
+            assert_eq!(resp.status, 409, "{}", resp.body);
+            assert_eq!(resp.json()["error"], "silence_refused");
+            assert!(resp.body.contains(code), "{}", resp.body);
+        }
+        // Delegates cannot start silence.
+        let resp = room
+            .server
+            .request(
+                "POST",
+                &format!("/api/v1/drafts/{}/silence", room.draft),
+                Some(&room.delegates["IOM"]),
+                Some(&json!({ "elements": "all", "deadline": deadline })),
+            )
+            .await;
+        assert_eq!(resp.status, 403);
+    })
+    .await;
+}
+
+/// Adoption needs agreement; adopt and reopen round-trip; the draft is
+/// adopted once every element is, as a named final version.
+#[tokio::test]
+async fn adoption_needs_agreement_and_the_draft_follows() {
+    within(300, async {
+        let room = Room::open(Db::sqlite(), &[]).await;
+        let id = room.element_id(5).await;
+        let resp = room
+            .chair_post(&format!("/elements/{id}/adopt"), None)
+            .await;
+        assert_eq!(resp.status, 409, "{}", resp.body);
+        assert_eq!(resp.json()["error"], "not_agreed");
+        room.all(5, "support").await;
+        let resp = room
+            .server
+            .request(
+                "POST",
+                &format!("/api/v1/drafts/{}/elements/{id}/adopt", room.draft),
+                Some(&room.delegates["IOM"]),
+                None,
+            )
+            .await;
+        assert_eq!(resp.status, 403);
+        let resp = room
+            .chair_post(&format!("/elements/{id}/adopt"), None)
+            .await;
+        assert_eq!(resp.status, 200, "{}", resp.body);
+        assert_eq!(room.status(5).await, "adopted");
+
+        // Locked while adopted.
+        let doc = room.server.element_doc(5).await;
+        let mut client = Client::connect_with(&room.server, &room.delegates["FAO"]).await;
+        client.open(&doc).await;
+        client.append(&doc, " late").await;
+        client
+            .wait_for("a locked notice", |c| {
+                c.notices.iter().any(|n| n.code == "locked")
+            })
+            .await;
+
+        let resp = room
+            .chair_post(&format!("/elements/{id}/reopen"), None)
+            .await;
+        assert_eq!(resp.status, 200, "{}", resp.body);
+        assert_eq!(room.status(5).await, "agreed");
+
+        // The draft cannot be adopted before every element is.
+        let resp = room.chair_post("/adopt", None).await;
+        assert_eq!(resp.status, 409, "{}", resp.body);
+        assert_eq!(resp.json()["error"], "not_all_adopted");
+        for index in 0..8 {
+            room.all(index, "support").await;
+            let id = room.element_id(index).await;
+            let resp = room
+                .chair_post(&format!("/elements/{id}/adopt"), None)
+                .await;
+            assert_eq!(resp.status, 200, "{}", resp.body);
+        }
+        let resp = room
+            .chair_post("/adopt", Some(&json!({ "name": "Final text" })))
+            .await;
+        assert_eq!(resp.status, 201, "{}", resp.body);
+        assert_eq!(resp.json()["version"]["name"], "Final text");
+        let consensus = room.consensus().await;
+        assert_eq!(consensus["state"], "adopted");
+        let resp = room.chair_post("/adopt", None).await;
+        assert_eq!(resp.status, 409);
+    })
+    .await;
+}
+
+/// Everything is projected into the index document: a client syncing it
+/// sees positions and statuses change live, without polling the API.
+#[tokio::test]
+async fn the_index_document_shows_consensus_live() {
+    within(180, async {
+        let room = Room::open(Db::sqlite(), &[]).await;
+        let index = room.server.index_doc().await;
+        let id = room.element_id(6).await;
+        let mut watcher = Client::connect_with(&room.server, &room.reviewer).await;
+        watcher.open(&index).await;
+
+        let resp = room
+            .position(
+                "UNICEF",
+                6,
+                json!({ "position": "object", "note": "children omitted" }),
+            )
+            .await;
+        assert_eq!(resp.status, 201, "{}", resp.body);
+        let path = id.clone();
+        watcher
+            .wait_until(&index, "the objection in the index", move |d| {
+                let Ok(Some((_, obj))) =
+                    automerge::ReadDoc::get(&d.doc, automerge::ROOT, "consensus")
+                else {
+                    return false;
+                };
+                let value = accord_model::to_json(&d.doc, &obj).unwrap_or_default();
+                value["elements"][&path]["status"] == "objected"
+                    && value["elements"][&path]["positions"]["UNICEF"]["note"] == "children omitted"
+            })
+            .await;
+
+        // A text edit makes the objection stale: the index follows.
+        let doc = room.server.element_doc(6).await;
+        let mut client = Client::connect_with(&room.server, &room.delegates["UNICEF"]).await;
+        client.open(&doc).await;
+        client.append(&doc, " including children").await;
+        let path = id.clone();
+        watcher
+            .wait_until(&index, "the stale objection in the index", move |d| {
+                let Ok(Some((_, obj))) =
+                    automerge::ReadDoc::get(&d.doc, automerge::ROOT, "consensus")
+                else {
+                    return false;
+                };
+                let value = accord_model::to_json(&d.doc, &obj).unwrap_or_default();
+                value["elements"][&path]["status"] == "open"
+                    && value["elements"][&path]["positions"]["UNICEF"]["standing"] == "stale"
+            })
+            .await;
+    })
+    .await;
+}
+
+/// A deadline survives a restart and fires once after it.
+#[tokio::test]
+async fn a_silence_deadline_survives_a_restart() {
+    within(180, async {
+        let mut room = Room::open(Db::sqlite(), &["--silence-min-minutes", "0"]).await;
+        room.all(7, "support").await;
+        let id = room.element_id(7).await;
+        let deadline = room.deadline_in(3).await;
+        let resp = room
+            .chair_post(
+                "/silence",
+                Some(&json!({ "elements": [id], "deadline": deadline })),
+            )
+            .await;
+        assert_eq!(resp.status, 201, "{}", resp.body);
+        room.server.restart().await;
+        assert_eq!(room.status(7).await, "under_silence");
+        room.wait_status(7, "agreed").await;
+        let fired = room
+            .server
+            .db()
+            .scalar_i64("SELECT COUNT(*) FROM events WHERE kind = 'silence_fired'")
+            .await;
+        assert_eq!(fired, 1);
+    })
+    .await;
+}
