@@ -724,3 +724,53 @@ async fn a_silence_deadline_survives_a_restart() {
     })
     .await;
 }
+
+/// `accord status` prints the draft's state as a table: statuses, counts,
+/// the matrix, objections and reservations.
+#[tokio::test]
+async fn the_status_command_prints_the_table() {
+    within(180, async {
+        let room = Room::open(Db::sqlite(), &[]).await;
+        room.all(0, "support").await;
+        room.position(
+            "ILO",
+            0,
+            json!({ "position": "reservation", "note": "labour clause" }),
+        )
+        .await;
+        room.position(
+            "UNHCR",
+            1,
+            json!({ "position": "object", "note": "protection gap" }),
+        )
+        .await;
+        let (ok, out, err) = room
+            .server
+            .cli(&["status", &room.draft, "--color", "never"])
+            .await;
+        assert!(ok, "{err}");
+        let line = |label: &str| {
+            out.lines()
+                .find(|l| l.starts_with(label))
+                .unwrap_or_else(|| panic!("no line for {label}:\n{out}"))
+                .to_owned()
+        };
+        let a = line("(a) ");
+        assert!(a.contains("agreed"), "{a}");
+        let counts: Vec<&str> = a.split_whitespace().collect();
+        assert_eq!(&counts[2..9], ["27", "0", "1", "0", "0", "0", "0"], "{a}");
+        assert!(line("(b) ").contains("objected"), "{out}");
+        assert!(out.contains("(b) UNHCR objects: protection gap"), "{out}");
+        assert!(out.contains("(a) ILO reservation: labour clause"), "{out}");
+        let ilo = line("ILO ");
+        let cells: Vec<&str> = ilo.split_whitespace().collect();
+        assert_eq!(&cells[1..3], ["R", "."], "{ilo}");
+        assert!(!out.contains('\u{1b}'), "no colour with --color never");
+        let (_, coloured, _) = room
+            .server
+            .cli(&["status", &room.draft, "--color", "always"])
+            .await;
+        assert!(coloured.contains("\u{1b}[1;31m"), "objections in red");
+    })
+    .await;
+}

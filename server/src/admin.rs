@@ -39,6 +39,12 @@ pub async fn run_admin(command: Command, out: &mut impl Write) -> anyhow::Result
             store.close().await;
             result?;
         }
+        Command::Status { db, draft, color } => {
+            let store = open(&db).await?;
+            let result = status_command(&store, draft, &color, out).await;
+            store.close().await;
+            result?;
+        }
         Command::Serve(_) | Command::Migrate { .. } => {
             anyhow::bail!("not an administration command")
         }
@@ -188,5 +194,37 @@ async fn draft_command(
             }
         }
     }
+    Ok(())
+}
+
+async fn status_command(
+    store: &Store,
+    draft: Option<String>,
+    color: &str,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let drafts = store.drafts().await?;
+    let row = match draft {
+        Some(id) => drafts
+            .into_iter()
+            .find(|d| d.id == id)
+            .ok_or_else(|| anyhow::anyhow!("there is no draft {id:?} (see `accord draft list`)"))?,
+        None if drafts.len() == 1 => drafts.into_iter().next().expect("one draft"),
+        None => anyhow::bail!("name the draft: accord status DRAFT (see `accord draft list`)"),
+    };
+    let color = match color {
+        "always" => true,
+        "never" => false,
+        "auto" => std::io::IsTerminal::is_terminal(&std::io::stdout()),
+        other => anyhow::bail!("--color is auto, always or never, not {other:?}"),
+    };
+    let elements = store.elements(&row.id).await?;
+    let texts = crate::consensus::stored_texts(store, &elements).await?;
+    let facts = crate::consensus::gather_with(store, row, elements, texts).await?;
+    write!(
+        out,
+        "{}",
+        crate::status::render(&facts, color, auth::now_ms())
+    )?;
     Ok(())
 }

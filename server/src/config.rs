@@ -40,6 +40,16 @@ pub enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// The consensus state of a draft, as a table.
+    Status {
+        #[command(flatten)]
+        db: AdminDb,
+        /// The draft's id (`accord draft list`); optional when there is one draft.
+        draft: Option<String>,
+        /// Colour: auto (when the output is a terminal), always or never.
+        #[arg(long, default_value = "auto")]
+        color: String,
+    },
     /// Drafts.
     Draft {
         #[command(flatten)]

@@ -136,11 +136,11 @@ pub struct DraftFacts {
 }
 
 impl DraftFacts {
-    fn participant_codes(&self) -> Vec<String> {
+    pub(crate) fn participant_codes(&self) -> Vec<String> {
         self.participants.iter().map(|(c, _)| c.clone()).collect()
     }
 
-    fn silence(&self, element_id: &str) -> Option<Silence> {
+    pub(crate) fn silence(&self, element_id: &str) -> Option<Silence> {
         self.silences.get(element_id).map(|s| Silence {
             id: s.id,
             deadline: s.deadline,
@@ -149,7 +149,7 @@ impl DraftFacts {
         })
     }
 
-    fn summary(&self, element: &ElementRow) -> ElementSummary {
+    pub(crate) fn summary(&self, element: &ElementRow) -> ElementSummary {
         let text = self.texts.get(&element.id);
         let silence = self.silence(&element.id);
         let facts = ElementFacts {
@@ -163,22 +163,22 @@ impl DraftFacts {
         accord_consensus::summarize(&facts, &self.participant_codes())
     }
 
-    fn summaries(&self) -> Vec<ElementSummary> {
+    pub(crate) fn summaries(&self) -> Vec<ElementSummary> {
         self.elements.iter().map(|e| self.summary(e)).collect()
     }
 
-    fn progress(&self, summaries: &[ElementSummary]) -> Progress {
+    pub(crate) fn progress(&self, summaries: &[ElementSummary]) -> Progress {
         accord_consensus::progress(summaries, self.draft.adopted_at.is_some())
     }
 
-    fn element(&self, element_id: &str) -> Result<&ElementRow, ApiError> {
+    pub(crate) fn element(&self, element_id: &str) -> Result<&ElementRow, ApiError> {
         self.elements
             .iter()
             .find(|e| e.id == element_id)
             .ok_or_else(|| ApiError::not_found("the element"))
     }
 
-    fn user_name(&self, id: &Option<String>) -> Value {
+    pub(crate) fn user_name(&self, id: &Option<String>) -> Value {
         match id {
             Some(id) => json!(
                 self.user_names
@@ -193,16 +193,22 @@ impl DraftFacts {
 
 /// Reads a draft's facts; texts come from the committed documents.
 pub async fn gather(app: &AppState, draft: DraftRow) -> Result<DraftFacts, ApiError> {
-    let store = &app.store;
-    let participants = store
-        .draft_entities(&draft.id)
-        .await?
-        .into_iter()
-        .map(|e| (e.code, e.name))
-        .collect();
-    let elements = store.elements(&draft.id).await?;
+    let elements = app.store.elements(&draft.id).await?;
+    let texts = live_texts(app, &elements).await?;
+    let facts = gather_with(&app.store, draft, elements, texts).await?;
+    for entry in &facts.ledger {
+        app.consensus.note_hash(&entry.element_id, &entry.text_hash);
+    }
+    Ok(facts)
+}
+
+/// The elements' texts from the documents in memory (committed state).
+async fn live_texts(
+    app: &AppState,
+    elements: &[ElementRow],
+) -> Result<HashMap<String, ElementText>, ApiError> {
     let mut texts = HashMap::new();
-    for element in &elements {
+    for element in elements {
         let doc: DocumentId = element.doc_id.parse().map_err(ApiError::internal)?;
         let view = app
             .docs
@@ -219,6 +225,51 @@ pub async fn gather(app: &AppState, draft: DraftRow) -> Result<DraftFacts, ApiEr
             },
         );
     }
+    Ok(texts)
+}
+
+/// The elements' texts read from storage (for the CLI, without a server).
+pub async fn stored_texts(
+    store: &accord_store::Store,
+    elements: &[ElementRow],
+) -> anyhow::Result<HashMap<String, ElementText>> {
+    let mut texts = HashMap::new();
+    for element in elements {
+        let stored = store
+            .load_document(&element.doc_id)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("element document {} is missing", element.doc_id))?;
+        let mut doc = match &stored.snapshot {
+            Some(bytes) => automerge::Automerge::load(bytes)?,
+            None => automerge::Automerge::new(),
+        };
+        doc.load_incremental(&stored.changes.concat())?;
+        let text = accord_model::element_text(&doc)?;
+        texts.insert(
+            element.id.clone(),
+            ElementText {
+                text_hash: accord_model::text_hash(&text),
+                text,
+                heads: doc.get_heads(),
+            },
+        );
+    }
+    Ok(texts)
+}
+
+/// A draft's facts around the given texts.
+pub async fn gather_with(
+    store: &accord_store::Store,
+    draft: DraftRow,
+    elements: Vec<ElementRow>,
+    texts: HashMap<String, ElementText>,
+) -> Result<DraftFacts, accord_store::Error> {
+    let participants = store
+        .draft_entities(&draft.id)
+        .await?
+        .into_iter()
+        .map(|e| (e.code, e.name))
+        .collect();
     let ledger = store
         .positions(&draft.id)
         .await?
@@ -238,9 +289,6 @@ pub async fn gather(app: &AppState, draft: DraftRow) -> Result<DraftFacts, ApiEr
             })
         })
         .collect::<Vec<_>>();
-    for entry in &ledger {
-        app.consensus.note_hash(&entry.element_id, &entry.text_hash);
-    }
     let silences = store
         .silences(&draft.id)
         .await?
@@ -378,26 +426,28 @@ fn consensus_json(facts: &DraftFacts, now: i64) -> Value {
 }
 
 /// "5 of 8 elements agreed; 3 entities have not responded on (c)".
-fn progress_sentence(facts: &DraftFacts, summaries: &[ElementSummary], p: &Progress) -> String {
+pub(crate) fn progress_sentence(
+    facts: &DraftFacts,
+    summaries: &[ElementSummary],
+    p: &Progress,
+) -> String {
     let mut parts = vec![format!(
         "{} of {} elements agreed, {} adopted",
         p.agreed + p.adopted,
         p.elements,
         p.adopted
     )];
+    let waiting: Vec<String> = facts
+        .elements
+        .iter()
+        .zip(summaries)
+        .filter(|(_, s)| matches!(s.status, Status::Open) && !s.not_responded.is_empty())
+        .map(|(e, s)| format!("{} {}", e.label, s.not_responded.len()))
+        .collect();
+    if !waiting.is_empty() {
+        parts.push(format!("entities yet to respond: {}", waiting.join(", ")));
+    }
     for (element, summary) in facts.elements.iter().zip(summaries) {
-        if matches!(summary.status, Status::Open) && !summary.not_responded.is_empty() {
-            let n = summary.not_responded.len();
-            parts.push(format!(
-                "{n} {} not responded on {}",
-                if n == 1 {
-                    "entity has"
-                } else {
-                    "entities have"
-                },
-                element.label
-            ));
-        }
         if !summary.objections.is_empty() {
             let who: Vec<&str> = summary
                 .objections

@@ -18,6 +18,7 @@ mod error;
 mod metrics;
 mod openapi;
 mod presence;
+mod status;
 mod structure;
 mod ws;
 
