@@ -150,6 +150,16 @@ impl Db {
         &self.url
     }
 
+    /// The same database for a second server; the original cleans up.
+    pub fn alias(&self) -> Db {
+        Db {
+            backend: self.backend,
+            url: self.url.clone(),
+            _dir: None,
+            pg_cleanup: None,
+        }
+    }
+
     /// Runs SQL (possibly several statements) on this database from outside
     /// the server, e.g. to inject a storage failure.
     pub async fn execute(&self, sql: &str) {
@@ -304,7 +314,13 @@ impl TestServer {
             server.port = free_port();
             match server.spawn_and_wait().await {
                 Ok(()) => {
-                    server.token = server.session_for("tester", "chair", None).await;
+                    // A second server on the same database has its own chair.
+                    let name = if server.db.pg_cleanup.is_none() && server.db._dir.is_none() {
+                        format!("tester-{}", server.port)
+                    } else {
+                        "tester".to_owned()
+                    };
+                    server.token = server.session_for(&name, "chair", None).await;
                     return server;
                 }
                 Err(e) if attempt < 5 && server.log().contains("in use") => {

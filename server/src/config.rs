@@ -193,6 +193,12 @@ pub struct ServeConfig {
     #[arg(long, env = "ACCORD_SILENCE_MIN_MINUTES", default_value_t = 60)]
     pub silence_min_minutes: u64,
 
+    /// Seconds between the silence scheduler's reads of active silences
+    /// (it also wakes for its own instance's new silences and at each
+    /// deadline); other instances' silences are seen at least this often.
+    #[arg(long, env = "ACCORD_SILENCE_POLL_SECS", default_value_t = 60)]
+    pub silence_poll_secs: u64,
+
     /// Lets chairs move the consensus clock forward
     /// (`POST /api/v1/test/clock`): for tests and rehearsals only.
     #[arg(long, env = "ACCORD_TEST_CLOCK")]

@@ -1174,7 +1174,8 @@ async fn scheduler(app: AppState) {
                 Some(5_000)
             }
         };
-        let wait = Duration::from_millis(next.unwrap_or(60_000).clamp(10, 60_000) as u64);
+        let poll = (app.config.silence_poll_secs.max(1) * 1000) as i64;
+        let wait = Duration::from_millis(next.unwrap_or(poll).clamp(10, poll) as u64);
         tokio::select! {
             () = app.shutdown.cancelled() => break,
             () = app.consensus.wake.notified() => {}
