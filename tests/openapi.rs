@@ -10,7 +10,9 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-use crate::harness::{Client, Db, HttpResponse, TestServer, http_get, http_request, within};
+use crate::harness::{
+    Client, Db, HttpResponse, TestServer, doc_id_of, http_get, http_request, within,
+};
 
 /// The document as the repository has it.
 const DOCUMENT: &str = include_str!("../server/src/openapi.json");
@@ -149,6 +151,8 @@ fn resolve<'a>(doc: &'a Value, mut value: &'a Value) -> &'a Value {
 struct Ids {
     draft: String,
     element: String,
+    /// A participating entity's code.
+    entity: String,
 }
 
 impl Ids {
@@ -162,19 +166,257 @@ impl Ids {
                 .and_then(|e| e["id"].as_str())
                 .expect("an element id")
                 .to_owned(),
+            entity: draft["entities"][0]["code"]
+                .as_str()
+                .expect("an entity code")
+                .to_owned(),
         }
     }
 
     fn fill(&self, path: &str) -> String {
         let filled = path
             .replace("{id}", &self.draft)
-            .replace("{eid}", &self.element);
+            .replace("{eid}", &self.element)
+            .replace("{entity}", &self.entity);
         assert!(
             !filled.contains('{'),
             "a path parameter the tests cannot fill: {path}"
         );
         filled
     }
+}
+
+// ---------------------------------------------------------------------------
+// Drafts in a given consensus state
+
+/// The operation with this `operationId`.
+fn find_op(doc: &Value, id: &str) -> Op {
+    operations(doc)
+        .into_iter()
+        .find(|o| o.op["operationId"] == id)
+        .unwrap_or_else(|| panic!("operation {id}"))
+}
+
+/// The entities createDraft's example names, each with a new delegate's
+/// session (`who` keeps the users' names apart).
+async fn example_delegates(server: &TestServer, doc: &Value, who: &str) -> Vec<(String, String)> {
+    let example = find_op(doc, "createDraft")
+        .example()
+        .expect("createDraft's example");
+    let mut out = Vec::new();
+    for code in example["entities"]
+        .as_array()
+        .expect("the example names entities")
+    {
+        let code = code.as_str().expect("an entity code");
+        let token = server
+            .session_for(&format!("{who}-{code}"), "delegate", Some(code))
+            .await;
+        out.push((code.to_owned(), token));
+    }
+    out
+}
+
+/// A new draft made by the chair from createDraft's example: its id, its
+/// first element and its first entity.
+async fn example_draft(server: &TestServer, doc: &Value) -> Ids {
+    let example = find_op(doc, "createDraft")
+        .example()
+        .expect("createDraft's example");
+    let resp = server
+        .request(
+            "POST",
+            "/api/v1/drafts",
+            Some(server.token()),
+            Some(&example),
+        )
+        .await;
+    assert_eq!(
+        resp.status, 201,
+        "creating a draft from the example: {}",
+        resp.body
+    );
+    let draft = resp.json();
+    Ids {
+        draft: draft["id"].as_str().expect("id").to_owned(),
+        element: draft["elements"][0]["id"]
+            .as_str()
+            .expect("an element")
+            .to_owned(),
+        entity: draft["entities"][0]["code"]
+            .as_str()
+            .expect("an entity")
+            .to_owned(),
+    }
+}
+
+/// The element ids of a draft, in order (archived ones left out).
+async fn element_ids(server: &TestServer, draft: &str) -> Vec<String> {
+    let draft = server.get_json(&format!("/api/v1/drafts/{draft}")).await;
+    draft["elements"]
+        .as_array()
+        .expect("elements")
+        .iter()
+        .map(|e| e["id"].as_str().expect("an element id").to_owned())
+        .collect()
+}
+
+/// `body` bound to the text of the element of `ids` as GET
+/// /api/v1/drafts/{id} shows it now: its `text_hash` and `heads`.
+async fn on_current_text(server: &TestServer, ids: &Ids, mut body: Value) -> Value {
+    let draft = server
+        .get_json(&format!("/api/v1/drafts/{}", ids.draft))
+        .await;
+    let element = draft["elements"]
+        .as_array()
+        .expect("elements")
+        .iter()
+        .find(|e| e["id"] == ids.element.as_str())
+        .unwrap_or_else(|| panic!("no element {} in {draft}", ids.element))
+        .clone();
+    body["text_hash"] = element["text_hash"].clone();
+    body["heads"] = element["heads"].clone();
+    body
+}
+
+/// `token`, a delegate of `entity`, states the position of `body` on the
+/// element's current text.
+async fn state_position(
+    server: &TestServer,
+    ids: &Ids,
+    entity: &str,
+    token: &str,
+    body: Value,
+) -> HttpResponse {
+    let body = on_current_text(server, ids, body).await;
+    let path = format!(
+        "/api/v1/drafts/{}/elements/{}/positions/{entity}",
+        ids.draft, ids.element
+    );
+    server.request("PUT", &path, Some(token), Some(&body)).await
+}
+
+/// Every delegate supports the element: with every participating entity
+/// among them, it is agreed.
+async fn agree(server: &TestServer, ids: &Ids, delegates: &[(String, String)]) {
+    for (entity, token) in delegates {
+        let resp =
+            state_position(server, ids, entity, token, json!({ "position": "support" })).await;
+        assert_eq!(resp.status, 201, "{entity} supporting: {}", resp.body);
+    }
+}
+
+/// The element agreed, then adopted by the chair.
+async fn adopt(server: &TestServer, ids: &Ids, delegates: &[(String, String)]) {
+    agree(server, ids, delegates).await;
+    let path = format!(
+        "/api/v1/drafts/{}/elements/{}/adopt",
+        ids.draft, ids.element
+    );
+    let resp = server
+        .request("POST", &path, Some(server.token()), None)
+        .await;
+    assert_eq!(resp.status, 200, "adopting {}: {}", ids.element, resp.body);
+}
+
+/// Every element of the draft adopted.
+async fn adopt_every_element(server: &TestServer, ids: &Ids, delegates: &[(String, String)]) {
+    for element in element_ids(server, &ids.draft).await {
+        let ids = Ids {
+            element,
+            ..ids.clone()
+        };
+        adopt(server, &ids, delegates).await;
+    }
+}
+
+/// A silence deadline ahead of the server's consensus clock by more than
+/// any minimum notice a test sets: New Year's Day in two years' time.
+async fn far_deadline(server: &TestServer, draft: &str) -> String {
+    let consensus = server
+        .get_json(&format!("/api/v1/drafts/{draft}/consensus"))
+        .await;
+    let now = consensus["server_time"].as_str().expect("server_time");
+    let year: i32 = now[..4].parse().expect("a year");
+    format!("{}-01-01T00:00:00Z", year + 2)
+}
+
+/// The chair starts a silence procedure on the element, until `deadline`.
+async fn start_silence(server: &TestServer, ids: &Ids, deadline: &str) {
+    let body = json!({ "elements": [ids.element], "deadline": deadline });
+    let resp = server
+        .request(
+            "POST",
+            &format!("/api/v1/drafts/{}/silence", ids.draft),
+            Some(server.token()),
+            Some(&body),
+        )
+        .await;
+    assert_eq!(resp.status, 201, "starting silence: {}", resp.body);
+}
+
+/// The ids and body with which `op` can succeed. Most run on the test's
+/// draft (`ids`) with their documented example. The consensus commands each
+/// get a new draft from createDraft's example (its delegates are
+/// `delegates`) in the state they need: a position bound to the element's
+/// current text; a silence deadline ahead of the server's clock; a running
+/// silence procedure to cancel (the example's `elements`, if any, naming the
+/// element); an agreed element to adopt; an adopted one to reopen; every
+/// element adopted to adopt the draft.
+async fn prepare(
+    server: &TestServer,
+    doc: &Value,
+    op: &Op,
+    ids: &Ids,
+    delegates: &[(String, String)],
+) -> (Ids, Send) {
+    const PREPARED: [&str; 6] = [
+        "putPosition",
+        "startSilence",
+        "cancelSilence",
+        "adoptElement",
+        "reopenElement",
+        "adoptDraft",
+    ];
+    let id = op.op["operationId"].as_str().unwrap_or_default();
+    if !PREPARED.contains(&id) {
+        return (ids.clone(), Send::example_of(op));
+    }
+    let fresh = example_draft(server, doc).await;
+    let example = op.example();
+    let body = match id {
+        "putPosition" => {
+            let example = example.expect("putPosition's example");
+            Some(on_current_text(server, &fresh, example).await)
+        }
+        "startSilence" => {
+            let mut body = example.expect("startSilence's example");
+            body["deadline"] = json!(far_deadline(server, &fresh.draft).await);
+            Some(body)
+        }
+        "cancelSilence" => {
+            start_silence(server, &fresh, &far_deadline(server, &fresh.draft).await).await;
+            example.map(|mut body| {
+                if body.get("elements").is_some_and(Value::is_array) {
+                    body["elements"] = json!([fresh.element]);
+                }
+                body
+            })
+        }
+        "adoptElement" => {
+            agree(server, &fresh, delegates).await;
+            example
+        }
+        "reopenElement" => {
+            adopt(server, &fresh, delegates).await;
+            example
+        }
+        _ => {
+            adopt_every_element(server, &fresh, delegates).await;
+            example
+        }
+    };
+    (fresh, body.map_or(Send::Nothing, Send::Json))
 }
 
 // ---------------------------------------------------------------------------
@@ -741,45 +983,65 @@ fn the_document_is_well_formed() {
             }
         }
     }
-    // The routes of `server/src/lib.rs` (fn router), except the web UI's
-    // pages (`/`, `/join`): a new route needs an entry here and in the
-    // document.
-    let documented: BTreeSet<(&str, &str)> = ops
+    // The routes of `server/src/lib.rs` (fn router), read from its source,
+    // except the web UI's pages (`/`, `/join`): a new route must be
+    // documented.
+    let documented: BTreeSet<(String, String)> = ops
         .iter()
-        .map(|o| (o.method.as_str(), o.path.as_str()))
+        .map(|o| (o.method.clone(), o.path.clone()))
         .collect();
-    let routed: BTreeSet<(&str, &str)> = ROUTES.into_iter().collect();
+    let routed = router_routes();
     assert_eq!(
         documented, routed,
         "the documented operations are the server's routes"
     );
 }
 
-/// The server's routes as `fn router` declares them (axum's `{param}`
-/// syntax is OpenAPI's).
-const ROUTES: [(&str, &str); 21] = [
-    ("post", "/api/v1/session"),
-    ("delete", "/api/v1/session"),
-    ("post", "/api/v1/session/device"),
-    ("get", "/api/v1/me"),
-    ("get", "/api/v1/drafts"),
-    ("post", "/api/v1/drafts"),
-    ("get", "/api/v1/drafts/{id}"),
-    ("patch", "/api/v1/drafts/{id}"),
-    ("post", "/api/v1/drafts/{id}/elements"),
-    ("patch", "/api/v1/drafts/{id}/elements/{eid}"),
-    ("delete", "/api/v1/drafts/{id}/elements/{eid}"),
-    ("post", "/api/v1/drafts/{id}/elements/{eid}/restore"),
-    ("get", "/api/v1/drafts/{id}/changes"),
-    ("get", "/api/v1/drafts/{id}/presence"),
-    ("get", "/api/v1/entities"),
-    ("get", "/api/v1/users"),
-    ("get", "/api/v1/openapi.json"),
-    ("get", "/healthz"),
-    ("get", "/readyz"),
-    ("get", "/metrics"),
-    ("get", "/sync"),
-];
+/// The server's routes as `fn router` in `server/src/lib.rs` declares them:
+/// each `.route("PATH", get(..).post(..))`, under `/api/v1` when declared in
+/// the nested API router (axum's `{param}` syntax is OpenAPI's).
+fn router_routes() -> BTreeSet<(String, String)> {
+    const SOURCE: &str = include_str!("../server/src/lib.rs");
+    let body = SOURCE
+        .split("fn router(")
+        .nth(1)
+        .expect("fn router in server/src/lib.rs");
+    let (api_part, outer_part) = body
+        .split_once("Router::new()\n        .route(\"/\"")
+        .map(|(a, b)| (a, format!(".route(\"/\"{b}")))
+        .expect("the outer router starts with the page at /");
+    let mut routes = BTreeSet::new();
+    for (part, prefix) in [(api_part, "/api/v1"), (outer_part.as_str(), "")] {
+        for chunk in part.split(".route(").skip(1) {
+            let path = chunk.split('"').nth(1).expect("a route path literal");
+            // The call's own text: up to its closing parenthesis.
+            let mut depth = 1;
+            let call: String = chunk
+                .chars()
+                .take_while(|c| {
+                    match c {
+                        '(' => depth += 1,
+                        ')' => depth -= 1,
+                        _ => {}
+                    }
+                    depth > 0
+                })
+                .collect();
+            for method in METHODS {
+                let calls = [format!("{method}("), format!("::{method}(")];
+                let called = call.match_indices(&calls[0]).any(|(i, _)| {
+                    i == 0 || !call[..i].ends_with(|c: char| c.is_alphanumeric() || c == '_')
+                }) || call.contains(&calls[1]);
+                if called {
+                    routes.insert((method.to_owned(), format!("{prefix}{path}")));
+                }
+            }
+        }
+    }
+    routes.remove(&("get".to_owned(), "/".to_owned()));
+    routes.remove(&("get".to_owned(), "/join".to_owned()));
+    routes
+}
 
 #[tokio::test]
 async fn the_served_document_is_the_one_in_the_repository() {
@@ -889,7 +1151,9 @@ async fn every_documented_operation_exists_and_answers_as_documented() {
 /// Every GET that answers the chair 200 with JSON has the documented shape,
 /// with every array the documented bodies hold non-empty, so their item
 /// schemas are checked too: an archived element, a connected client present
-/// in an element, stored changes.
+/// in an element, stored changes. The consensus state is checked in full
+/// (see `vary_consensus` and `coverage`): every documented property filled
+/// somewhere, none undocumented.
 #[tokio::test]
 async fn documented_get_responses_have_the_documented_shape() {
     within(120, async {
@@ -914,6 +1178,7 @@ async fn documented_get_responses_have_the_documented_shape() {
             }
         })
         .await;
+        let adopted_draft = vary_consensus(&server, &doc, &ids, &mut client).await;
 
         let mut checked = 0;
         let mut problems = Vec::new();
@@ -948,11 +1213,216 @@ async fn documented_get_responses_have_the_documented_shape() {
                     .into_iter()
                     .map(|at| format!("{at}: empty, so unchecked")),
             );
+            if op.op["operationId"] == "getConsensus" {
+                // With an adopted draft's too (`adopted_at`).
+                let other = Ids {
+                    draft: adopted_draft.clone(),
+                    ..ids.clone()
+                };
+                let adopted = server.get(&other.fill(&op.path)).await;
+                problems.extend(conformance(&doc, &op, &adopted));
+                let schema = json_200.expect("a JSON schema");
+                coverage(
+                    &doc,
+                    schema,
+                    &[&body, &adopted.json()],
+                    &label,
+                    &mut problems,
+                );
+            }
         }
-        assert!(checked >= 9, "only {checked} GET operations were checked");
+        assert!(checked >= 10, "only {checked} GET operations were checked");
         assert!(problems.is_empty(), "{}", problems.join("\n"));
     })
     .await;
+}
+
+/// Brings the reference draft's elements (all but the last, archived) into
+/// the states a draft's consensus can show, with every optional part of the
+/// answer present somewhere: the first adopted; the second objected, with a
+/// proposed wording, a reservation and support ad referendum; the third
+/// under silence; the fourth with a stale position (its text edited through
+/// `client` after it). Returns a draft made from createDraft's example and
+/// adopted as a whole.
+async fn vary_consensus(
+    server: &TestServer,
+    doc: &Value,
+    ids: &Ids,
+    client: &mut Client,
+) -> String {
+    let draft = server
+        .get_json(&format!("/api/v1/drafts/{}", ids.draft))
+        .await;
+    let elements = draft["elements"].as_array().expect("elements");
+    assert!(elements.len() >= 4, "the reference draft has four elements");
+    let mut delegates = Vec::new();
+    for entity in draft["entities"].as_array().expect("entities") {
+        let code = entity["code"].as_str().expect("a code");
+        let token = server
+            .session_for(&format!("shape-{code}"), "delegate", Some(code))
+            .await;
+        delegates.push((code.to_owned(), token));
+    }
+    assert!(
+        delegates.len() >= 4,
+        "the reference draft has four entities"
+    );
+    let on = |i: usize| Ids {
+        element: elements[i]["id"].as_str().expect("an id").to_owned(),
+        ..ids.clone()
+    };
+
+    adopt(server, &on(0), &delegates).await;
+    let positions = [
+        json!({ "position": "object", "note": "Too broad.", "wording": "Facilitating mobility;" }),
+        json!({ "position": "reservation", "note": "On the record." }),
+        json!({ "position": "support_ad_ref" }),
+    ];
+    for ((entity, token), body) in delegates.iter().zip(positions) {
+        let resp = state_position(server, &on(1), entity, token, body).await;
+        assert_eq!(
+            resp.status, 201,
+            "{entity} on the second element: {}",
+            resp.body
+        );
+    }
+    start_silence(server, &on(2), &far_deadline(server, &ids.draft).await).await;
+    let (entity, token) = &delegates[3];
+    let resp = state_position(
+        server,
+        &on(3),
+        entity,
+        token,
+        json!({ "position": "support" }),
+    )
+    .await;
+    assert_eq!(
+        resp.status, 201,
+        "{entity} on the fourth element: {}",
+        resp.body
+    );
+    let doc_id = doc_id_of(&elements[3]["doc_url"]);
+    client.open(&doc_id).await;
+    let edit = client.append(&doc_id, " (revised)").await;
+    server.wait_element_heads(&doc_id, &[edit]).await;
+
+    let adopted = example_draft(server, doc).await;
+    let example = find_op(doc, "createDraft")
+        .example()
+        .expect("createDraft's example");
+    let participants: Vec<(String, String)> = delegates
+        .iter()
+        .filter(|(code, _)| {
+            example["entities"]
+                .as_array()
+                .is_some_and(|e| e.contains(&json!(code)))
+        })
+        .cloned()
+        .collect();
+    adopt_every_element(server, &adopted, &participants).await;
+    let resp = server
+        .request(
+            "POST",
+            &format!("/api/v1/drafts/{}/adopt", adopted.draft),
+            Some(server.token()),
+            None,
+        )
+        .await;
+    assert_eq!(resp.status, 201, "adopting the draft: {}", resp.body);
+    adopted.draft
+}
+
+/// What `values`, instances of `schema`, leave unchecked of the schemas
+/// they hold: an object schema's property that is absent, null or an empty
+/// array in every instance of that schema met anywhere (so its own schema
+/// never applied), or a property an object has that its schema does not
+/// document. Instances are pooled by `$ref` (by place for schemas written
+/// in place).
+fn coverage(doc: &Value, schema: &Value, values: &[&Value], at: &str, out: &mut Vec<String>) {
+    let mut pool = Pool::new();
+    instances(doc, schema, values, at, &mut pool);
+    for (key, (schema, objects)) in pool {
+        let properties = schema["properties"].as_object().expect("properties");
+        let undocumented: BTreeSet<&String> = objects
+            .iter()
+            .filter_map(|o| o.as_object())
+            .flat_map(|o| o.keys())
+            .filter(|name| !properties.contains_key(*name))
+            .collect();
+        for name in undocumented {
+            out.push(format!(
+                "{at}: {key} has the undocumented property {name:?}"
+            ));
+        }
+        for name in properties.keys() {
+            if !objects.iter().any(|o| is_filled(&o[name.as_str()])) {
+                out.push(format!(
+                    "{at}: {key}.{name} is absent, null or empty each time, so unchecked"
+                ));
+            }
+        }
+    }
+}
+
+/// Object schemas by `$ref` or place: the schema and its instances.
+type Pool<'a> = std::collections::BTreeMap<String, (&'a Value, Vec<&'a Value>)>;
+
+fn instances<'a>(
+    doc: &'a Value,
+    schema: &'a Value,
+    values: &[&'a Value],
+    at: &str,
+    pool: &mut Pool<'a>,
+) {
+    let (name, schema) = without_null(doc, schema);
+    if let Some(items) = schema.get("items") {
+        let all: Vec<&Value> = values
+            .iter()
+            .filter_map(|v| v.as_array())
+            .flatten()
+            .collect();
+        instances(doc, items, &all, &format!("{at}[]"), pool);
+    }
+    let Some(properties) = schema.get("properties").and_then(Value::as_object) else {
+        return;
+    };
+    let objects: Vec<&Value> = values.iter().copied().filter(|v| v.is_object()).collect();
+    pool.entry(name.map_or_else(|| at.to_owned(), str::to_owned))
+        .or_insert((schema, Vec::new()))
+        .1
+        .extend(&objects);
+    for (name, field) in properties {
+        let filled: Vec<&Value> = objects
+            .iter()
+            .map(|o| &o[name.as_str()])
+            .filter(|v| is_filled(v))
+            .collect();
+        instances(doc, field, &filled, &format!("{at}.{name}"), pool);
+    }
+}
+
+/// Neither null (or absent) nor an empty array.
+fn is_filled(value: &Value) -> bool {
+    !value.is_null() && value.as_array().is_none_or(|a| !a.is_empty())
+}
+
+/// `schema` resolved, and if it is one schema or null (`anyOf`/`oneOf`
+/// with `{"type": "null"}`), that schema; with the `$ref` it was reached by.
+fn without_null<'a>(doc: &'a Value, schema: &'a Value) -> (Option<&'a str>, &'a Value) {
+    let name = schema.get("$ref").and_then(Value::as_str);
+    let resolved = resolve(doc, schema);
+    for key in ["anyOf", "oneOf"] {
+        if let Some(options) = resolved.get(key).and_then(Value::as_array) {
+            let rest: Vec<&Value> = options
+                .iter()
+                .filter(|o| resolve(doc, o).get("type") != Some(&json!("null")))
+                .collect();
+            if let [only] = rest[..] {
+                return without_null(doc, only);
+            }
+        }
+    }
+    (name, resolved)
 }
 
 /// Arrays in `value` down to two levels of nesting that are empty. (The
@@ -1244,13 +1714,15 @@ async fn security_is_as_documented() {
 }
 
 /// `x-roles` holds: a role it names is admitted (the documented success,
-/// with the documented example bodies, on a draft made for the test), a
-/// role it does not name gets 403 `forbidden`; a delegate whose entity does
-/// not take part in a draft gets 404 for it.
+/// with the documented example bodies, on a draft made for the test, or for
+/// the consensus commands on a draft in the state they need: see
+/// `prepare`), a role it does not name gets 403 `forbidden`; a delegate
+/// whose entity does not take part in a draft gets 404 for it. The server
+/// runs with `--test-clock`, so that chairs may move the clock.
 #[tokio::test]
 async fn roles_are_as_documented() {
     within(180, async {
-        let server = TestServer::start(Db::sqlite()).await;
+        let server = TestServer::start_with(Db::sqlite(), &["--test-clock"]).await;
         let doc = document();
         let ops = operations(&doc);
         let create = ops
@@ -1286,6 +1758,7 @@ async fn roles_are_as_documented() {
                 .as_str()
                 .expect("an element")
                 .to_owned(),
+            entity: participants[0].to_owned(),
         };
         let entities = server.get_json("/api/v1/entities").await;
         let outsider_entity = entities
@@ -1304,6 +1777,7 @@ async fn roles_are_as_documented() {
         let outsider = server
             .session_for("delegate-out", "delegate", Some(&outsider_entity))
             .await;
+        let fixture_delegates = example_delegates(&server, &doc, "fixture").await;
         let sessions = [
             ("chair", server.token().to_owned()),
             ("delegate", delegate),
@@ -1339,8 +1813,8 @@ async fn roles_are_as_documented() {
                 } else {
                     token.as_str()
                 };
-                let path = ids.fill(&op.path);
-                let send = Send::example_of(op);
+                let (op_ids, send) = prepare(&server, &doc, op, &ids, &fixture_delegates).await;
+                let path = op_ids.fill(&op.path);
                 let resp = call(
                     &server,
                     &op.method,
@@ -1421,8 +1895,9 @@ async fn roles_are_as_documented() {
 
 /// The documented refusals can be provoked and look as documented: bodies
 /// over the limit (413), without a JSON content type (415), bad queries
-/// (400), structure conflicts (409), unknown elements (404), sign-ins that
-/// fail (401, 403, 409) or are throttled (429 with `Retry-After`).
+/// (400), structure conflicts (409), unknown elements (404), the test clock
+/// without `--test-clock` (400), sign-ins that fail (401, 403, 409) or are
+/// throttled (429 with `Retry-After`).
 #[tokio::test]
 async fn documented_refusals_look_as_documented() {
     within(120, async {
@@ -1530,6 +2005,20 @@ async fn documented_refusals_look_as_documented() {
         .await;
         expect(&get_draft, resp, 404, "of an unknown draft");
 
+        // The consensus clock does not move without --test-clock.
+        let clock = find("advanceClock");
+        let resp = call(
+            &server,
+            "post",
+            &clock.path,
+            &chair,
+            &[],
+            &Send::example_of(&clock),
+        )
+        .await;
+        assert_eq!(resp.json()["error"], "invalid", "{}", resp.body);
+        expect(&clock, resp, 400, "without --test-clock");
+
         // Sign-in: a foreign origin (not counted), a success, each kind of
         // failure (counted), then the throttle.
         let sign_in = find("signIn");
@@ -1600,6 +2089,318 @@ async fn documented_refusals_look_as_documented() {
         )
         .await;
         expect(&sign_in, resp, 429, "after too many failures");
+
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
+    })
+    .await;
+}
+
+/// The consensus commands' documented refusals can be provoked, with the
+/// documented codes and bodies (`current_hash` with `text_changed`,
+/// `refusals` with `silence_refused`), on a draft made from createDraft's
+/// example taken through its states: open, agreed ad referendum, under
+/// silence, objected, adopted element by element, adopted as a whole.
+#[tokio::test]
+async fn consensus_refusals_look_as_documented() {
+    within(120, async {
+        let server = TestServer::start_with(Db::sqlite(), &["--test-clock"]).await;
+        let doc = document();
+        let find = |id: &str| find_op(&doc, id);
+        let delegates = example_delegates(&server, &doc, "refusals").await;
+        let delegate = delegates[0].1.clone();
+        let ids = example_draft(&server, &doc).await;
+        let chair = Credential::Bearer(server.token());
+        let as_delegate = Credential::Bearer(&delegate);
+        let mut problems = Vec::new();
+        let mut expect = |op: &Op, resp: &HttpResponse, status: u16, code: &str, what: &str| {
+            // An error's code, or none (`""`) for a success.
+            let got = serde_json::from_str::<Value>(&resp.body).unwrap_or_default();
+            let code_ok = if code.is_empty() {
+                got["error"].is_null()
+            } else {
+                got["error"] == code
+            };
+            if resp.status != status || !code_ok {
+                problems.push(format!(
+                    "{} {what}: expected {status} {code}, got {} {}",
+                    op.label(),
+                    resp.status,
+                    resp.body
+                ));
+            }
+            problems.extend(conformance(&doc, op, resp));
+        };
+
+        // Stating a position.
+        let put = find("putPosition");
+        let path = ids.fill(&put.path);
+        let position = async |body: Value| Send::Json(on_current_text(&server, &ids, body).await);
+        let support = position(json!({ "position": "support" })).await;
+        let outside = server
+            .get_json("/api/v1/entities")
+            .await
+            .as_array()
+            .expect("entities")
+            .iter()
+            .filter_map(|e| e["code"].as_str().map(str::to_owned))
+            .find(|code| delegates.iter().all(|(c, _)| c != code))
+            .expect("an entity outside the example draft");
+        let other = Ids {
+            entity: outside.clone(),
+            ..ids.clone()
+        };
+        let resp = call(
+            &server,
+            "put",
+            &other.fill(&put.path),
+            &as_delegate,
+            &[],
+            &support,
+        )
+        .await;
+        expect(&put, &resp, 403, "forbidden", "for another entity");
+        let outsider = server
+            .session_for("refusals-outsider", "delegate", Some(&outside))
+            .await;
+        let resp = call(
+            &server,
+            "put",
+            &other.fill(&put.path),
+            &Credential::Bearer(&outsider),
+            &[],
+            &support,
+        )
+        .await;
+        expect(
+            &put,
+            &resp,
+            404,
+            "not_found",
+            "by a delegate of an entity outside the draft",
+        );
+        for (body, code, what) in [
+            (
+                json!({ "position": "maybe" }),
+                "invalid",
+                "of an unknown position",
+            ),
+            (
+                json!({ "position": "reservation" }),
+                "note_required",
+                "a reservation without a note",
+            ),
+            (
+                json!({ "position": "object" }),
+                "reason_required",
+                "an objection without a reason",
+            ),
+            (
+                json!({ "position": "support", "wording": "Other words." }),
+                "invalid",
+                "a wording without an objection",
+            ),
+        ] {
+            let send = position(body).await;
+            let resp = call(&server, "put", &path, &as_delegate, &[], &send).await;
+            expect(&put, &resp, 400, code, what);
+        }
+        let Send::Json(current) = &support else {
+            unreachable!()
+        };
+        let mut body = current.clone();
+        body["heads"] = json!([]);
+        let resp = call(&server, "put", &path, &as_delegate, &[], &Send::Json(body)).await;
+        expect(&put, &resp, 400, "invalid", "without heads");
+        let mut body = current.clone();
+        body["heads"] = json!(["ab".repeat(32)]);
+        let resp = call(&server, "put", &path, &as_delegate, &[], &Send::Json(body)).await;
+        expect(&put, &resp, 409, "not_synced", "on heads the server lacks");
+        let mut body = current.clone();
+        body["text_hash"] = json!("0".repeat(64));
+        let resp = call(&server, "put", &path, &as_delegate, &[], &Send::Json(body)).await;
+        expect(&put, &resp, 409, "text_changed", "on another text");
+        assert_eq!(
+            resp.json()["current_hash"],
+            current["text_hash"],
+            "text_changed names the current hash: {}",
+            resp.body
+        );
+        let unknown = Ids {
+            element: "no-such-element".into(),
+            ..ids.clone()
+        };
+        let resp = call(
+            &server,
+            "put",
+            &unknown.fill(&put.path),
+            &as_delegate,
+            &[],
+            &support,
+        )
+        .await;
+        expect(&put, &resp, 404, "not_found", "on an unknown element");
+
+        // Adoption and silence on an open element.
+        let adopt_element = find("adoptElement");
+        let reopen = find("reopenElement");
+        let adopt_draft = find("adoptDraft");
+        let start = find("startSilence");
+        let cancel = find("cancelSilence");
+        let post = async |op: &Op, send: &Send| {
+            call(&server, &op.method, &ids.fill(&op.path), &chair, &[], send).await
+        };
+        let resp = post(&adopt_element, &Send::Nothing).await;
+        expect(
+            &adopt_element,
+            &resp,
+            409,
+            "not_agreed",
+            "of an open element",
+        );
+        let resp = post(&reopen, &Send::Nothing).await;
+        expect(
+            &reopen,
+            &resp,
+            409,
+            "not_adopted",
+            "of an element not adopted",
+        );
+        let resp = post(&adopt_draft, &Send::Nothing).await;
+        expect(
+            &adopt_draft,
+            &resp,
+            409,
+            "not_all_adopted",
+            "with an open element",
+        );
+        let resp = post(&cancel, &Send::Nothing).await;
+        expect(
+            &cancel,
+            &resp,
+            409,
+            "no_silence",
+            "without a silence procedure",
+        );
+        let far = far_deadline(&server, &ids.draft).await;
+        let silence = |elements: Value, deadline: &str| {
+            Send::Json(json!({ "elements": elements, "deadline": deadline }))
+        };
+        let element = json!([ids.element]);
+        let resp = post(&start, &silence(element.clone(), "tomorrow")).await;
+        expect(
+            &start,
+            &resp,
+            400,
+            "invalid",
+            "with a deadline that is not a time",
+        );
+        let resp = post(&start, &silence(json!([]), &far)).await;
+        expect(&start, &resp, 400, "invalid", "of no element");
+        let resp = post(&start, &silence(json!(["no-such-element"]), &far)).await;
+        expect(&start, &resp, 404, "not_found", "of an unknown element");
+        let now = server
+            .get_json(&format!("/api/v1/drafts/{}/consensus", ids.draft))
+            .await["server_time"]
+            .as_str()
+            .expect("server_time")
+            .to_owned();
+        let refusal = |resp: &HttpResponse, code: &str| {
+            let body = resp.json();
+            assert_eq!(body["refusals"][0]["error"], code, "{}", resp.body);
+            assert_eq!(body["refusals"][0]["element"], ids.element.as_str());
+        };
+        let resp = post(&start, &silence(json!("all"), &now)).await;
+        expect(
+            &start,
+            &resp,
+            409,
+            "silence_refused",
+            "with a deadline too soon",
+        );
+        refusal(&resp, "deadline_too_soon");
+
+        // Agreed ad referendum: not adopted; under silence once only.
+        let ad_ref = position(json!({ "position": "support_ad_ref" })).await;
+        let resp = call(&server, "put", &path, &as_delegate, &[], &ad_ref).await;
+        assert_eq!(resp.status, 201, "{}", resp.body);
+        let resp = post(&adopt_element, &Send::Nothing).await;
+        expect(
+            &adopt_element,
+            &resp,
+            409,
+            "ad_ref_pending",
+            "agreed ad referendum",
+        );
+        let resp = post(&start, &silence(element.clone(), &far)).await;
+        assert_eq!(resp.status, 201, "{}", resp.body);
+        let resp = post(&start, &silence(element.clone(), &far)).await;
+        expect(&start, &resp, 409, "silence_refused", "twice");
+        refusal(&resp, "already_under_silence");
+        let resp = post(&cancel, &Send::Nothing).await;
+        expect(&cancel, &resp, 200, "", "without a body");
+
+        // Objected: no silence.
+        let objection =
+            position(json!({ "position": "object", "note": "No.", "wording": "Other words." }))
+                .await;
+        let resp = call(&server, "put", &path, &as_delegate, &[], &objection).await;
+        assert_eq!(resp.status, 201, "{}", resp.body);
+        let resp = post(&start, &silence(element.clone(), &far)).await;
+        expect(
+            &start,
+            &resp,
+            409,
+            "silence_refused",
+            "of an objected element",
+        );
+        refusal(&resp, "objected");
+
+        // Adopted: no positions, no silence; the draft adopted once.
+        adopt(&server, &ids, &delegates).await;
+        let resp = call(
+            &server,
+            "put",
+            &path,
+            &as_delegate,
+            &[],
+            &position(json!({ "position": "support" })).await,
+        )
+        .await;
+        expect(&put, &resp, 409, "adopted", "on an adopted element");
+        let resp = post(&start, &silence(element.clone(), &far)).await;
+        expect(
+            &start,
+            &resp,
+            409,
+            "silence_refused",
+            "of an adopted element",
+        );
+        refusal(&resp, "adopted");
+        let resp = post(&adopt_draft, &Send::Nothing).await;
+        expect(&adopt_draft, &resp, 201, "", "without a body");
+        let resp = post(&adopt_draft, &Send::Nothing).await;
+        expect(&adopt_draft, &resp, 409, "already_adopted", "twice");
+        let resp = post(&reopen, &Send::Nothing).await;
+        expect(
+            &reopen,
+            &resp,
+            409,
+            "draft_adopted",
+            "of an adopted draft's element",
+        );
+
+        // The clock moves forward only.
+        let clock = find("advanceClock");
+        let resp = call(
+            &server,
+            "post",
+            &clock.path,
+            &chair,
+            &[],
+            &Send::Json(json!({ "advance_secs": -1 })),
+        )
+        .await;
+        expect(&clock, &resp, 400, "invalid", "backwards");
 
         assert!(problems.is_empty(), "{}", problems.join("\n"));
     })
