@@ -23,6 +23,17 @@ pub async fn server_actor(store: &Store) -> anyhow::Result<ActorId> {
     Ok(actor)
 }
 
+/// The id of this installation's storage, the same across restarts (and
+/// shared by instances on one database).
+pub async fn storage_id(store: &Store) -> anyhow::Result<String> {
+    if let Some(id) = store.get_meta("storage_id").await? {
+        return Ok(id);
+    }
+    let id = uuid::Uuid::new_v4().to_string();
+    store.set_meta("storage_id", &id).await?;
+    Ok(id)
+}
+
 /// Loads the scenario when the database holds no draft yet. Everything is
 /// written in one transaction, so a crash mid-way leaves nothing half made.
 pub async fn load_scenario_once(

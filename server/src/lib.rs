@@ -56,6 +56,8 @@ pub struct AppState {
     metrics: Arc<Metrics>,
     /// The server's peer id in the sync protocol.
     server_peer_id: Arc<str>,
+    /// The id of the server's durable storage, announced to clients.
+    storage_id: Arc<str>,
     /// Connected peers by claimed peer id, to replace a reconnecting peer's
     /// old connection.
     peers: Arc<PeerTable>,
@@ -197,6 +199,7 @@ pub async fn run(
         docs,
         metrics,
         server_peer_id: format!("accord-server-{}", uuid::Uuid::new_v4().simple()).into(),
+        storage_id: bootstrap::storage_id(&store).await?.into(),
         peers: Arc::new(PeerTable::default()),
         next_conn: Arc::new(AtomicU64::new(0)),
         storage_ok,

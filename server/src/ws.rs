@@ -67,9 +67,8 @@ async fn connection(app: AppState, auth: Auth, socket: WebSocket) {
     // Handshake: the first frame must be `join` offering version "1".
     let first = tokio::time::timeout(app.config.idle_timeout(), stream.next()).await;
     let joined = match first {
-        Ok(Some(Ok(ws::Message::Binary(bytes)))) => {
-            Message::decode(&bytes).and_then(|m| answer_join(&m, &app.server_peer_id))
-        }
+        Ok(Some(Ok(ws::Message::Binary(bytes)))) => Message::decode(&bytes)
+            .and_then(|m| answer_join(&m, &app.server_peer_id, Some(&app.storage_id))),
         Ok(Some(Ok(ws::Message::Text(_)))) => Err(ProtocolError::NotAMessage),
         _ => return,
     };

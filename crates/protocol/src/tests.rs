@@ -644,7 +644,7 @@ fn join(versions: Option<Vec<&str>>) -> Message {
 
 #[test]
 fn answer_join_returns_peer() {
-    let answer = answer_join(&join(Some(vec!["1"])), "server-peer").unwrap();
+    let answer = answer_join(&join(Some(vec!["1"])), "server-peer", None).unwrap();
     let Message::Peer {
         sender_id,
         target_id,
@@ -669,8 +669,24 @@ fn answer_join_returns_peer() {
 }
 
 #[test]
+fn answer_join_names_the_storage_when_given() {
+    let answer = answer_join(&join(Some(vec!["1"])), "server", Some("storage-7")).unwrap();
+    let bytes = answer.encode();
+    let metadata = field(&bytes, "peerMetadata").expect("peer metadata");
+    let entries = metadata.as_map().expect("a map");
+    let get = |key: &str| {
+        entries
+            .iter()
+            .find(|(k, _)| k.as_text() == Some(key))
+            .map(|(_, v)| v.clone())
+    };
+    assert_eq!(get("storageId"), Some(t("storage-7")));
+    assert_eq!(get("isEphemeral"), Some(Value::Bool(false)));
+}
+
+#[test]
 fn answer_join_picks_one_among_several_versions() {
-    let answer = answer_join(&join(Some(vec!["2", "1", "0"])), "server").unwrap();
+    let answer = answer_join(&join(Some(vec!["2", "1", "0"])), "server", None).unwrap();
     assert!(matches!(
         answer,
         Message::Peer { ref selected_protocol_version, .. } if selected_protocol_version == "1"
@@ -680,15 +696,15 @@ fn answer_join_picks_one_among_several_versions() {
 #[test]
 fn answer_join_refuses_unsupported_versions() {
     assert_eq!(
-        answer_join(&join(Some(vec!["2"])), "server"),
+        answer_join(&join(Some(vec!["2"])), "server", None),
         Err(ProtocolError::UnsupportedVersion)
     );
     assert_eq!(
-        answer_join(&join(Some(vec![])), "server"),
+        answer_join(&join(Some(vec![])), "server", None),
         Err(ProtocolError::UnsupportedVersion)
     );
     assert_eq!(
-        answer_join(&join(Some(vec!["1.0", " 1", "01"])), "server"),
+        answer_join(&join(Some(vec!["1.0", " 1", "01"])), "server", None),
         Err(ProtocolError::UnsupportedVersion)
     );
 }
@@ -704,7 +720,7 @@ fn a_join_without_versions_means_version_1() {
         panic!("not join");
     };
     assert_eq!(supported_protocol_versions, &vec!["1".to_owned()]);
-    let answer = answer_join(&first, "server").unwrap();
+    let answer = answer_join(&first, "server", None).unwrap();
     assert!(matches!(
         answer,
         Message::Peer { ref target_id, ref selected_protocol_version, .. }
@@ -719,7 +735,7 @@ fn a_first_message_that_is_not_join_is_refused() {
             continue;
         }
         assert_eq!(
-            answer_join(&message, "server"),
+            answer_join(&message, "server", None),
             Err(ProtocolError::NotJoined(message.kind())),
             "{message:?}"
         );
@@ -728,7 +744,7 @@ fn a_first_message_that_is_not_join_is_refused() {
         kind: "remote-heads-changed",
     };
     assert_eq!(
-        answer_join(&ignored, "server"),
+        answer_join(&ignored, "server", None),
         Err(ProtocolError::NotJoined("remote-heads-changed"))
     );
 }

@@ -332,8 +332,15 @@ impl Fields {
 }
 
 /// Answers a client's first message: `peer` when it offers version "1",
-/// otherwise the protocol error to send before closing.
-pub fn answer_join(first: &Message, server_peer_id: &str) -> Result<Message> {
+/// otherwise the protocol error to send before closing. With a
+/// `storage_id`, the peer metadata names the server's durable storage, so
+/// clients track which of their changes the server holds (automerge-repo's
+/// remote heads).
+pub fn answer_join(
+    first: &Message,
+    server_peer_id: &str,
+    storage_id: Option<&str>,
+) -> Result<Message> {
     match first {
         Message::Join {
             sender_id,
@@ -349,7 +356,11 @@ pub fn answer_join(first: &Message, server_peer_id: &str) -> Result<Message> {
             Ok(Message::Peer {
                 sender_id: server_peer_id.to_owned(),
                 target_id: sender_id.clone(),
-                peer_metadata: Value::Map(vec![(text("isEphemeral"), Value::Bool(false))]),
+                peer_metadata: Value::Map(
+                    std::iter::once((text("isEphemeral"), Value::Bool(false)))
+                        .chain(storage_id.map(|id| (text("storageId"), text(id))))
+                        .collect(),
+                ),
                 selected_protocol_version: PROTOCOL_VERSION.to_owned(),
             })
         }
