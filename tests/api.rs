@@ -85,3 +85,43 @@ async fn drafts_and_entities_have_their_shape() {
     })
     .await;
 }
+
+/// The web app is served at `/` with `index.html` for client routes, safe
+/// headers, and never in place of a server path or a missing file.
+#[tokio::test]
+async fn the_web_app_is_served_with_its_routes_and_headers() {
+    within(60, async {
+        let server = TestServer::start(Db::sqlite()).await;
+        let port = server.port();
+        let get = |path: &'static str| async move {
+            crate::harness::http_get(port, path).await.expect("GET")
+        };
+        let root = get("/").await;
+        assert_eq!(root.status, 200);
+        assert!(
+            root.header("content-type")
+                .unwrap_or_default()
+                .starts_with("text/html")
+        );
+        let csp = root.header("content-security-policy").unwrap_or_default();
+        assert!(
+            csp.contains("default-src 'self'") && csp.contains("frame-ancestors 'none'"),
+            "{csp}"
+        );
+        assert_eq!(root.header("referrer-policy"), Some("no-referrer"));
+        assert_eq!(root.header("cache-control"), Some("no-cache"));
+        for route in ["/join?invite=abc", "/drafts/some-draft"] {
+            let page = get(route).await;
+            assert_eq!(page.status, 200, "{route}");
+            assert_eq!(page.body, root.body, "{route} serves the app");
+        }
+        let missing = get("/assets/missing-file.js").await;
+        assert_eq!(missing.status, 404);
+        let api = get("/api/v1/nothing-here").await;
+        assert_eq!(api.status, 404);
+        assert_eq!(api.json()["error"], "not_found");
+        let sync = get("/syncx").await;
+        assert_eq!(sync.status, 200, "only /sync itself is the server's");
+    })
+    .await;
+}

@@ -1007,9 +1007,9 @@ fn router_routes() -> BTreeSet<(String, String)> {
         .nth(1)
         .expect("fn router in server/src/lib.rs");
     let (api_part, outer_part) = body
-        .split_once("Router::new()\n        .route(\"/\"")
-        .map(|(a, b)| (a, format!(".route(\"/\"{b}")))
-        .expect("the outer router starts with the page at /");
+        .split_once("Router::new()\n        .route(\"/sync\"")
+        .map(|(a, b)| (a, format!(".route(\"/sync\"{b}")))
+        .expect("the outer router starts with /sync");
     let mut routes = BTreeSet::new();
     for (part, prefix) in [(api_part, "/api/v1"), (outer_part.as_str(), "")] {
         for chunk in part.split(".route(").skip(1) {

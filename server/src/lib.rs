@@ -20,6 +20,7 @@ mod openapi;
 mod presence;
 mod status;
 mod structure;
+mod web;
 mod ws;
 
 use std::collections::HashMap;
@@ -29,7 +30,6 @@ use std::sync::{Arc, Mutex};
 use accord_store::Store;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::response::Html;
 use axum::routing::{get, post};
 use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
@@ -293,19 +293,13 @@ fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(api::method_not_allowed)
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes));
     Router::new()
-        .route("/", get(index_page))
-        .route("/join", get(index_page))
         .route("/sync", get(ws::upgrade))
         .route("/healthz", get(api::healthz))
         .route("/readyz", get(api::readyz))
         .route("/metrics", get(api::metrics))
         .nest("/api/v1", api)
-        .fallback(api::not_found)
+        .fallback(web::serve)
         .with_state(state)
-}
-
-async fn index_page() -> Html<&'static str> {
-    Html(include_str!("../../web/static/index.html"))
 }
 
 /// Cancels `token` on SIGINT or SIGTERM.
