@@ -1158,7 +1158,27 @@ impl Client {
     ) -> ChangeHash {
         let hash = self.edit_local(doc_id, f);
         self.flush(doc_id).await;
+        self.await_ack(doc_id, hash).await;
         hash
+    }
+
+    /// Keeps the conversation going until the server's heads include
+    /// `hash`, a notice arrives or the socket closes — at most a few
+    /// seconds. The sync protocol may need another round trip before the
+    /// change is sent (when the client still waits for an answer to its
+    /// previous message), and a client that stops reading would never send
+    /// it. A change the server never takes is for the caller to notice.
+    async fn await_ack(&mut self, doc_id: &str, hash: ChangeHash) {
+        let deadline = Instant::now() + Duration::from_secs(3);
+        let notices = self.notices.len();
+        while !self.doc(doc_id).server_heads().contains(&hash)
+            && self.notices.len() == notices
+            && !self.is_closed()
+        {
+            if !self.recv_one(deadline).await {
+                break;
+            }
+        }
     }
 
     /// Makes and commits a local change without sending it.

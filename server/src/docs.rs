@@ -545,6 +545,7 @@ impl DocActor {
                     let received = self
                         .sync
                         .receive_guarded(conn.id, &data, &mut |actor| actors.may_use(actor, user));
+                    tracing::debug!(conn = conn.id, bytes = data.len(), outcome = ?received, "sync message");
                     match received {
                         Err(bad) => {
                             conn.protocol_error(&format!("document {}: {bad}", self.id));
@@ -612,8 +613,10 @@ impl DocActor {
         };
         if !pending.is_empty() {
             let count = pending.len();
+            tracing::debug!(count, "committing");
             match shared.committer.commit(pending).await {
                 Ok(()) => {
+                    tracing::debug!(count, "committed");
                     self.unsnapshotted += count;
                     let out = self.sync.committed();
                     shared.metrics.relayed_messages.inc_by(out.len() as u64);
