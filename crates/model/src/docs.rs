@@ -203,10 +203,7 @@ pub fn reconcile_json<T: Transactable + ReadDoc>(
                 Some((automerge::Value::Object(ObjType::Map), id)) => id,
                 _ => tx.put_object(obj, key, ObjType::Map)?,
             };
-            let stale: Vec<String> = tx
-                .keys(&target)
-                .filter(|k| !map.contains_key(k))
-                .collect();
+            let stale: Vec<String> = tx.keys(&target).filter(|k| !map.contains_key(k)).collect();
             for k in stale {
                 tx.delete(&target, k.as_str())?;
             }
