@@ -462,11 +462,20 @@ impl DocSync {
                 receive_in_relay_set(&mut peer.state, message, relay, &self.known);
                 continue;
             }
+            let carried_changes = !message.changes.is_empty();
             if !peer.state.read_only {
                 // Its new changes are applied above; the rest are known.
                 message.changes = sync::ChunkList::empty();
             }
+            let last_sent = peer.state.last_sent_heads.clone();
             self.doc.receive_sync_message(&mut peer.state, message)?;
+            if carried_changes {
+                // Automerge takes a message without changes whose heads are
+                // already ours as "nothing new to say"; this one brought
+                // changes (applied above), and its sender must hear our
+                // heads to know they are stored.
+                peer.state.last_sent_heads = last_sent;
+            }
         }
         let heads = self.doc.get_heads();
         if self.committed_heads.as_ref() != Some(&heads) {

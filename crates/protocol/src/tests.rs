@@ -2149,3 +2149,28 @@ fn the_guard_is_asked_once_per_actor_and_only_for_changes_that_pass_the_policy()
     assert!(matches!(outcome, Received::Refused(r) if r.code == "invalid_change"));
     assert_eq!(asked, 0);
 }
+
+#[test]
+fn a_reconnecting_peer_with_offline_changes_hears_they_are_stored() {
+    let (mut server, obj) = text_server("abc", 1000);
+    let mut client = Client::loaded(1, &server);
+    // Edits made offline, then a fresh connection (a fresh sync state).
+    client.splice(3, 0, " offline one");
+    client.splice(0, 0, "two ");
+    client.reconnect(2);
+    let log = run(&mut server, &mut [&mut client]);
+    assert_eq!(server_text(&server, &obj), "two abc offline one");
+    let heads = server.heads();
+    assert_eq!(client.heads(), heads);
+    // The last word from the server names the heads with the client's changes.
+    let last = log
+        .sent
+        .iter()
+        .rev()
+        .find(|(conn, _)| *conn == 2)
+        .expect("the server answered");
+    assert_eq!(
+        last.1.heads, heads,
+        "the client hears its changes are stored"
+    );
+}
