@@ -1,0 +1,155 @@
+// The JSON API (server/src/openapi.json), same-origin: the browser sends the
+// HttpOnly session cookie by itself.
+
+export type Role = "chair" | "delegate" | "reviewer";
+
+export interface User {
+  id: string;
+  name: string;
+  role: Role;
+  entity: string | null;
+}
+
+export interface Entity {
+  code: string;
+  name: string;
+}
+
+export interface Me {
+  user: User;
+  entity: Entity | null;
+  session: { expires_at: string };
+  server_time: string;
+}
+
+export interface DraftElement {
+  id: string;
+  label: string;
+  position: number;
+  doc_url: string;
+  text: string;
+  text_hash: string;
+  heads: string[];
+}
+
+export interface Draft {
+  id: string;
+  title: string;
+  preamble: string;
+  index_url: string;
+  elements: DraftElement[];
+  entities: Entity[];
+  server_time: string;
+}
+
+/** One connection present in a draft (normalised from the API's snake_case
+ * and the presence feed's camelCase). */
+export interface Present {
+  userId: string;
+  name: string;
+  role: Role;
+  entity: string | null;
+  peerId: string;
+  elements: string[];
+  since: number;
+}
+
+export type Stance = "support" | "support_ad_ref" | "reservation" | "abstain" | "object";
+
+export interface DeviceLink {
+  invite: string;
+  link: string;
+  expires_at: string;
+}
+
+/** An API refusal: `{ error, message }` with the HTTP status. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly body: Record<string, unknown> = {},
+  ) {
+    super(message);
+  }
+}
+
+/** Called on every 401 from a call that needs a session. */
+let onUnauthorized: (() => void) | undefined;
+export function setUnauthorizedHandler(handler: () => void) {
+  onUnauthorized = handler;
+}
+
+async function call<T>(method: string, path: string, body?: unknown, anonymous = false): Promise<T> {
+  let response: Response;
+  try {
+    response = await fetch(path, {
+      method,
+      credentials: "same-origin",
+      headers: body === undefined ? { Accept: "application/json" } : { Accept: "application/json", "Content-Type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch {
+    throw new ApiError(0, "network", "The server cannot be reached. Check your connection and try again.");
+  }
+  if (response.status === 204) return undefined as T;
+  let data: unknown = undefined;
+  const text = await response.text();
+  if (text) {
+    try {
+      data = JSON.parse(text);
+    } catch {
+      data = undefined;
+    }
+  }
+  if (!response.ok) {
+    const obj = (data && typeof data === "object" ? data : {}) as Record<string, unknown>;
+    const code = typeof obj.error === "string" ? obj.error : `http_${response.status}`;
+    let message = typeof obj.message === "string" ? obj.message : `The server answered ${response.status} ${response.statusText}.`;
+    if (response.status === 429) {
+      const retry = response.headers.get("Retry-After");
+      if (retry && !/retry|wait|try again/i.test(message)) message += ` Try again in ${retry} seconds.`;
+    }
+    if (response.status === 401 && !anonymous) onUnauthorized?.();
+    throw new ApiError(response.status, code, message, obj);
+  }
+  return data as T;
+}
+
+function normalisePresent(p: Record<string, unknown>): Present {
+  return {
+    userId: String(p.userId ?? p.user_id ?? ""),
+    name: String(p.name ?? ""),
+    role: String(p.role ?? "") as Role,
+    entity: p.entity == null ? null : String(p.entity),
+    peerId: String(p.peerId ?? p.peer_id ?? ""),
+    elements: Array.isArray(p.elements) ? p.elements.map(String) : [],
+    since: Number(p.since ?? 0),
+  };
+}
+
+export const api = {
+  signIn: (invite: string) => call<{ token: string; user: User }>("POST", "/api/v1/session", { invite }, true),
+  signOut: () => call<void>("DELETE", "/api/v1/session", undefined, true),
+  deviceLink: () => call<DeviceLink>("POST", "/api/v1/session/device"),
+  me: () => call<Me>("GET", "/api/v1/me", undefined, true),
+  drafts: () => call<Draft[]>("GET", "/api/v1/drafts"),
+  draft: (id: string) => call<Draft>("GET", `/api/v1/drafts/${encodeURIComponent(id)}`),
+  presence: async (id: string) => {
+    const body = await call<{ present: Record<string, unknown>[] }>("GET", `/api/v1/drafts/${encodeURIComponent(id)}/presence`);
+    return (body.present ?? []).map(normalisePresent);
+  },
+  putPosition: (
+    draft: string,
+    element: string,
+    entity: string,
+    body: { position: Stance; note: string | null; wording: string | null; text_hash: string; heads: string[] },
+  ) =>
+    call<{ element: { id: string; status: string }; silence_broken: boolean }>(
+      "PUT",
+      `/api/v1/drafts/${encodeURIComponent(draft)}/elements/${encodeURIComponent(element)}/positions/${encodeURIComponent(entity)}`,
+      body,
+    ),
+};
+
+export { normalisePresent };

@@ -1,0 +1,87 @@
+import type { Role, Stance } from "./api";
+import type { ConsensusElement, ElementStatus, ProjectedPosition } from "./model";
+
+/** "2026-05-01 12:00 UTC" from Unix ms (the server's time is UTC). */
+export function utc(ms: number | null | undefined): string {
+  if (ms == null || !Number.isFinite(ms)) return "";
+  const iso = new Date(ms).toISOString();
+  return `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`;
+}
+
+export const STATUS_WORDS: Record<ElementStatus, string> = {
+  adopted: "Adopted",
+  under_silence: "Under silence",
+  objected: "Objected",
+  bracketed: "Bracketed",
+  agreed: "Agreed",
+  agreed_ad_ref: "Agreed ad ref",
+  open: "Open",
+};
+
+export function statusWords(c: ConsensusElement | undefined, fallback: ElementStatus): string {
+  const status = c?.status ?? fallback;
+  if (status === "under_silence") return c?.deadline != null ? `Under silence until ${utc(c.deadline)}` : "Under silence";
+  return STATUS_WORDS[status] ?? status;
+}
+
+export const STANCE_LABEL: Record<Stance, string> = {
+  support: "Support",
+  support_ad_ref: "Support ad ref",
+  reservation: "Reservation",
+  abstain: "Abstain",
+  object: "Object",
+};
+
+export type CellPosition = Stance | "stale" | "none";
+
+export const CELL_SYMBOL: Record<CellPosition, string> = {
+  support: "✓",
+  support_ad_ref: "✓ₐ",
+  reservation: "R",
+  abstain: "–",
+  object: "✗",
+  stale: "!",
+  none: "·",
+};
+
+export const CELL_WORDS: Record<CellPosition, string> = {
+  support: "supports",
+  support_ad_ref: "supports ad ref",
+  reservation: "reservation",
+  abstain: "abstains",
+  object: "objects",
+  stale: "position on an earlier text (stale)",
+  none: "no position yet",
+};
+
+export function cellPosition(p: ProjectedPosition | undefined): CellPosition {
+  if (!p || p.standing === "no_response") return "none";
+  if (p.standing === "stale") return "stale";
+  return p.position;
+}
+
+/** The tooltip of a strip cell: entity, position, note, who and when. */
+export function cellTitle(code: string, name: string, p: ProjectedPosition | undefined): string {
+  const head = `${code}${name && name !== code ? ` (${name})` : ""}`;
+  if (!p || p.standing === "no_response") return `${head}: no position yet`;
+  const parts = [`${head}: ${STANCE_LABEL[p.position] ?? p.position}${p.standing === "stale" ? " — given on an earlier text, does not count" : ""}`];
+  if (p.note) parts.push(`${p.position === "object" ? "Reason" : "Note"}: ${p.note}`);
+  if (p.wording) parts.push(`Proposed wording: ${p.wording}`);
+  const who = p.by_silence ? "by silence" : p.user_name ? `by ${p.user_name}` : "";
+  const when = utc(p.at);
+  if (who || when) parts.push([who, when].filter(Boolean).join(", "));
+  return parts.join("\n");
+}
+
+export const ROLE_WORDS: Record<Role, string> = {
+  chair: "Chair",
+  delegate: "Delegate",
+  reviewer: "Reviewer",
+};
+
+/** A stable colour slot (0–5) for a user's cursor. */
+export function colourOf(id: string): number {
+  let h = 0;
+  for (let i = 0; i < id.length; i++) h = (h * 31 + id.charCodeAt(i)) >>> 0;
+  return h % 6;
+}

@@ -1,0 +1,512 @@
+// One open draft: its index document (title, preamble, elements, the
+// server's consensus projection), one handle per element document, who is
+// present (from the server), others' cursors, server notices, and whether
+// the server has stored every local change.
+
+import * as A from "@automerge/automerge/slim";
+import { encodeHeads, parseAutomergeUrl, type DocHandle, type PeerId } from "@automerge/automerge-repo/slim";
+import { api, ApiError, normalisePresent, type Draft, type Entity, type Present, type Stance, type User } from "./api";
+import { STANCE_LABEL } from "./format";
+import { textHash } from "./hash";
+import { Signal } from "./signal";
+import type { SyncClient } from "./sync";
+
+export type ElementStatus = "adopted" | "under_silence" | "objected" | "bracketed" | "agreed" | "agreed_ad_ref" | "open";
+export type Standing = "current" | "stale" | "no_response";
+
+export interface ProjectedPosition {
+  position: Stance;
+  standing: Standing;
+  note: string | null;
+  wording: string | null;
+  user_name: string | null;
+  by_silence: boolean;
+  at: number | null;
+}
+
+export interface ConsensusElement {
+  status: ElementStatus;
+  deadline: number | null;
+  bracketed: boolean;
+  positions: Record<string, ProjectedPosition>;
+}
+
+export interface IndexEntry {
+  id: string;
+  label: string;
+  doc: string;
+}
+
+export interface IndexView {
+  title: string;
+  preamble: string;
+  elements: IndexEntry[];
+  consensus: Record<string, ConsensusElement>;
+  /** From the synced index document (not yet: from the API). */
+  live: boolean;
+}
+
+export interface ElementDoc {
+  text: string;
+}
+
+interface IndexDoc {
+  title?: string;
+  preamble?: string;
+  elements?: IndexEntry[];
+  consensus?: { elements?: Record<string, ConsensusElement> };
+}
+
+export interface RemoteCursor {
+  peerId: PeerId;
+  from: number;
+  to: number;
+  at: number;
+}
+
+export type FeedbackState = "ok" | "error" | "wait";
+export interface Feedback {
+  state: FeedbackState;
+  message: string;
+}
+
+const CURSOR_TTL_MS = 30_000;
+const CURSOR_HEARTBEAT_MS = 10_000;
+const CURSOR_THROTTLE_MS = 150;
+
+export const isLocked = (status: ElementStatus | undefined) => status === "under_silence" || status === "adopted";
+
+export class ElementState {
+  readonly handle = new Signal<DocHandle<ElementDoc> | undefined>(undefined);
+  /** The server has stored every local change of this element. */
+  readonly saved = new Signal(true);
+  /** The latest server notice about this element, in words. */
+  readonly notice = new Signal("");
+  readonly cursors = new Signal<ReadonlyMap<string, RemoteCursor>>(new Map());
+  /** Bumped to draw the reader's eye to the text (it changed under them). */
+  readonly attention = new Signal(0);
+  readonly waiting = new Signal(false);
+
+  constructor(
+    readonly id: string,
+    readonly docUrl: string,
+  ) {}
+
+  text(): string | undefined {
+    const handle = this.handle.value;
+    if (!handle || !handle.isReady()) return undefined;
+    const text = handle.doc()?.text;
+    return typeof text === "string" ? text : String(text ?? "");
+  }
+}
+
+export class DraftSession {
+  readonly index: Signal<IndexView>;
+  readonly presence = new Signal<Present[]>([]);
+  readonly unsaved = new Signal(0);
+  /** Bumped whenever someone's cursor moves in or out of an element. */
+  readonly cursorTick = new Signal(0);
+  readonly entities: Entity[];
+  readonly elements = new Map<string, ElementState>();
+  #disposed = false;
+  #cleanup: (() => void)[] = [];
+  #saveTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Heads the server reported through the API (it stores only committed
+   * changes, and never loses one): a second witness of what it holds, for
+   * when no sync message has told us yet. */
+  #storedHeads = new Map<string, Set<string>>();
+  #pollTimer: ReturnType<typeof setTimeout> | undefined;
+  #myCursor: { element: string; from: number; to: number } | undefined;
+  #cursorTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    readonly draft: Draft,
+    readonly user: User,
+    readonly sync: SyncClient,
+  ) {
+    this.entities = draft.entities;
+    this.index = new Signal<IndexView>({
+      title: draft.title,
+      preamble: draft.preamble,
+      elements: draft.elements.map((e) => ({ id: e.id, label: e.label, doc: e.doc_url })),
+      consensus: {},
+      live: false,
+    });
+    for (const e of this.index.value.elements) this.#element(e);
+    this.#noteStoredHeads(draft);
+  }
+
+  #noteStoredHeads(draft: Draft) {
+    for (const e of draft.elements) {
+      const set = this.#storedHeads.get(e.id) ?? new Set<string>();
+      for (const h of encodeHeads(e.heads)) set.add(h);
+      this.#storedHeads.set(e.id, set);
+    }
+  }
+
+  /** While something stays unsaved on a live connection, ask the API what
+   * the server has stored (a sync acknowledgement can be late or missing). */
+  #schedulePoll() {
+    if (this.#pollTimer !== undefined || this.#disposed) return;
+    this.#pollTimer = setTimeout(async () => {
+      try {
+        if (this.unsaved.value > 0 && this.sync.connection.value === "connected") {
+          this.#noteStoredHeads(await api.draft(this.draft.id));
+        }
+      } catch {
+        // try again later
+      } finally {
+        this.#pollTimer = undefined;
+        this.#checkSaved();
+      }
+    }, 3000);
+  }
+
+  start() {
+    void this.#openIndex();
+    void this.#refreshPresence();
+    this.#cleanup.push(
+      this.sync.connection.subscribe((state) => {
+        this.#scheduleSaveCheck();
+        if (state === "connected") {
+          void this.#refreshPresence();
+          // The server registers this connection's documents as they open.
+          setTimeout(() => void this.#refreshPresence(), 1500);
+        }
+      }),
+      this.sync.serverStorageId.subscribe(() => this.#scheduleSaveCheck()),
+    );
+    const sweep = setInterval(() => this.#sweepCursors(), 5000);
+    const heartbeat = setInterval(() => this.#sendMyCursor(), CURSOR_HEARTBEAT_MS);
+    this.#cleanup.push(() => clearInterval(sweep), () => clearInterval(heartbeat));
+  }
+
+  dispose() {
+    this.#disposed = true;
+    for (const f of this.#cleanup) f();
+    this.#cleanup = [];
+    clearTimeout(this.#saveTimer);
+    clearTimeout(this.#pollTimer);
+    clearTimeout(this.#cursorTimer);
+  }
+
+  /** An element's state, created (and its document opened) on first use. */
+  #element(entry: IndexEntry): ElementState {
+    let state = this.elements.get(entry.id);
+    if (!state) {
+      state = new ElementState(entry.id, entry.doc);
+      this.elements.set(entry.id, state);
+      void this.#openElement(state);
+    }
+    return state;
+  }
+
+  element(id: string): ElementState | undefined {
+    return this.elements.get(id);
+  }
+
+  /** Finds a document, tolerating a slow first sync: "unavailable" is not
+   * final (the server may answer once connected), so wait for "ready". */
+  async #ready<T>(url: string, onHandle?: (handle: DocHandle<T>) => void): Promise<DocHandle<T> | undefined> {
+    for (let attempt = 0; !this.#disposed; attempt++) {
+      try {
+        const found = this.sync.repo.find<T>(url as never, { allowableStates: ["ready", "unavailable"] });
+        if (onHandle) {
+          // Listen from the start: the server's ephemeral messages (presence)
+          // can arrive before the document is ready. find() has put the
+          // handle in the repo's cache synchronously.
+          const early = this.sync.repo.handles[parseAutomergeUrl(url as never).documentId] as DocHandle<T> | undefined;
+          if (early) {
+            onHandle(early);
+            onHandle = undefined;
+          }
+        }
+        const handle = await found;
+        while (!this.#disposed && !handle.isReady()) {
+          try {
+            await handle.whenReady(["ready"]);
+          } catch {
+            // timed out: keep waiting, the server may still send it
+          }
+        }
+        return this.#disposed ? undefined : handle;
+      } catch {
+        await new Promise((r) => setTimeout(r, Math.min(10_000, 500 * 2 ** attempt)));
+      }
+    }
+    return undefined;
+  }
+
+  async #openIndex() {
+    const onMessage = ({ senderId, message }: { senderId: PeerId; message: unknown }) => {
+      const m = message as Record<string, unknown> | null;
+      if (!m || m.type !== "accord-presence" || m.draftId !== this.draft.id) return;
+      // Presence identity comes from the server only.
+      if (senderId !== this.sync.serverPeerId) return;
+      const present = Array.isArray(m.present) ? m.present.map((p) => normalisePresent(p as Record<string, unknown>)) : [];
+      this.presence.set(present);
+      this.#sweepCursors();
+    };
+    const handle = await this.#ready<IndexDoc>(this.draft.index_url, (early) => {
+      early.on("ephemeral-message", onMessage);
+      this.#cleanup.push(() => early.off("ephemeral-message", onMessage));
+    });
+    if (!handle) return;
+    const onChange = () => this.#readIndex(handle);
+    handle.on("change", onChange);
+    this.#cleanup.push(() => handle.off("change", onChange));
+    this.#readIndex(handle);
+  }
+
+  #readIndex(handle: DocHandle<IndexDoc>) {
+    if (!handle.isReady()) return;
+    const doc = A.toJS(handle.doc()) as IndexDoc;
+    const previous = this.index.value;
+    const elements = Array.isArray(doc.elements)
+      ? doc.elements.map((e) => ({ id: String(e.id ?? ""), label: String(e.label ?? ""), doc: String(e.doc ?? "") }))
+      : [];
+    const sameElements =
+      elements.length === previous.elements.length &&
+      elements.every((e, i) => e.id === previous.elements[i].id && e.label === previous.elements[i].label && e.doc === previous.elements[i].doc);
+    const consensusIn = doc.consensus?.elements ?? {};
+    const consensus: Record<string, ConsensusElement> = {};
+    for (const [id, value] of Object.entries(consensusIn)) {
+      const before = previous.consensus[id];
+      consensus[id] = before && JSON.stringify(before) === JSON.stringify(value) ? before : value;
+    }
+    for (const e of elements) this.#element(e);
+    this.index.set({
+      title: String(doc.title ?? ""),
+      preamble: String(doc.preamble ?? ""),
+      elements: sameElements ? previous.elements : elements,
+      consensus,
+      live: true,
+    });
+    this.#scheduleSaveCheck();
+  }
+
+  async #openElement(state: ElementState) {
+    state.waiting.set(true);
+    const onHeads = () => this.#scheduleSaveCheck();
+    const onMessage = ({ senderId, message }: { senderId: PeerId; message: unknown }) =>
+      this.#elementMessage(state, senderId, message);
+    const handle = await this.#ready<ElementDoc>(state.docUrl, (early) => {
+      early.on("ephemeral-message", onMessage);
+      this.#cleanup.push(() => early.off("ephemeral-message", onMessage));
+    });
+    state.waiting.set(false);
+    if (!handle) return;
+    handle.on("heads-changed", onHeads);
+    handle.on("remote-heads", onHeads);
+    this.#cleanup.push(() => {
+      handle.off("heads-changed", onHeads);
+      handle.off("remote-heads", onHeads);
+    });
+    await this.#restoreSyncInfo(handle);
+    state.handle.set(handle);
+    this.#scheduleSaveCheck();
+  }
+
+  /** Started offline, the repo has not heard the server yet: what it last
+   * knew the server had is in the stored sync state. */
+  async #restoreSyncInfo(handle: DocHandle<ElementDoc>) {
+    const storageId = this.sync.serverStorageId.value;
+    const storage = this.sync.repo.storageSubsystem;
+    if (!storageId || !storage || handle.getSyncInfo(storageId)) return;
+    try {
+      const syncState = await storage.loadSyncState(handle.documentId, storageId);
+      const heads = syncState?.sharedHeads;
+      if (heads && heads.length > 0 && !handle.getSyncInfo(storageId)) {
+        handle.setSyncInfo(storageId, { lastHeads: encodeHeads(heads), lastSyncTimestamp: 0 });
+      }
+    } catch {
+      // nothing stored
+    }
+  }
+
+  #elementMessage(state: ElementState, senderId: PeerId, message: unknown) {
+    const m = message as Record<string, unknown> | null;
+    if (!m || typeof m !== "object") return;
+    if (m.type === "accord-notice") {
+      if (senderId !== this.sync.serverPeerId) return; // only the server's own notices
+      const text = typeof m.message === "string" && m.message ? m.message : `The server refused your change (${String(m.code ?? "refused")}).`;
+      state.notice.set(text);
+      return;
+    }
+    if (m.type === "cursor") {
+      if (senderId === this.sync.repo.peerId || senderId === this.sync.serverPeerId) return;
+      const next = new Map(state.cursors.value);
+      const from = Number(m.from);
+      const to = Number(m.to);
+      if (m.from == null || !Number.isFinite(from) || !Number.isFinite(to) || from < 0 || to < 0) next.delete(senderId);
+      else next.set(senderId, { peerId: senderId, from: Math.floor(from), to: Math.floor(to), at: Date.now() });
+      const entered = next.has(senderId) !== state.cursors.value.has(senderId);
+      state.cursors.set(next);
+      if (entered) this.cursorTick.set(this.cursorTick.value + 1);
+    }
+  }
+
+  #sweepCursors() {
+    const now = Date.now();
+    const present = new Set(this.presence.value.map((p) => p.peerId));
+    for (const state of this.elements.values()) {
+      const cursors = state.cursors.value;
+      if (cursors.size === 0) continue;
+      const next = new Map([...cursors].filter(([peer, c]) => now - c.at < CURSOR_TTL_MS && present.has(peer)));
+      if (next.size !== cursors.size) {
+        state.cursors.set(next);
+        this.cursorTick.set(this.cursorTick.value + 1);
+      }
+    }
+  }
+
+  /** Tells the others where this user's cursor is (null: left the element). */
+  setMyCursor(element: string, range: { from: number; to: number } | null) {
+    const before = this.#myCursor;
+    if (range) {
+      if (before && before.element !== element) this.#broadcastCursor(before.element, null);
+      this.#myCursor = { element, ...range };
+      // At most one message per interval while typing; the latest wins.
+      if (this.#cursorTimer === undefined) {
+        this.#broadcastCursor(element, range);
+        this.#cursorTimer = setTimeout(() => {
+          this.#cursorTimer = undefined;
+          const mine = this.#myCursor;
+          if (mine && (mine.from !== range.from || mine.to !== range.to || mine.element !== element)) this.#sendMyCursor();
+        }, CURSOR_THROTTLE_MS);
+      }
+    } else if (before && before.element === element) {
+      this.#myCursor = undefined;
+      this.#broadcastCursor(element, null);
+    }
+  }
+
+  #sendMyCursor() {
+    const mine = this.#myCursor;
+    if (mine) this.#broadcastCursor(mine.element, mine);
+  }
+
+  #broadcastCursor(element: string, range: { from: number; to: number } | null) {
+    const handle = this.elements.get(element)?.handle.value;
+    if (!handle || this.sync.connection.value !== "connected") return;
+    try {
+      handle.broadcast(range ? { type: "cursor", from: range.from, to: range.to } : { type: "cursor", from: null, to: null });
+    } catch {
+      // the socket is closing: the next heartbeat tells them
+    }
+  }
+
+  #scheduleSaveCheck() {
+    if (this.#saveTimer !== undefined) return;
+    this.#saveTimer = setTimeout(() => {
+      this.#saveTimer = undefined;
+      this.#checkSaved();
+    }, 50);
+  }
+
+  /** An element is saved when the server's heads (its storage id's sync
+   * info) include every local head. */
+  isSaved(state: ElementState): boolean {
+    const handle = state.handle.value;
+    if (!handle || !handle.isReady()) return true; // nothing local to save
+    const storageId = this.sync.serverStorageId.value;
+    const server = storageId ? handle.getSyncInfo(storageId)?.lastHeads : undefined;
+    const stored = this.#storedHeads.get(state.id);
+    const local = handle.heads();
+    const have = new Set(server ?? []);
+    return local.every((h) => have.has(h) || stored?.has(h));
+  }
+
+  #checkSaved() {
+    let unsaved = 0;
+    const listed = new Set(this.index.value.elements.map((e) => e.id));
+    for (const state of this.elements.values()) {
+      const saved = this.isSaved(state);
+      state.saved.set(saved);
+      if (!saved && listed.has(state.id)) unsaved++;
+    }
+    this.unsaved.set(unsaved);
+    if (unsaved > 0 && this.sync.connection.value === "connected") this.#schedulePoll();
+  }
+
+  /** Waits until every element is saved; false after `timeoutMs`. */
+  whenAllSaved(timeoutMs: number): Promise<boolean> {
+    this.#checkSaved();
+    if (this.unsaved.value === 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        unsubscribe();
+        resolve(false);
+      }, timeoutMs);
+      const unsubscribe = this.unsaved.subscribe((n) => {
+        if (n === 0) {
+          clearTimeout(timer);
+          unsubscribe();
+          resolve(true);
+        }
+      });
+    });
+  }
+
+  async #refreshPresence() {
+    try {
+      const present = await api.presence(this.draft.id);
+      // Disconnected, the server no longer counts us: keep the last list.
+      if (!this.#disposed && this.sync.connection.value === "connected") this.presence.set(present);
+    } catch {
+      // the feed will tell us
+    }
+  }
+
+  /** Records this delegate's entity's position on the text on screen. */
+  async submitPosition(elementId: string, stance: Stance, note: string, wording: string): Promise<Feedback> {
+    const entity = this.user.entity;
+    if (this.user.role !== "delegate" || !entity) return { state: "error", message: "Only delegates record positions." };
+    const noteText = note.trim();
+    if (stance === "reservation" && !noteText) return { state: "error", message: "A reservation needs a note: write what you place on record." };
+    if (stance === "object" && !noteText) return { state: "error", message: "An objection needs a reason: write why you object." };
+    const state = this.elements.get(elementId);
+    const handle = state?.handle.value;
+    if (!state || !handle || !handle.isReady()) return { state: "wait", message: "The text is still loading. Wait a moment and send again." };
+    if (this.sync.connection.value !== "connected") {
+      return { state: "wait", message: "You are offline. Your position can be recorded once you are connected and your edits are saved." };
+    }
+    if (!this.isSaved(state)) {
+      return { state: "wait", message: "Your latest edits to this element are not saved yet. Wait until it says “All changes saved”, then send again." };
+    }
+    const doc = handle.doc();
+    const text = String(doc.text ?? "");
+    const heads = A.getHeads(doc);
+    const hash = await textHash(text);
+    try {
+      const result = await api.putPosition(this.draft.id, elementId, entity, {
+        position: stance,
+        note: noteText || null,
+        wording: stance === "object" && wording.trim() ? wording.trim() : null,
+        text_hash: hash,
+        heads,
+      });
+      const label = STANCE_LABEL[stance];
+      return {
+        state: "ok",
+        message: result.silence_broken ? `Recorded: ${label}. Your objection broke the silence procedure.` : `Recorded: ${label}, on the text as shown.`,
+      };
+    } catch (e) {
+      if (e instanceof ApiError) {
+        if (e.code === "text_changed") {
+          state.attention.set(state.attention.value + 1);
+          return {
+            state: "error",
+            message: "The text changed since you read it, so nothing was recorded. Read the new text (highlighted above), then send your position again.",
+          };
+        }
+        if (e.code === "not_synced") {
+          return { state: "wait", message: "The server has not stored your latest edits yet, so nothing was recorded. Wait a moment and send again." };
+        }
+        return { state: "error", message: e.message };
+      }
+      return { state: "error", message: String(e) };
+    }
+  }
+}
+
