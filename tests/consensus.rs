@@ -517,6 +517,11 @@ async fn an_objection_breaks_silence_and_silence_is_refused_when_held() {
         let element = room.element_consensus(4).await;
         assert_eq!(element["status"], "objected");
         assert!(element["silence"].is_null());
+        let last = &element["last_silence"];
+        assert_eq!(last["state"], "broken", "{element}");
+        assert_eq!(last["entity"], "OHCHR");
+        assert_eq!(last["ended_by"], "delegate-OHCHR");
+        assert_eq!(last["reason"], "rights language weakened");
         let broken = room
             .server
             .db()

@@ -1242,7 +1242,7 @@ async fn documented_get_responses_have_the_documented_shape() {
 /// answer present somewhere: the first adopted; the second objected, with a
 /// proposed wording, a reservation and support ad referendum; the third
 /// under silence; the fourth with a stale position (its text edited through
-/// `client` after it). Returns a draft made from createDraft's example and
+/// `client` after it); the fifth with a silence broken by an objection. Returns a draft made from createDraft's example and
 /// adopted as a whole.
 async fn vary_consensus(
     server: &TestServer,
@@ -1305,6 +1305,25 @@ async fn vary_consensus(
     client.open(&doc_id).await;
     let edit = client.append(&doc_id, " (revised)").await;
     server.wait_element_heads(&doc_id, &[edit]).await;
+
+    // The fifth: a silence broken by an objection (its last silence).
+    assert!(elements.len() >= 5, "the reference draft has five elements");
+    start_silence(server, &on(4), &far_deadline(server, &ids.draft).await).await;
+    let (entity, token) = &delegates[0];
+    let resp = state_position(
+        server,
+        &on(4),
+        entity,
+        token,
+        json!({ "position": "object", "note": "Breaks the silence." }),
+    )
+    .await;
+    assert_eq!(
+        resp.status, 201,
+        "{entity} on the fifth element: {}",
+        resp.body
+    );
+    assert_eq!(resp.json()["silence_broken"], true);
 
     let adopted = example_draft(server, doc).await;
     let example = find_op(doc, "createDraft")

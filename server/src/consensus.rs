@@ -131,6 +131,11 @@ pub struct DraftFacts {
     pub texts: HashMap<String, ElementText>,
     pub ledger: Vec<PositionEntry>,
     pub silences: HashMap<String, SilenceRow>,
+    /// The most recent silence that ended, per element (fired, broken or
+    /// cancelled), for the chair's board.
+    pub ended_silences: HashMap<String, SilenceRow>,
+    /// Users' entities, to say who broke a silence.
+    pub user_entities: HashMap<String, String>,
     pub adoptions: HashMap<String, accord_store::AdoptionRow>,
     pub user_names: HashMap<String, String>,
 }
@@ -289,25 +294,30 @@ pub async fn gather_with(
             })
         })
         .collect::<Vec<_>>();
-    let silences = store
-        .silences(&draft.id)
-        .await?
-        .into_iter()
-        .filter(|s| s.state == "active")
-        .map(|s| (s.element_id.clone(), s))
-        .collect();
+    let mut silences = HashMap::new();
+    let mut ended_silences: HashMap<String, SilenceRow> = HashMap::new();
+    // Newest first: the first ended one per element is the latest.
+    for silence in store.silences(&draft.id).await? {
+        if silence.state == "active" {
+            silences.insert(silence.element_id.clone(), silence);
+        } else {
+            ended_silences
+                .entry(silence.element_id.clone())
+                .or_insert(silence);
+        }
+    }
     let adoptions = store
         .adoptions(&draft.id)
         .await?
         .into_iter()
         .map(|a| (a.element_id.clone(), a))
         .collect();
-    let user_names = store
-        .users()
-        .await?
-        .into_iter()
-        .map(|u| (u.id, u.name))
+    let users = store.users().await?;
+    let user_entities = users
+        .iter()
+        .filter_map(|u| Some((u.id.clone(), u.entity_code.clone()?)))
         .collect();
+    let user_names = users.into_iter().map(|u| (u.id, u.name)).collect();
     Ok(DraftFacts {
         draft,
         participants,
@@ -315,9 +325,29 @@ pub async fn gather_with(
         texts,
         ledger,
         silences,
+        ended_silences,
         adoptions,
         user_names,
+        user_entities,
     })
+}
+
+impl DraftFacts {
+    /// The element's last ended silence: how it ended, when, by whom, why.
+    fn last_silence(&self, element_id: &str, times_iso: bool) -> Value {
+        let Some(s) = self.ended_silences.get(element_id) else {
+            return Value::Null;
+        };
+        let time = |ms: i64| if times_iso { json!(iso(ms)) } else { json!(ms) };
+        json!({
+            "state": s.state,
+            "deadline": time(s.deadline),
+            "ended_at": s.ended_at.map(time),
+            "ended_by": self.user_name(&s.ended_by),
+            "entity": s.ended_by.as_ref().and_then(|u| self.user_entities.get(u)),
+            "reason": s.reason,
+        })
+    }
 }
 
 fn entry_json(facts: &DraftFacts, entry: &PositionEntry) -> Value {
@@ -399,6 +429,7 @@ fn consensus_json(facts: &DraftFacts, now: i64) -> Value {
                     _ => None,
                 },
                 "silence": silence,
+                "last_silence": facts.last_silence(&element.id, true),
                 "adopted": adopted,
                 "text_hash": text.map(|t| t.text_hash.clone()),
                 "heads": text.map(|t| accord_model::heads_hex(&t.heads)),
@@ -493,6 +524,7 @@ fn projection_json(facts: &DraftFacts) -> Value {
                     _ => None,
                 },
                 "bracketed": summary.bracketed,
+                "last_silence": facts.last_silence(&element.id, false),
                 "positions": positions,
             }),
         );
