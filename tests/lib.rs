@@ -22,11 +22,15 @@
 //!   delivering user, reviewers read-only, actor and peer id ownership, the
 //!   upgrade's session and Origin checks, live structure edits, presence;
 //! - `openapi`: `server/src/openapi.json` against the running server;
-//! - `interop`: the stock JavaScript client (`tests/js`).
+//! - `interop`: the stock JavaScript client (`tests/js`);
+//! - `e2e`: the web app in Debian's headless Chromium through Playwright
+//!   (`tests/web`): co-editing, positions, silence locks, offline edits,
+//!   reviewers, sign-in; screenshots under `<target>/test-output/web/`.
 //!
 //! Prerequisites: `cargo build -p accord` (or `ACCORD_BIN`), a PostgreSQL
 //! server for the `postgres` variants (`ACCORD_TEST_PG_URL`, default
-//! `postgres://postgres@127.0.0.1:5432/test`), and `npm ci` in `tests/js`.
+//! `postgres://postgres@127.0.0.1:5432/test`), `npm ci` in `tests/js` and
+//! `tests/web`, and `/usr/bin/chromium` (Debian's `chromium`).
 
 #[cfg(test)]
 mod harness;
@@ -41,6 +45,8 @@ mod attribution;
 mod consensus;
 #[cfg(test)]
 mod durability;
+#[cfg(test)]
+mod e2e;
 #[cfg(test)]
 mod hygiene;
 #[cfg(test)]

@@ -1,0 +1,127 @@
+//! The web app end to end: Debian's headless Chromium, driven by Playwright
+//! (`tests/web/*.test.mjs`, `playwright-core` pinned in its package.json),
+//! against the real server. The test makes the users with the CLI, one
+//! one-time invite per browser context, and hands node the server's URL, the
+//! invites, a chair's session token and the folder screenshots go to
+//! (`<target>/test-output/web/`).
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde_json::{Map, Value};
+
+use crate::harness::{Db, TestServer, within};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// The browser contexts the tests open: invite key, user name, role, entity.
+const USERS: &[(&str, &str, &str, Option<&str>)] = &[
+    ("coedit_iom", "Amina Diallo", "delegate", Some("IOM")),
+    ("coedit_ilo", "Jonas Berg", "delegate", Some("ILO")),
+    ("positions_iom", "Lucía Ortega", "delegate", Some("IOM")),
+    ("positions_ilo", "Ravi Menon", "delegate", Some("ILO")),
+    ("silence_iom", "Sara Haddad", "delegate", Some("IOM")),
+    ("silence_ilo", "Tomás Ruiz", "delegate", Some("ILO")),
+    ("offline_iom", "Mei Chen", "delegate", Some("IOM")),
+    ("offline_ilo", "Olu Adeyemi", "delegate", Some("ILO")),
+    ("reviewer", "Ingrid Audit", "reviewer", None),
+    ("used", "Pavel Novak", "delegate", Some("IOM")),
+    ("signout", "Kofi Mensah", "delegate", Some("ILO")),
+];
+
+/// `<target dir>/test-output/web`: CARGO_TARGET_DIR or `<workspace>/target`.
+fn shots_dir() -> PathBuf {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ is inside the workspace")
+        .to_path_buf();
+    let target = match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) if PathBuf::from(&dir).is_relative() => workspace.join(dir),
+        Some(dir) => PathBuf::from(dir),
+        None => workspace.join("target"),
+    };
+    target.join("test-output").join("web")
+}
+
+#[tokio::test]
+async fn web_app_in_a_real_browser() {
+    within(420, async {
+        let web = Path::new(env!("CARGO_MANIFEST_DIR")).join("web");
+        assert!(
+            Path::new(CHROMIUM).exists(),
+            "{CHROMIUM} is missing: the browser tests need Debian's chromium package \
+             (apt-get install chromium; scripts/test installs it)"
+        );
+        assert!(
+            web.join("node_modules").join("playwright-core").is_dir(),
+            "{}/node_modules is missing: run `npm ci` in tests/web (scripts/test does this)",
+            web.display()
+        );
+        let mut files: Vec<String> = std::fs::read_dir(&web)
+            .expect("reading tests/web")
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|name| name.ends_with(".test.mjs"))
+            .collect();
+        files.sort();
+        assert!(!files.is_empty(), "no *.test.mjs in {}", web.display());
+        // This run's screenshots only.
+        let shots = shots_dir();
+        std::fs::create_dir_all(&shots)
+            .unwrap_or_else(|e| panic!("creating {}: {e}", shots.display()));
+        for entry in std::fs::read_dir(&shots).expect("reading the screenshot folder") {
+            let path = entry.expect("a folder entry").path();
+            if path.extension().is_some_and(|e| e == "png") {
+                let _ = std::fs::remove_file(path);
+            }
+        }
+
+        let server = TestServer::start_with(
+            Db::sqlite(),
+            &["--test-clock", "--silence-min-minutes", "1"],
+        )
+        .await;
+        // The page the browser loads must be the web app, not an error.
+        let page = server.request("GET", "/", None, None).await;
+        assert_eq!(page.status, 200, "GET / : {}", page.body);
+
+        let mut invites = Map::new();
+        for (key, name, role, entity) in USERS {
+            let token = server.add_user(name, role, *entity).await;
+            invites.insert((*key).to_owned(), Value::String(token));
+        }
+        let chair = server.session_for("Chair Okafor", "chair", None).await;
+
+        let started = Instant::now();
+        let run = tokio::process::Command::new("node")
+            .arg("--test")
+            .args(["--test-concurrency=1", "--test-reporter=spec"])
+            .args(&files)
+            .current_dir(&web)
+            .env("ACCORD_URL", server.http_url())
+            .env("ACCORD_INVITES", Value::Object(invites).to_string())
+            .env("ACCORD_CHAIR_TOKEN", &chair)
+            .env("ACCORD_SHOTS", &shots)
+            .env("ACCORD_CHROMIUM", CHROMIUM)
+            .kill_on_drop(true)
+            .output();
+        let output = tokio::time::timeout(Duration::from_secs(360), run)
+            .await
+            .expect("node --test did not finish within 360 s")
+            .expect("running node (is Node 20 installed?)");
+        eprintln!(
+            "{}browser tests: {:.1} s; screenshots in {}",
+            String::from_utf8_lossy(&output.stdout),
+            started.elapsed().as_secs_f64(),
+            shots.display()
+        );
+        assert!(
+            output.status.success(),
+            "node --test {} failed: {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            files.join(" "),
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    })
+    .await;
+}
