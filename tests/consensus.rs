@@ -830,3 +830,45 @@ async fn two_instances_fire_a_deadline_once() {
     })
     .await;
 }
+
+/// The chair names versions (every document's heads); others may not; a
+/// name is used once per draft; everyone lists them.
+#[tokio::test]
+async fn chairs_name_versions_and_everyone_lists_them() {
+    within(120, async {
+        let room = Room::open(Db::sqlite(), &[]).await;
+        let path = format!("/api/v1/drafts/{}/versions", room.draft);
+        let body = json!({ "name": "Rev.1" });
+        let resp = room
+            .server
+            .request("POST", &path, Some(&room.delegates["IOM"]), Some(&body))
+            .await;
+        assert_eq!(resp.status, 403, "{}", resp.body);
+        let resp = room
+            .server
+            .request("POST", &path, Some(&room.chair), Some(&body))
+            .await;
+        assert_eq!(resp.status, 201, "{}", resp.body);
+        let version = resp.json();
+        assert_eq!(version["name"], "Rev.1");
+        assert_eq!(version["created_by"], "the-chair");
+        let draft = room.server.draft().await;
+        let heads = version["heads"].as_object().expect("heads by document");
+        assert_eq!(heads.len(), 9, "the index and eight elements");
+        let first = crate::harness::doc_id_of(&draft["elements"][0]["doc_url"]);
+        assert_eq!(heads[&first], draft["elements"][0]["heads"]);
+        let again = room
+            .server
+            .request("POST", &path, Some(&room.chair), Some(&body))
+            .await;
+        assert_eq!(again.status, 409);
+        assert_eq!(again.json()["error"], "version_exists");
+        let listed = room
+            .server
+            .request("GET", &path, Some(&room.reviewer), None)
+            .await;
+        assert_eq!(listed.status, 200);
+        assert_eq!(listed.json()["versions"][0]["name"], "Rev.1");
+    })
+    .await;
+}

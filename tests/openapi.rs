@@ -1325,6 +1325,17 @@ async fn vary_consensus(
     );
     assert_eq!(resp.json()["silence_broken"], true);
 
+    // A named version, so the list has one.
+    let resp = server
+        .request(
+            "POST",
+            &format!("/api/v1/drafts/{}/versions", ids.draft),
+            Some(server.token()),
+            Some(&json!({ "name": "Shape check" })),
+        )
+        .await;
+    assert_eq!(resp.status, 201, "naming a version: {}", resp.body);
+
     let adopted = example_draft(server, doc).await;
     let example = find_op(doc, "createDraft")
         .example()

@@ -1078,6 +1078,99 @@ async fn version_heads(app: &AppState, facts: &DraftFacts) -> Result<String, Api
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct VersionRequest {
+    pub name: String,
+}
+
+fn version_json(facts_names: &HashMap<String, String>, row: &accord_store::VersionRow) -> Value {
+    json!({
+        "name": row.name,
+        "created_at": iso(row.created_at),
+        "created_by": row.created_by.as_ref().map(|u| facts_names.get(u).cloned().unwrap_or_else(|| u.clone())),
+        "final": row.final_version,
+        "heads": serde_json::from_str::<Value>(&row.heads).unwrap_or(Value::Null),
+    })
+}
+
+/// `POST /api/v1/drafts/{id}/versions` (chairs): names the draft's version
+/// now — every document's heads — e.g. "Rev.1".
+pub async fn name_version(
+    State(app): State<AppState>,
+    auth: Auth,
+    PathParams(draft_id): PathParams<String>,
+    Body(request): Body<VersionRequest>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    auth.user.require(&[Role::Chair], "name versions")?;
+    let name = request.name.trim().to_owned();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(ApiError::bad_request(
+            "invalid",
+            "a version name has 1 to 100 characters",
+        ));
+    }
+    let user = auth.user.clone();
+    let _guard = app.draft_lock(&draft_id).await;
+    let draft = app
+        .store
+        .draft(&draft_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("the draft"))?;
+    let facts = gather(&app, draft).await?;
+    let heads = version_heads(&app, &facts).await?;
+    let row = match app
+        .store
+        .create_version(
+            &draft_id,
+            &name,
+            &heads,
+            Some(&user.id),
+            false,
+            app.consensus.clock.now(),
+        )
+        .await
+    {
+        Err(accord_store::Error::Conflict(_)) => {
+            return Err(ApiError::conflict(
+                "version_exists",
+                format!("this draft already has a version named {name:?}"),
+            ));
+        }
+        other => other?,
+    };
+    Ok((
+        StatusCode::CREATED,
+        Json(version_json(&facts.user_names, &row)),
+    ))
+}
+
+/// `GET /api/v1/drafts/{id}/versions`: the draft's named versions, oldest first.
+pub async fn list_versions(
+    State(app): State<AppState>,
+    auth: Auth,
+    PathParams(draft_id): PathParams<String>,
+) -> Result<Json<Value>, ApiError> {
+    visible_draft(&app, &auth.user, &draft_id).await?;
+    let names: HashMap<String, String> = app
+        .store
+        .users()
+        .await?
+        .into_iter()
+        .map(|u| (u.id, u.name))
+        .collect();
+    let versions: Vec<Value> = app
+        .store
+        .versions(&draft_id)
+        .await?
+        .iter()
+        .map(|v| version_json(&names, v))
+        .collect();
+    Ok(Json(
+        json!({ "versions": versions, "server_time": iso(app.consensus.clock.now()) }),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ClockRequest {
     pub advance_secs: i64,
 }

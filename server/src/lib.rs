@@ -284,6 +284,10 @@ fn router(state: AppState) -> Router {
             post(consensus::reopen_element),
         )
         .route("/drafts/{id}/adopt", post(consensus::adopt_draft))
+        .route(
+            "/drafts/{id}/versions",
+            get(consensus::list_versions).post(consensus::name_version),
+        )
         .route("/drafts/{id}/presence", get(api::presence))
         .route("/entities", get(api::entities))
         .route("/users", get(api::users))
