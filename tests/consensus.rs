@@ -872,3 +872,76 @@ async fn chairs_name_versions_and_everyone_lists_them() {
     })
     .await;
 }
+
+/// `accord backup` copies the live store; `accord restore` brings it into a
+/// new database with the same drafts, history and ledger.
+#[tokio::test]
+async fn backup_then_restore_gives_the_same_store() {
+    within(180, async {
+        let room = Room::open(Db::sqlite(), &[]).await;
+        room.position("IOM", 0, json!({ "position": "support" }))
+            .await;
+        room.position(
+            "ILO",
+            0,
+            json!({ "position": "reservation", "note": "kept" }),
+        )
+        .await;
+        let doc = room.server.element_doc(0).await;
+        let mut client = Client::connect_with(&room.server, &room.delegates["WHO"]).await;
+        client.open(&doc).await;
+        let hash = client.append(&doc, " (before the backup)").await;
+        room.server.wait_element_heads(&doc, &[hash]).await;
+
+        // Let the consensus projection of the edit land first.
+        let mut last = -1;
+        loop {
+            let now = room
+                .server
+                .db()
+                .scalar_i64("SELECT COUNT(*) FROM changes")
+                .await;
+            if now == last {
+                break;
+            }
+            last = now;
+            tokio::time::sleep(Duration::from_millis(700)).await;
+        }
+
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let backup = dir.path().join("backup.db");
+        let backup = backup.to_str().expect("a path");
+        let (ok, out, err) = room.server.cli(&["backup", backup]).await;
+        assert!(ok, "{out}{err}");
+        // A second backup to the same file is refused.
+        let (ok, _, _) = room.server.cli(&["backup", backup]).await;
+        assert!(!ok);
+
+        let restored = dir.path().join("restored.db");
+        let url = format!("sqlite://{}", restored.display());
+        let (ok, out, err) = room.server.cli_on(&url, &["restore", backup]).await;
+        assert!(ok, "{out}{err}");
+        assert!(out.contains("Restored 1 drafts"), "{out}");
+        // Restoring over an existing database is refused.
+        let (ok, _, err) = room.server.cli_on(&url, &["restore", backup]).await;
+        assert!(!ok && err.contains("exists"), "{err}");
+        let second = TestServer::start_with(Db::sqlite_at(restored.clone()), &[]).await;
+        let original = room.server.draft().await;
+        let copy = second.draft().await;
+        assert_eq!(copy["id"], original["id"]);
+        assert_eq!(copy["elements"][0]["text"], original["elements"][0]["text"]);
+        assert_eq!(
+            copy["elements"][0]["heads"],
+            original["elements"][0]["heads"]
+        );
+        for table in ["changes", "positions", "users", "events"] {
+            let sql = format!("SELECT COUNT(*) FROM {table}");
+            let want = room.server.db().scalar_i64(&sql).await;
+            let got = second.db().scalar_i64(&sql).await;
+            // The second server added its own default user.
+            let extra = i64::from(table == "users");
+            assert_eq!(got, want + extra, "{table}");
+        }
+    })
+    .await;
+}

@@ -120,6 +120,16 @@ impl Db {
         }
     }
 
+    /// An existing SQLite file (e.g. a restored backup); the caller owns it.
+    pub fn sqlite_at(path: PathBuf) -> Db {
+        Db {
+            backend: Backend::Sqlite,
+            url: format!("sqlite://{}", path.display()),
+            _dir: None,
+            pg_cleanup: None,
+        }
+    }
+
     /// A fresh database `accord_it_<random>` on the test PostgreSQL server
     /// (`ACCORD_TEST_PG_URL`), dropped `WITH (FORCE)` when the test ends.
     pub async fn postgres() -> Db {
@@ -475,9 +485,14 @@ impl TestServer {
     /// Runs an administration command (`accord user add ...`) on this
     /// server's database; returns (success, stdout, stderr).
     pub async fn cli(&self, args: &[&str]) -> (bool, String, String) {
+        self.cli_on(self.db.url(), args).await
+    }
+
+    /// Runs an administration command on the database at `url`.
+    pub async fn cli_on(&self, url: &str, args: &[&str]) -> (bool, String, String) {
         let output = tokio::process::Command::new(binary())
             .args(args)
-            .args(["--database-url", self.db.url()])
+            .args(["--database-url", url])
             .args(["--public-url", &self.http_url()])
             .env_remove("DATABASE_URL")
             .env("RUST_LOG", "warn")

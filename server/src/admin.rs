@@ -45,6 +45,15 @@ pub async fn run_admin(command: Command, out: &mut impl Write) -> anyhow::Result
             store.close().await;
             result?;
         }
+        Command::Backup { db, file } => {
+            let store = Store::connect(&db.database_url).await?;
+            let path = file.to_string_lossy().into_owned();
+            let result = store.backup_to(&path).await;
+            store.close().await;
+            result?;
+            writeln!(out, "Backed up to {path}.")?;
+        }
+        Command::Restore { db, file } => restore(&db, &file, out).await?,
         Command::Serve(_) | Command::Migrate { .. } => {
             anyhow::bail!("not an administration command")
         }
@@ -225,6 +234,39 @@ async fn status_command(
         out,
         "{}",
         crate::status::render(&facts, color, auth::now_ms())
+    )?;
+    Ok(())
+}
+
+/// Copies a SQLite backup to the (new) database file the URL names, then
+/// opens it, brings its schema up to date and counts what it holds.
+async fn restore(db: &AdminDb, file: &std::path::Path, out: &mut impl Write) -> anyhow::Result<()> {
+    let url = db.database_url.as_str();
+    let Some(rest) = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+    else {
+        anyhow::bail!(
+            "restore brings a SQLite backup back; for PostgreSQL use pg_restore or psql on a pg_dump (see the README)"
+        );
+    };
+    let target = std::path::PathBuf::from(rest.split('?').next().unwrap_or(rest));
+    if target.exists() {
+        anyhow::bail!("{} exists: restore into a new file", target.display());
+    }
+    if !file.is_file() {
+        anyhow::bail!("{} is not a backup file", file.display());
+    }
+    std::fs::copy(file, &target)
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", target.display()))?;
+    let store = open(db).await?;
+    let drafts = store.drafts().await?;
+    store.close().await;
+    writeln!(
+        out,
+        "Restored {} drafts into {}.",
+        drafts.len(),
+        target.display()
     )?;
     Ok(())
 }

@@ -40,6 +40,20 @@ pub enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Writes a consistent copy of the whole store to FILE while the server
+    /// runs (SQLite; PostgreSQL: use pg_dump, see the README).
+    Backup {
+        #[command(flatten)]
+        db: AdminDb,
+        file: PathBuf,
+    },
+    /// Brings a backup back into a new SQLite database (--database-url must
+    /// name a file that does not exist yet).
+    Restore {
+        #[command(flatten)]
+        db: AdminDb,
+        file: PathBuf,
+    },
     /// The consensus state of a draft, as a table.
     Status {
         #[command(flatten)]

@@ -961,6 +961,28 @@ impl Store {
         with_pool!(self, |pool| pool.close().await)
     }
 
+    /// Writes a consistent copy of the whole SQLite database to `path` while
+    /// it is in use (`VACUUM INTO`: one read transaction, a compacted file).
+    /// PostgreSQL installations back up with `pg_dump` instead
+    /// (`Error::Invalid` here).
+    pub async fn backup_to(&self, path: &str) -> Result<()> {
+        match self {
+            Store::Sqlite(pool) => {
+                if std::path::Path::new(path).exists() {
+                    return Err(Error::Conflict(format!("{path} exists: choose a new file")));
+                }
+                sqlx::query("VACUUM INTO $1")
+                    .bind(path)
+                    .execute(pool)
+                    .await?;
+                Ok(())
+            }
+            Store::Postgres(_) => Err(Error::Invalid(
+                "back up PostgreSQL with pg_dump (see the README)".into(),
+            )),
+        }
+    }
+
     /// Commits a real write (the `heartbeat` row), so it fails whenever
     /// storage cannot commit. For `/readyz`.
     pub async fn check_health(&self) -> Result<()> {
