@@ -69,6 +69,9 @@ pub struct PendingChange {
     pub bytes: Vec<u8>,
     /// The actor the change claims (its owner is checked by the caller's guard).
     pub actor: ActorId,
+    /// Characters the change inserts into and deletes from the text.
+    pub inserted: usize,
+    pub deleted: usize,
     /// The connection that delivered it: the change is attributed to that
     /// connection's user, whatever actor the change claims.
     pub conn: ConnId,
@@ -195,6 +198,13 @@ impl DocSync {
         &self.pending
     }
 
+    /// The document's heads once the pending changes are committed; `None`
+    /// when they cannot be known without applying (a dependency missing).
+    pub fn heads_after_pending(&self) -> Option<Vec<ChangeHash>> {
+        let heads = self.committed_heads.as_ref()?;
+        advance_heads(heads, &self.pending, &self.known)
+    }
+
     /// Step 1: takes one sync message from a peer (added if new), accepting
     /// changes from any actor.
     pub fn receive(&mut self, conn: ConnId, data: &[u8]) -> Result<Received, BadSyncData> {
@@ -284,8 +294,8 @@ impl DocSync {
                     message: "this connection may not change this document".into(),
                 }));
             }
-            let inserted = match self.check_change(&change) {
-                Ok(n) => n,
+            let (inserted, deleted) = match self.check_change(&change) {
+                Ok(counts) => counts,
                 Err(refusal) => return Ok(Err(refusal)),
             };
             inserts += inserted;
@@ -295,6 +305,8 @@ impl DocSync {
                     deps: change.deps().to_vec(),
                     bytes: change.raw_bytes().to_vec(),
                     actor: change.actor_id().clone(),
+                    inserted,
+                    deleted,
                     conn,
                 },
                 inserted,
@@ -328,8 +340,9 @@ impl DocSync {
         Ok(Ok(new))
     }
 
-    /// Checks one change against the policy; returns how many characters it inserts.
-    fn check_change(&self, change: &Change) -> Result<usize, Refusal> {
+    /// Checks one change against the policy; returns how many characters it
+    /// inserts and deletes.
+    fn check_change(&self, change: &Change) -> Result<(usize, usize), Refusal> {
         let (text_ctr, text_actor) = match &self.policy {
             Policy::ServerOnly => {
                 return Err(Refusal {
@@ -346,18 +359,19 @@ impl DocSync {
             }
         };
         let mut inserted = 0;
+        let mut deleted = 0;
         for op in change.decode().operations {
             match &op.obj {
                 ObjectId::Id(OpId(ctr, actor)) if *ctr == text_ctr && actor == text_actor => {}
                 _ => return Err(invalid("a change may only edit the element's text")),
             }
             match &op.action {
-                OpType::Delete => {}
+                OpType::Delete => deleted += 1,
                 OpType::Put(ScalarValue::Str(s)) if op.insert => inserted += s.chars().count(),
                 _ => return Err(invalid("a change may only insert or delete characters")),
             }
         }
-        Ok(inserted)
+        Ok((inserted, deleted))
     }
 
     /// Steps 3 and 4 at once: after the pending changes are durable, relays

@@ -2174,3 +2174,19 @@ fn a_reconnecting_peer_with_offline_changes_hears_they_are_stored() {
         "the client hears its changes are stored"
     );
 }
+
+#[test]
+fn pending_changes_count_their_characters_and_foretell_the_heads() {
+    let (mut server, _obj) = text_server("abcdef", 1000);
+    let mut client = Client::loaded(1, &server);
+    run(&mut server, &mut [&mut client]);
+    client.splice(1, 3, "XY");
+    let bytes = client.generate().unwrap();
+    server.receive(1, &bytes).unwrap();
+    let pending = server.pending().to_vec();
+    assert_eq!(pending.len(), 1);
+    assert_eq!((pending[0].inserted, pending[0].deleted), (2, 3));
+    let foretold = server.heads_after_pending().expect("computable");
+    server.commit_succeeded().unwrap();
+    assert_eq!(foretold, server.heads());
+}
