@@ -1,6 +1,7 @@
 //! Accord's document model: scenarios, the documents of a draft, and the
 //! text rules every other part relies on. No I/O.
 
+pub mod authorship;
 mod docs;
 mod error;
 mod scenario;

@@ -182,3 +182,81 @@ fn reconcile_json_writes_only_what_differs() {
     let change = ac.get_last_local_change().unwrap();
     assert!(change.len() < 20, "{} ops", change.len());
 }
+
+mod authorship_tests {
+    use automerge::transaction::Transactable;
+    use automerge::{ActorId, AutoCommit, ObjType, ROOT, ReadDoc};
+
+    use crate::authorship::{Piece, char_ops, compare, deletions, insertions, runs};
+
+    fn actor(n: u8) -> ActorId {
+        ActorId::from(vec![n; 16])
+    }
+
+    #[test]
+    fn spans_deletions_and_a_word_diff_name_their_authors() {
+        // A writes, B inserts a word, C deletes one of A's words.
+        let mut a = AutoCommit::new().with_actor(actor(1));
+        let text = a.put_object(ROOT, "text", ObjType::Text).unwrap();
+        a.splice_text(&text, 0, 0, "safe and orderly migration")
+            .unwrap();
+        a.commit();
+        let v1 = a.get_heads();
+        let mut b = a.fork().with_actor(actor(2));
+        b.splice_text(&text, 5, 0, "regular ").unwrap();
+        b.commit();
+        a.merge(&mut b).unwrap();
+        let mut c = a.fork().with_actor(actor(3));
+        // Delete "orderly " (after "safe regular and ").
+        let pos = c.text(&text).unwrap().find("orderly ").unwrap();
+        c.splice_text(&text, pos, 8, "").unwrap();
+        c.commit();
+        a.merge(&mut c).unwrap();
+        let doc = a.document();
+        assert_eq!(doc.text(&text).unwrap(), "safe regular and migration");
+
+        let now = char_ops(doc, &text, None).unwrap();
+        let spans = runs(now.iter().map(|c| (c.ch.clone(), c.op.1.clone())));
+        let spans: Vec<(&str, u8)> = spans
+            .iter()
+            .map(|(t, a)| (t.as_str(), a.to_bytes()[0]))
+            .collect();
+        assert_eq!(spans, [("safe ", 1), ("regular ", 2), ("and migration", 1)]);
+
+        let changes = doc.get_changes(&[]);
+        let deleted = deletions(&changes);
+        let values = insertions(&changes);
+        let mut by_c: Vec<(&String, &crate::authorship::OpRef)> = deleted
+            .iter()
+            .filter(|(_, d)| d.by == actor(3))
+            .map(|(op, _)| (&values[op], op))
+            .collect();
+        by_c.sort_by_key(|(_, op)| op.0);
+        let removed: String = by_c.iter().map(|(ch, _)| ch.as_str()).collect();
+        assert_eq!(removed, "orderly ");
+
+        // Word diff between v1 and now: B's insert and C's delete.
+        let old = char_ops(doc, &text, Some(&v1)).unwrap();
+        let pieces = compare(
+            &old,
+            &now,
+            |i| {
+                deleted
+                    .get(&old[i].op)
+                    .map(|d| d.by.to_bytes()[0])
+                    .unwrap_or(0)
+            },
+            |i| now[i].op.1.to_bytes()[0],
+        );
+        assert_eq!(
+            pieces,
+            [
+                Piece::Equal("safe ".into()),
+                Piece::Insert("regular ".into(), 2),
+                Piece::Equal("and ".into()),
+                Piece::Delete("orderly ".into(), 3),
+                Piece::Equal("migration".into()),
+            ]
+        );
+    }
+}
