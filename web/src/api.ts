@@ -32,12 +32,20 @@ export interface DraftElement {
   heads: string[];
 }
 
+export interface ArchivedElement {
+  id: string;
+  label: string;
+  doc_url: string;
+}
+
 export interface Draft {
   id: string;
   title: string;
   preamble: string;
   index_url: string;
   elements: DraftElement[];
+  /** Restorable by a chair (absent from older servers' answers). */
+  archived_elements?: ArchivedElement[];
   entities: Entity[];
   server_time: string;
 }
@@ -55,6 +63,68 @@ export interface Present {
 }
 
 export type Stance = "support" | "support_ad_ref" | "reservation" | "abstain" | "object";
+
+export type ElementStatusCode = "adopted" | "under_silence" | "objected" | "bracketed" | "agreed" | "agreed_ad_ref" | "open";
+export type DraftState = "open" | "agreed" | "all_adopted" | "adopted";
+
+/** One recorded position (GET …/consensus: objections, reservations). */
+export interface PositionEntry {
+  seq: number;
+  entity: string;
+  position: Stance;
+  note: string | null;
+  wording: string | null;
+  text_hash: string;
+  user: string | null;
+  user_name: string | null;
+  by_silence: boolean;
+  at: string;
+}
+
+export interface EndedSilenceReport {
+  state: "fired" | "broken" | "cancelled";
+  deadline: string;
+  ended_at: string | null;
+  ended_by: string | null;
+  entity: string | null;
+  reason: string | null;
+}
+
+export interface ElementConsensusReport {
+  id: string;
+  label: string;
+  status: ElementStatusCode;
+  deadline: string | null;
+  silence: { id: number; deadline: string; started_at: string; started_by: string } | null;
+  last_silence: EndedSilenceReport | null;
+  adopted: { at: string; by: string; text_hash: string } | null;
+  bracketed: boolean;
+  not_responded: string[];
+  stale: string[];
+  objections: PositionEntry[];
+  reservations: PositionEntry[];
+  ad_ref: string[];
+}
+
+/** GET /api/v1/drafts/{id}/consensus (the fields the board reads). */
+export interface ConsensusReport {
+  draft: string;
+  state: DraftState;
+  summary: string;
+  adopted_at: string | null;
+  elements: ElementConsensusReport[];
+  entities: Entity[];
+  entity_names: Record<string, string>;
+  /** The consensus clock now (it can run ahead of real time in rehearsals). */
+  server_time: string;
+}
+
+export interface SilenceRefusal {
+  element: string;
+  label: string;
+  error: string;
+  message: string;
+}
 
 export interface DeviceLink {
   invite: string;
@@ -150,6 +220,40 @@ export const api = {
       `/api/v1/drafts/${encodeURIComponent(draft)}/elements/${encodeURIComponent(element)}/positions/${encodeURIComponent(entity)}`,
       body,
     ),
+
+  // ---- chairs: consensus procedure
+  consensus: (draft: string) => call<ConsensusReport>("GET", `/api/v1/drafts/${encodeURIComponent(draft)}/consensus`),
+  startSilence: (draft: string, elements: string[], deadline: string) =>
+    call<{ silences: { id: number; element: string; deadline: string }[] }>("POST", `/api/v1/drafts/${encodeURIComponent(draft)}/silence`, {
+      elements,
+      deadline,
+    }),
+  cancelSilence: (draft: string, elements: string[]) =>
+    call<{ cancelled: string[] }>("DELETE", `/api/v1/drafts/${encodeURIComponent(draft)}/silence`, { elements }),
+  adoptElement: (draft: string, element: string) =>
+    call<{ id: string; label: string; status: ElementStatusCode }>(
+      "POST",
+      `/api/v1/drafts/${encodeURIComponent(draft)}/elements/${encodeURIComponent(element)}/adopt`,
+    ),
+  reopenElement: (draft: string, element: string) =>
+    call<{ id: string; label: string; status: ElementStatusCode }>(
+      "POST",
+      `/api/v1/drafts/${encodeURIComponent(draft)}/elements/${encodeURIComponent(element)}/reopen`,
+    ),
+  adoptDraft: (draft: string, name: string | null) =>
+    call<{ version: { name: string; created_at: string } }>("POST", `/api/v1/drafts/${encodeURIComponent(draft)}/adopt`, { name }),
+
+  // ---- chairs: structure
+  updateDraft: (draft: string, patch: { title?: string; preamble?: string }) =>
+    call<Draft>("PATCH", `/api/v1/drafts/${encodeURIComponent(draft)}`, patch),
+  addElement: (draft: string, body: { label: string; text: string; position: number | null }) =>
+    call<DraftElement>("POST", `/api/v1/drafts/${encodeURIComponent(draft)}/elements`, body),
+  updateElement: (draft: string, element: string, patch: { label?: string; position?: number }) =>
+    call<DraftElement>("PATCH", `/api/v1/drafts/${encodeURIComponent(draft)}/elements/${encodeURIComponent(element)}`, patch),
+  archiveElement: (draft: string, element: string) =>
+    call<Draft>("DELETE", `/api/v1/drafts/${encodeURIComponent(draft)}/elements/${encodeURIComponent(element)}`),
+  restoreElement: (draft: string, element: string, position: number | null) =>
+    call<DraftElement>("POST", `/api/v1/drafts/${encodeURIComponent(draft)}/elements/${encodeURIComponent(element)}/restore`, { position }),
 };
 
 export { normalisePresent };

@@ -3,6 +3,7 @@
 
 import type { ComponentChildren } from "preact";
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
+import { Board } from "./board";
 import { api, ApiError, setUnauthorizedHandler, type Draft, type Me, type Present } from "./api";
 import { loadAutomerge } from "./automerge";
 import { ElementCard } from "./element";
@@ -187,19 +188,25 @@ function Page(props: { title: string; children: ComponentChildren }) {
 
 // ------------------------------------------------------------- navigation
 
-function usePath(): [string, (path: string) => void] {
-  const [path, setPath] = useState(location.pathname);
+/** The path and query; `navigate` pushes (or replaces) a history entry. */
+function usePath(): [string, string, (to: string, replace?: boolean) => void] {
+  const [where, setWhere] = useState({ path: location.pathname, search: location.search });
   useEffect(() => {
-    const onPop = () => setPath(location.pathname);
+    const onPop = () => setWhere({ path: location.pathname, search: location.search });
     window.addEventListener("popstate", onPop);
     return () => window.removeEventListener("popstate", onPop);
   }, []);
-  const navigate = (to: string) => {
-    if (to !== location.pathname) history.pushState(null, "", to);
-    setPath(to);
-    window.scrollTo(0, 0);
+  const navigate = (to: string, replace = false) => {
+    const url = new URL(to, location.href);
+    if (url.pathname !== location.pathname || url.search !== location.search) {
+      if (replace) history.replaceState(null, "", url.pathname + url.search);
+      else history.pushState(null, "", url.pathname + url.search);
+    }
+    const samePage = url.pathname === where.path;
+    setWhere({ path: url.pathname, search: url.search });
+    if (!samePage) window.scrollTo(0, 0);
   };
-  return [path, navigate];
+  return [where.path, where.search, navigate];
 }
 
 const NO_SESSION = new Signal(0);
@@ -209,9 +216,13 @@ const NO_SESSION = new Signal(0);
 function Workspace(props: { me: Me; drafts: Draft[]; sync: SyncClient; onSignedOut: (why: "expired" | "signed-out", detail?: string) => Promise<void> }) {
   const { me, sync } = props;
   const [drafts, setDrafts] = useState(props.drafts);
-  const [path, navigate] = usePath();
-  const match = /^\/drafts\/([^/]+)\/?$/.exec(path);
+  const [path, search, navigate] = usePath();
+  const match = /^\/drafts\/([^/]+?)(\/board)?\/?$/.exec(path);
   const wantedId = match ? decodeURIComponent(match[1]) : drafts[0]?.id;
+  const isChair = me.user.role === "chair";
+  const onBoard = !!match?.[2];
+  const projector = onBoard && new URLSearchParams(search).get("projector") === "1";
+  const draftPath = (id: string) => `/drafts/${encodeURIComponent(id)}`;
   const draft = drafts.find((d) => d.id === wantedId);
   const [missing, setMissing] = useState<string | null>(null);
   const connection = useSignal(sync.connection);
@@ -220,9 +231,10 @@ function Workspace(props: { me: Me; drafts: Draft[]; sync: SyncClient; onSignedO
   const [signOut, setSignOut] = useState<null | { phase: "waiting" | "working" | "error"; message?: string }>(null);
   const confirmRef = useRef<((choice: "confirmed" | "cancelled") => void) | undefined>(undefined);
 
-  // Unknown paths go to the first draft.
+  // Unknown paths go to the first draft; the board is for chairs only.
   useEffect(() => {
     if (path !== "/" && !match) navigate("/");
+    else if (onBoard && !isChair && wantedId) navigate(draftPath(wantedId), true);
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [path]);
 
@@ -397,7 +409,25 @@ function Workspace(props: { me: Me; drafts: Draft[]; sync: SyncClient; onSignedO
         </div>
       )}
       {session && draft ? (
-        <DraftView key={draft.id} session={session} draft={draft} me={me} />
+        onBoard && isChair ? (
+          <Board
+            key={draft.id}
+            session={session}
+            draft={draft}
+            me={me}
+            projector={projector}
+            onProjector={(on) => navigate(`${draftPath(draft.id)}/board${on ? "?projector=1" : ""}`, true)}
+            onBack={() => navigate(draftPath(draft.id))}
+          />
+        ) : (
+          <DraftView
+            key={draft.id}
+            session={session}
+            draft={draft}
+            me={me}
+            onOpenBoard={isChair ? () => navigate(`${draftPath(draft.id)}/board`) : undefined}
+          />
+        )
       ) : (
         <main class="page" id="main">
           {drafts.length === 0 ? (
@@ -476,7 +506,7 @@ function DeviceLinkButton() {
 
 const LEGEND: CellPosition[] = ["support", "support_ad_ref", "reservation", "abstain", "object", "stale", "none"];
 
-function DraftView(props: { session: DraftSession; draft: Draft; me: Me }) {
+function DraftView(props: { session: DraftSession; draft: Draft; me: Me; onOpenBoard?: () => void }) {
   const { session, draft, me } = props;
   const index = useSignal(session.index);
   const presence = useSignal(session.presence);
@@ -488,6 +518,10 @@ function DraftView(props: { session: DraftSession; draft: Draft; me: Me }) {
   const positionEntity = user.role === "delegate" && user.entity && entityCodes.has(user.entity) ? user.entity : null;
   const myPeer = session.sync.repo.peerId;
   const connection = useSignal(session.sync.connection);
+
+  useEffect(() => {
+    document.title = `${index.title} — Accord`;
+  }, [index.title]);
 
   // One line per person, with the elements their cursor is in.
   const people = useMemo(() => {
@@ -510,7 +544,23 @@ function DraftView(props: { session: DraftSession; draft: Draft; me: Me }) {
   return (
     <main class="draft" id="main" data-testid="draft" tabIndex={-1}>
       <section class="draft-head">
-        <h1 data-testid="draft-title">{index.title}</h1>
+        <div class="draft-head-row">
+          <h1 data-testid="draft-title">{index.title}</h1>
+          {user.role === "chair" && props.onOpenBoard && (
+            <a
+              class="button-link"
+              data-testid="open-board"
+              href={`/drafts/${encodeURIComponent(draft.id)}/board`}
+              onClick={(e) => {
+                if (e.ctrlKey || e.metaKey || e.shiftKey || e.button !== 0) return;
+                e.preventDefault();
+                props.onOpenBoard?.();
+              }}
+            >
+              Consensus board
+            </a>
+          )}
+        </div>
         <p class="preamble" data-testid="draft-preamble">
           {index.preamble}
         </p>

@@ -85,3 +85,39 @@ export function colourOf(id: string): number {
   for (let i = 0; i < id.length; i++) h = (h * 31 + id.charCodeAt(i)) >>> 0;
   return h % 6;
 }
+
+/** "1 h 05 min 10 s", "3 d 4 h 10 min", "45 s": a duration for a countdown. */
+export function duration(ms: number): string {
+  const total = Math.max(0, Math.floor(ms / 1000));
+  const d = Math.floor(total / 86400);
+  const h = Math.floor((total % 86400) / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const s = total % 60;
+  const two = (n: number) => String(n).padStart(2, "0");
+  if (d > 0) return `${d} d ${h} h ${two(m)} min`;
+  if (h > 0) return `${h} h ${two(m)} min ${two(s)} s`;
+  if (m > 0) return `${m} min ${two(s)} s`;
+  return `${s} s`;
+}
+
+/** A UTC date and time typed as YYYY-MM-DDTHH:MM (a space for the T,
+ * seconds, a trailing Z or "UTC" are accepted) → Unix ms; NaN otherwise. */
+export function parseUtcInput(value: string): number {
+  const m = /^\s*(\d{4})-(\d{2})-(\d{2})[T\s](\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?\s*(?:Z|UTC|\+00:?00)?\s*$/i.exec(value);
+  if (!m) return NaN;
+  const [y, mo, d, h, mi, s] = [m[1], m[2], m[3], m[4], m[5], m[6] ?? "0"].map(Number);
+  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 59) return NaN;
+  const ms = Date.UTC(y, mo - 1, d, h, mi, s);
+  // Reject dates that roll over (31 February).
+  return new Date(ms).getUTCDate() === d ? ms : NaN;
+}
+
+/** Unix ms → "YYYY-MM-DDTHH:MM" (UTC), the deadline field's format. */
+export function utcInputValue(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 16);
+}
+
+/** Unix ms → "2026-05-01T12:00:00Z", as the API takes deadlines. */
+export function isoSeconds(ms: number): string {
+  return `${new Date(ms).toISOString().slice(0, 19)}Z`;
+}

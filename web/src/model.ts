@@ -24,12 +24,25 @@ export interface ProjectedPosition {
   at: number | null;
 }
 
+/** How an element's most recent silence procedure ended (times in ms). */
+export interface EndedSilence {
+  state: "fired" | "broken" | "cancelled";
+  deadline: number | null;
+  ended_at: number | null;
+  ended_by: string | null;
+  entity: string | null;
+  reason: string | null;
+}
+
 export interface ConsensusElement {
   status: ElementStatus;
   deadline: number | null;
   bracketed: boolean;
   positions: Record<string, ProjectedPosition>;
+  last_silence?: EndedSilence | null;
 }
+
+export type DraftState = "open" | "agreed" | "all_adopted" | "adopted";
 
 export interface IndexEntry {
   id: string;
@@ -42,6 +55,10 @@ export interface IndexView {
   preamble: string;
   elements: IndexEntry[];
   consensus: Record<string, ConsensusElement>;
+  /** The draft's consensus state (null until the projection is synced). */
+  state: DraftState | null;
+  /** When a chair adopted the draft (ms). */
+  adoptedAt: number | null;
   /** From the synced index document (not yet: from the API). */
   live: boolean;
 }
@@ -54,7 +71,7 @@ interface IndexDoc {
   title?: string;
   preamble?: string;
   elements?: IndexEntry[];
-  consensus?: { elements?: Record<string, ConsensusElement> };
+  consensus?: { state?: DraftState; adopted_at?: number | null; elements?: Record<string, ConsensusElement> };
 }
 
 export interface RemoteCursor {
@@ -130,6 +147,8 @@ export class DraftSession {
       preamble: draft.preamble,
       elements: draft.elements.map((e) => ({ id: e.id, label: e.label, doc: e.doc_url })),
       consensus: {},
+      state: null,
+      adoptedAt: null,
       live: false,
     });
     for (const e of this.index.value.elements) this.#element(e);
@@ -280,6 +299,8 @@ export class DraftSession {
       preamble: String(doc.preamble ?? ""),
       elements: sameElements ? previous.elements : elements,
       consensus,
+      state: doc.consensus?.state ?? null,
+      adoptedAt: typeof doc.consensus?.adopted_at === "number" ? doc.consensus.adopted_at : null,
       live: true,
     });
     this.#scheduleSaveCheck();
