@@ -2,8 +2,13 @@
 //! (`tests/web/*.test.mjs`, `playwright-core` pinned in its package.json),
 //! against the real server. The test makes the users with the CLI, one
 //! one-time invite per browser context, and hands node the server's URL, the
-//! invites, a chair's session token and the folder screenshots go to
-//! (`<target>/test-output/web/`).
+//! invites, a chair's session token, one delegate session per entity of the
+//! reference draft (for positions recorded through the API) and the folder
+//! screenshots go to (`<target>/test-output/web/`).
+//!
+//! The chair's board test (`board.test.mjs`) runs last: it records positions
+//! of all 28 entities and changes the draft's structure, which the other
+//! tests, written for the scenario's elements as loaded, must not see.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -27,7 +32,13 @@ const USERS: &[(&str, &str, &str, Option<&str>)] = &[
     ("reviewer", "Ingrid Audit", "reviewer", None),
     ("used", "Pavel Novak", "delegate", Some("IOM")),
     ("signout", "Kofi Mensah", "delegate", Some("ILO")),
+    ("board_chair", "Helena Varga", "chair", None),
+    ("board_iom", "Nadia Rahman", "delegate", Some("IOM")),
 ];
+
+/// The test files that run after all others, in this order, each in a node
+/// run of its own (node sorts the files of one run by name).
+const LAST: &[&str] = &["board.test.mjs"];
 
 /// `<target dir>/test-output/web`: CARGO_TARGET_DIR or `<workspace>/target`.
 fn shots_dir() -> PathBuf {
@@ -64,6 +75,20 @@ async fn web_app_in_a_real_browser() {
             .collect();
         files.sort();
         assert!(!files.is_empty(), "no *.test.mjs in {}", web.display());
+        // The runs of node: every other file at once, then each of LAST.
+        let mut runs: Vec<Vec<String>> = vec![
+            files
+                .iter()
+                .filter(|f| !LAST.contains(&f.as_str()))
+                .cloned()
+                .collect(),
+        ];
+        runs.extend(
+            LAST.iter()
+                .filter(|l| files.iter().any(|f| f == *l))
+                .map(|l| vec![(*l).to_owned()]),
+        );
+        runs.retain(|run| !run.is_empty());
         // This run's screenshots only.
         let shots = shots_dir();
         std::fs::create_dir_all(&shots)
@@ -91,37 +116,69 @@ async fn web_app_in_a_real_browser() {
         }
         let chair = server.session_for("Chair Okafor", "chair", None).await;
 
+        // One delegate session per entity of the draft, for positions
+        // recorded through the API.
+        let drafts = server
+            .request("GET", "/api/v1/drafts", Some(&chair), None)
+            .await;
+        assert_eq!(drafts.status, 200, "GET /api/v1/drafts: {}", drafts.body);
+        let entities: Vec<String> = drafts.json()[0]["entities"]
+            .as_array()
+            .expect("the draft's entities")
+            .iter()
+            .map(|e| e["code"].as_str().expect("an entity code").to_owned())
+            .collect();
+        assert_eq!(entities.len(), 28, "the reference scenario has 28 entities");
+        let mut delegates = Map::new();
+        for code in &entities {
+            let name = format!("Delegate of {code}");
+            let token = server.session_for(&name, "delegate", Some(code)).await;
+            delegates.insert(code.clone(), Value::String(token));
+        }
+
+        let invites = Value::Object(invites).to_string();
+        let delegates = Value::Object(delegates).to_string();
         let started = Instant::now();
-        let run = tokio::process::Command::new("node")
-            .arg("--test")
-            .args(["--test-concurrency=1", "--test-reporter=spec"])
-            .args(&files)
-            .current_dir(&web)
-            .env("ACCORD_URL", server.http_url())
-            .env("ACCORD_INVITES", Value::Object(invites).to_string())
-            .env("ACCORD_CHAIR_TOKEN", &chair)
-            .env("ACCORD_SHOTS", &shots)
-            .env("ACCORD_CHROMIUM", CHROMIUM)
-            .kill_on_drop(true)
-            .output();
-        let output = tokio::time::timeout(Duration::from_secs(360), run)
-            .await
-            .expect("node --test did not finish within 360 s")
-            .expect("running node (is Node 20 installed?)");
+        let deadline = started + Duration::from_secs(360);
+        let mut failures = Vec::new();
+        for run in &runs {
+            let node = tokio::process::Command::new("node")
+                .arg("--test")
+                .args(["--test-concurrency=1", "--test-reporter=spec"])
+                .args(run)
+                .current_dir(&web)
+                .env("ACCORD_URL", server.http_url())
+                .env("ACCORD_INVITES", &invites)
+                .env("ACCORD_CHAIR_TOKEN", &chair)
+                .env("ACCORD_DELEGATE_TOKENS", &delegates)
+                .env("ACCORD_SHOTS", &shots)
+                .env("ACCORD_CHROMIUM", CHROMIUM)
+                .kill_on_drop(true)
+                .output();
+            let left = deadline.saturating_duration_since(Instant::now());
+            let output = tokio::time::timeout(left, node)
+                .await
+                .unwrap_or_else(|_| {
+                    panic!("node --test {} did not finish within 360 s", run.join(" "))
+                })
+                .expect("running node (is Node 20 installed?)");
+            eprint!("{}", String::from_utf8_lossy(&output.stdout));
+            if !output.status.success() {
+                failures.push(format!(
+                    "node --test {} failed: {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+                    run.join(" "),
+                    output.status,
+                    String::from_utf8_lossy(&output.stdout),
+                    String::from_utf8_lossy(&output.stderr)
+                ));
+            }
+        }
         eprintln!(
-            "{}browser tests: {:.1} s; screenshots in {}",
-            String::from_utf8_lossy(&output.stdout),
+            "browser tests: {:.1} s; screenshots in {}",
             started.elapsed().as_secs_f64(),
             shots.display()
         );
-        assert!(
-            output.status.success(),
-            "node --test {} failed: {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-            files.join(" "),
-            output.status,
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
+        assert!(failures.is_empty(), "{}", failures.join("\n\n"));
     })
     .await;
 }

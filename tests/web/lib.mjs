@@ -8,6 +8,9 @@
 // - ACCORD_INVITES: JSON object, key → one-time invite token, one per
 //   browser context (see tests/e2e.rs for the keys);
 // - ACCORD_CHAIR_TOKEN: a chair's session token for API calls;
+// - ACCORD_DELEGATE_TOKENS: JSON object, entity code → a session token of a
+//   delegate of that entity (one per entity of the draft), for positions
+//   recorded through the API;
 // - ACCORD_SHOTS: the folder screenshots go to.
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
@@ -23,6 +26,7 @@ export const base = required("ACCORD_URL").replace(/\/$/, "");
 const invites = JSON.parse(required("ACCORD_INVITES"));
 export const chairToken = required("ACCORD_CHAIR_TOKEN");
 export const shots = required("ACCORD_SHOTS");
+const delegateTokens = JSON.parse(process.env.ACCORD_DELEGATE_TOKENS || "{}");
 mkdirSync(shots, { recursive: true });
 
 export const CHROMIUM = process.env.ACCORD_CHROMIUM || "/usr/bin/chromium";
@@ -31,6 +35,13 @@ export const CHROMIUM = process.env.ACCORD_CHROMIUM || "/usr/bin/chromium";
 export function invite(key) {
   const token = invites[key];
   if (!token) throw new Error(`no invite "${key}" in ACCORD_INVITES`);
+  return token;
+}
+
+/** A session token of a delegate of `entity` (API calls as that delegate). */
+export function delegateToken(entity) {
+  const token = delegateTokens[entity];
+  if (!token) throw new Error(`no delegate session for ${entity} in ACCORD_DELEGATE_TOKENS`);
   return token;
 }
 
@@ -58,10 +69,10 @@ export async function until(what, predicate, ms = 20000) {
 }
 
 // ---------------------------------------------------------------------------
-// The API, as the chair
+// The API, as the chair (or as the holder of `token`)
 
-export async function api(method, path, body) {
-  const headers = { Authorization: `Bearer ${chairToken}` };
+export async function api(method, path, body, token = chairToken) {
+  const headers = { Authorization: `Bearer ${token}` };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   const r = await fetch(`${base}${path}`, {
     method,
