@@ -25,7 +25,10 @@
 //! - `interop`: the stock JavaScript client (`tests/js`);
 //! - `e2e`: the web app in Debian's headless Chromium through Playwright
 //!   (`tests/web`): co-editing, positions, silence locks, offline edits,
-//!   reviewers, sign-in; screenshots under `<target>/test-output/web/`.
+//!   reviewers, sign-in, and the chair's board (matrix and filters, silence
+//!   broken live, adopt/reopen, structure edits, projector mode);
+//!   screenshots under `<target>/test-output/web/`;
+//! - `history`: revisions, reading at a version, compare, attribution;
 //!
 //! Prerequisites: `cargo build -p accord` (or `ACCORD_BIN`), a PostgreSQL
 //! server for the `postgres` variants (`ACCORD_TEST_PG_URL`, default
@@ -34,6 +37,8 @@
 
 #[cfg(test)]
 mod harness;
+#[cfg(test)]
+mod history;
 
 #[cfg(test)]
 mod access;

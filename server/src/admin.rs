@@ -54,6 +54,26 @@ pub async fn run_admin(command: Command, out: &mut impl Write) -> anyhow::Result
             writeln!(out, "Backed up to {path}.")?;
         }
         Command::Restore { db, file } => restore(&db, &file, out).await?,
+        Command::Export {
+            db,
+            draft,
+            format,
+            version,
+            out: file,
+        } => {
+            let store = open(&db).await?;
+            let result = export_command(&store, draft, &format, version).await;
+            store.close().await;
+            let text = result?;
+            match file {
+                Some(path) => {
+                    std::fs::write(&path, text)
+                        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+                    writeln!(out, "Exported to {}.", path.display())?;
+                }
+                None => write!(out, "{text}")?,
+            }
+        }
         Command::Serve(_) | Command::Migrate { .. } => {
             anyhow::bail!("not an administration command")
         }
@@ -204,6 +224,35 @@ async fn draft_command(
         }
     }
     Ok(())
+}
+
+async fn export_command(
+    store: &Store,
+    draft: Option<String>,
+    format: &str,
+    version: Option<String>,
+) -> anyhow::Result<String> {
+    let Some(format) = crate::export::Format::parse(format) else {
+        anyhow::bail!("--format is md, html or akn, not {format:?}");
+    };
+    let row = pick_draft(store, draft).await?;
+    crate::export::export_offline(store, &row, format, version).await
+}
+
+/// The named draft, or the only one.
+async fn pick_draft(
+    store: &Store,
+    draft: Option<String>,
+) -> anyhow::Result<accord_store::DraftRow> {
+    let drafts = store.drafts().await?;
+    match draft {
+        Some(id) => drafts
+            .into_iter()
+            .find(|d| d.id == id)
+            .ok_or_else(|| anyhow::anyhow!("there is no draft {id:?} (see `accord draft list`)")),
+        None if drafts.len() == 1 => Ok(drafts.into_iter().next().expect("one draft")),
+        None => anyhow::bail!("name the draft (see `accord draft list`)"),
+    }
 }
 
 async fn status_command(

@@ -27,6 +27,7 @@ impl Committer {
         store: Store,
         metrics: Arc<Metrics>,
         storage_ok: Arc<AtomicBool>,
+        clock: Arc<crate::consensus::Clock>,
         tracker: &tokio_util::task::TaskTracker,
     ) -> Self {
         let (tx, mut rx) = mpsc::unbounded_channel::<Job>();
@@ -39,7 +40,7 @@ impl Committer {
                 let all: Vec<NewChange> =
                     jobs.iter_mut().flat_map(|j| j.changes.drain(..)).collect();
                 let started = Instant::now();
-                let result = store.commit(&all).await;
+                let result = store.commit_at(&all, clock.now()).await;
                 metrics
                     .commit_seconds
                     .observe(started.elapsed().as_secs_f64());

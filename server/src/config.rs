@@ -54,6 +54,22 @@ pub enum Command {
         db: AdminDb,
         file: PathBuf,
     },
+    /// Exports a draft (or a named version) as Markdown, HTML or Akoma Ntoso.
+    Export {
+        #[command(flatten)]
+        db: AdminDb,
+        /// The draft's id; optional when there is one draft.
+        draft: Option<String>,
+        /// md, html or akn.
+        #[arg(long, default_value = "md")]
+        format: String,
+        /// A named version (the current text when absent).
+        #[arg(long)]
+        version: Option<String>,
+        /// Write to this file instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// The consensus state of a draft, as a table.
     Status {
         #[command(flatten)]

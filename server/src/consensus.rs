@@ -34,8 +34,9 @@ use crate::auth::Auth;
 use crate::docs::{Lock, TextChanged, WriteError};
 use crate::error::ApiError;
 
-/// The server's clock for consensus: positions, deadlines, firing. With
-/// `--test-clock` a chair can move it forward (for tests and rehearsals).
+/// The server's clock: commit times of changes, positions, deadlines,
+/// firing. With `--test-clock` a chair can move it forward (for tests and
+/// rehearsals).
 pub struct Clock {
     offset_ms: AtomicI64,
     pub controllable: bool,
@@ -60,7 +61,7 @@ impl Clock {
 
 /// Shared state of the consensus service.
 pub struct Consensus {
-    pub clock: Clock,
+    pub clock: Arc<Clock>,
     /// Wakes the silence scheduler (a silence started, the clock moved).
     wake: Notify,
     /// Drafts to re-project (text changes).
@@ -73,11 +74,11 @@ pub struct Consensus {
 
 impl Consensus {
     /// The service and the receiving end of its re-projection queue.
-    pub fn new(controllable_clock: bool) -> (Arc<Self>, mpsc::UnboundedReceiver<String>) {
+    pub fn new(clock: Arc<Clock>) -> (Arc<Self>, mpsc::UnboundedReceiver<String>) {
         let (dirty, rx) = mpsc::unbounded_channel();
         (
             Arc::new(Self {
-                clock: Clock::new(controllable_clock),
+                clock,
                 wake: Notify::new(),
                 dirty,
                 texts: Mutex::new(HashMap::new()),
@@ -551,6 +552,7 @@ async fn project(app: &AppState, facts: &DraftFacts) -> Result<(), ApiError> {
     let value = projection_json(facts);
     let index: DocumentId = facts.draft.index_doc.parse().map_err(ApiError::internal)?;
     let store = app.store.clone();
+    let clock = app.consensus.clock.clone();
     let result = app
         .docs
         .write(
@@ -562,7 +564,7 @@ async fn project(app: &AppState, facts: &DraftFacts) -> Result<(), ApiError> {
             Box::new(move |change| {
                 Box::pin(async move {
                     match change {
-                        Some(change) => store.commit(&[change]).await.map(|_| ()),
+                        Some(change) => store.commit_at(&[change], clock.now()).await.map(|_| ()),
                         None => Ok(()),
                     }
                 })
@@ -1194,7 +1196,7 @@ pub async fn advance_clock(
     Ok(Json(json!({ "now": iso(app.consensus.clock.now()) })))
 }
 
-fn parse_time(s: &str) -> Result<i64, ApiError> {
+pub(crate) fn parse_time(s: &str) -> Result<i64, ApiError> {
     let at = humantime::parse_rfc3339_weak(s.trim().trim_end_matches('Z'))
         .ok()
         .filter(|_| s.trim().ends_with('Z'))

@@ -58,7 +58,13 @@ pub enum DocCmd {
     },
     /// An `ephemeral` message from the server to every peer of the document.
     Broadcast { data: Vec<u8> },
+    /// Runs a read of the committed, applied document (history, compare,
+    /// attribution); the closure sends its own answer.
+    Inspect { f: Inspection },
 }
+
+/// A read of the committed document run by its actor.
+pub type Inspection = Box<dyn FnOnce(&Automerge) + Send>;
 
 /// Builds a server change; an `Err` is a refusal for people.
 pub type Edit = Box<dyn FnOnce(&mut Transaction<'_>) -> Result<(), String> + Send>;
@@ -133,6 +139,13 @@ pub struct TextChanged {
 const LOCKED: &str =
     "this element is locked (under a silence procedure or adopted): your edit was undone";
 
+/// Heads as stored with a commit: a JSON array of sorted lowercase hex hashes.
+pub fn heads_json(heads: &[ChangeHash]) -> String {
+    let mut hex = accord_model::heads_hex(heads);
+    hex.sort();
+    serde_json::to_string(&hex).unwrap_or_else(|_| "[]".into())
+}
+
 /// Sleeps until `at`, or forever when there is nothing to wait for.
 async fn sleep_until(at: Option<tokio::time::Instant>) {
     match at {
@@ -144,6 +157,8 @@ async fn sleep_until(at: Option<tokio::time::Instant>) {
 /// Settings every actor shares.
 #[derive(Clone)]
 pub struct DocSettings {
+    /// The server's clock (commit times).
+    pub clock: Arc<crate::consensus::Clock>,
     /// The actor the server writes with.
     pub server_actor: ActorId,
     pub max_text_chars: usize,
@@ -276,6 +291,23 @@ impl Docs {
     ) -> Result<Option<DocView>, LoadError> {
         let (reply, wait) = oneshot::channel();
         match self.send(id, DocCmd::Read { check, reply }).await? {
+            Delivery::Unknown => Ok(None),
+            Delivery::Delivered => Ok(wait.await.ok()),
+        }
+    }
+
+    /// Runs `f` on the committed document (everything applied first);
+    /// `None` when the server did not create it.
+    pub async fn inspect<T: Send + 'static>(
+        &self,
+        id: DocumentId,
+        f: impl FnOnce(&Automerge) -> T + Send + 'static,
+    ) -> Result<Option<T>, LoadError> {
+        let (reply, wait) = oneshot::channel();
+        let f = Box::new(move |doc: &Automerge| {
+            let _ = reply.send(f(doc));
+        });
+        match self.send(id, DocCmd::Inspect { f }).await? {
             Delivery::Unknown => Ok(None),
             Delivery::Delivered => Ok(wait.await.ok()),
         }
@@ -529,6 +561,7 @@ impl DocActor {
         let mut reads = Vec::new();
         let mut writes = Vec::new();
         let mut locks = Vec::new();
+        let mut inspections: Vec<Inspection> = Vec::new();
         for cmd in batch {
             match cmd {
                 DocCmd::Sync { conn, data } => {
@@ -572,6 +605,7 @@ impl DocActor {
                 DocCmd::Leave { conn } => self.drop_conn(conn),
                 DocCmd::Read { check, reply } => reads.push((check, reply)),
                 DocCmd::SetLock { lock, reply } => locks.push((lock, reply)),
+                DocCmd::Inspect { f } => inspections.push(f),
                 DocCmd::Write {
                     edit,
                     persist,
@@ -585,11 +619,19 @@ impl DocActor {
             }
         }
 
+        // The document's heads once this round commits, stored with it (for
+        // reading at a time); `None` when a change waits for dependencies.
+        let heads_after = self
+            .sync
+            .heads_after_pending()
+            .map(|heads| heads_json(&heads));
+        let count = self.sync.pending().len();
         let pending: Vec<NewChange> = self
             .sync
             .pending()
             .iter()
-            .map(|change| {
+            .enumerate()
+            .map(|(i, change)| {
                 let conn = self.conns.get(&change.conn);
                 NewChange {
                     doc_id: self.id.to_string(),
@@ -600,6 +642,13 @@ impl DocActor {
                     user_id: conn.map(|c| c.user.id.clone()),
                     entity_code: conn.and_then(|c| c.user.entity.clone()),
                     actor: change.actor.to_bytes().to_vec(),
+                    inserted: Some(change.inserted as i64),
+                    deleted: Some(change.deleted as i64),
+                    heads_after: if i + 1 == count {
+                        heads_after.clone()
+                    } else {
+                        None
+                    },
                 }
             })
             .collect();
@@ -632,7 +681,11 @@ impl DocActor {
                 }
             }
         }
-        if !reads.is_empty() || self.sync.apply_is_urgent() || Instant::now() >= self.apply_due {
+        if !reads.is_empty()
+            || !inspections.is_empty()
+            || self.sync.apply_is_urgent()
+            || Instant::now() >= self.apply_due
+        {
             if !self.apply().await {
                 return false;
             }
@@ -648,6 +701,14 @@ impl DocActor {
                 };
                 let _ = reply.send(view);
             }
+        }
+        if !inspections.is_empty() {
+            let doc = self.sync.doc();
+            tokio::task::block_in_place(|| {
+                for f in inspections {
+                    f(doc);
+                }
+            });
         }
         for (lock, reply) in locks {
             self.lock = lock;
@@ -680,6 +741,7 @@ impl DocActor {
             return true;
         }
         let store = self.docs.0.store.clone();
+        let clock = self.docs.0.settings.clock.clone();
         let locked = lock.text.clone();
         let result = self
             .write(
@@ -694,7 +756,9 @@ impl DocActor {
                 Box::new(move |change| {
                     Box::pin(async move {
                         match change {
-                            Some(change) => store.commit(&[change]).await.map(|_| ()),
+                            Some(change) => {
+                                store.commit_at(&[change], clock.now()).await.map(|_| ())
+                            }
                             None => Ok(()),
                         }
                     })
@@ -751,11 +815,10 @@ impl DocActor {
             let mut tx = copy.transaction();
             edit(&mut tx).map_err(WriteError::Refused)?;
             let (hash, _) = tx.commit();
-            Ok::<_, WriteError>(
-                hash.and_then(|h| automerge::ReadDoc::get_change_by_hash(&copy, &h)),
-            )
+            let change = hash.and_then(|h| automerge::ReadDoc::get_change_by_hash(&copy, &h));
+            Ok::<_, WriteError>(change.map(|c| (c, copy.get_heads())))
         })?;
-        let record = change.as_ref().map(|c| NewChange {
+        let record = change.as_ref().map(|(c, heads)| NewChange {
             doc_id: self.id.to_string(),
             hash: c.hash().0.to_vec(),
             data: c.raw_bytes().to_vec(),
@@ -764,7 +827,11 @@ impl DocActor {
             user_id: None,
             entity_code: None,
             actor: c.actor_id().to_bytes().to_vec(),
+            inserted: None,
+            deleted: None,
+            heads_after: Some(heads_json(heads)),
         });
+        let change = change.map(|(c, _)| c);
         persist(record).await?;
         if let Some(change) = change {
             self.unsnapshotted += 1;

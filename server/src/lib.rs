@@ -15,6 +15,8 @@ mod conn;
 mod consensus;
 mod docs;
 mod error;
+mod export;
+mod history;
 mod metrics;
 mod openapi;
 mod presence;
@@ -171,13 +173,21 @@ pub async fn run(
     let metrics = Arc::new(Metrics::new());
     let storage_ok = Arc::new(AtomicBool::new(true));
     let tracker = TaskTracker::new();
-    let committer = Committer::spawn(store.clone(), metrics.clone(), storage_ok.clone(), &tracker);
+    let clock = Arc::new(consensus::Clock::new(config.test_clock));
+    let committer = Committer::spawn(
+        store.clone(),
+        metrics.clone(),
+        storage_ok.clone(),
+        clock.clone(),
+        &tracker,
+    );
     let docs_shutdown = CancellationToken::new();
     let docs = Docs::new(
         store.clone(),
         committer,
         metrics.clone(),
         DocSettings {
+            clock: clock.clone(),
             server_actor: actor.clone(),
             max_text_chars: config.max_text_chars,
             max_change_bytes: config.max_change_bytes,
@@ -188,7 +198,7 @@ pub async fn run(
         tracker.clone(),
         actors,
     );
-    let (consensus_service, dirty) = consensus::Consensus::new(config.test_clock);
+    let (consensus_service, dirty) = consensus::Consensus::new(clock.clone());
     let throttle = Arc::new(SignInThrottle::new(
         config.signin_failures,
         std::time::Duration::from_secs(config.signin_window_secs),
@@ -284,6 +294,14 @@ fn router(state: AppState) -> Router {
             post(consensus::reopen_element),
         )
         .route("/drafts/{id}/adopt", post(consensus::adopt_draft))
+        .route("/drafts/{id}/history", get(history::history))
+        .route("/drafts/{id}/export", get(export::export))
+        .route("/drafts/{id}/read", get(history::read))
+        .route("/drafts/{id}/compare", get(history::compare))
+        .route(
+            "/drafts/{id}/elements/{eid}/attribution",
+            get(history::attribution),
+        )
         .route(
             "/drafts/{id}/versions",
             get(consensus::list_versions).post(consensus::name_version),

@@ -14,12 +14,17 @@
 //! through [`Store::commit`], one transaction per batch, before anything is
 //! derived from them. Every multi-statement write here is one transaction.
 //! Times are unix milliseconds taken from the server's clock.
+//!
+//! History is kept as changes commit (same transaction): each document's
+//! heads after every batch (`doc_heads`, for reading "the draft at time T")
+//! and each user's revisions of each element (`revisions`), so history pages,
+//! reads at a version and compares never replay the whole change log.
 
 mod error;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -38,9 +43,13 @@ const SQLITE_MAX_CONNECTIONS: u32 = 4;
 const PG_MAX_CONNECTIONS: u32 = 16;
 /// How long a SQLite connection waits for the write lock before failing.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-/// Rows per multi-row `INSERT INTO changes`: 8 parameters a row keeps one
+/// Rows per multi-row `INSERT INTO changes`: 10 parameters a row keeps one
 /// statement far below SQLite's (32766) and PostgreSQL's (65535) limits.
 const CHANGES_PER_INSERT: usize = 500;
+/// A user's changes to an element with less than this between them (unix
+/// ms, by commit time) belong to the same revision; a gap this long or
+/// longer starts a new one. Others' changes in between do not matter.
+pub const REVISION_GAP_MS: i64 = 30_000;
 
 /// A participating delegation/organisation, e.g. `("EU", "European Union")`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -156,7 +165,7 @@ pub struct NewElement {
 }
 
 /// A change delivered by a peer, with its attribution.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct NewChange {
     pub doc_id: String,
     pub hash: Vec<u8>,
@@ -172,6 +181,18 @@ pub struct NewChange {
     pub user_id: Option<String>,
     /// The user's entity, if the user has one.
     pub entity_code: Option<String>,
+    /// Characters this change inserts into the element text (`None`: not
+    /// counted, e.g. index documents; counts as 0 in revisions).
+    pub inserted: Option<i64>,
+    /// Characters this change deletes from the element text.
+    pub deleted: Option<i64>,
+    /// JSON array of the document's sorted lowercase hex heads once this
+    /// change, and everything before it in the batch for that document, is
+    /// committed. Set on the LAST change of a document in a batch (`None`
+    /// elsewhere); a document whose changes carry none gets no `doc_heads`
+    /// row for the batch. If several of a document's changes carry one, the
+    /// last in batch order wins.
+    pub heads_after: Option<String>,
 }
 
 /// What a successful [`Store::commit`] did.
@@ -372,7 +393,10 @@ pub struct StructureEdit {
     pub draft_id: String,
     /// The server's change to the index document (stored like any change,
     /// with the ordering user's attribution). Must be changes of documents
-    /// of this draft. Their actor (the server's) is not claimed here.
+    /// of this draft. Their actor (the server's) is not claimed here. Their
+    /// `heads_after` is recorded like [`Store::commit_at`] does (a
+    /// `doc_heads` row at the edit's commit time), and so are revisions
+    /// should they be of element documents.
     pub index_changes: Vec<NewChange>,
     /// New title, if changed.
     pub title: Option<String>,
@@ -567,6 +591,63 @@ pub struct VersionRow {
     pub final_version: bool,
 }
 
+/// Which history to list, see [`Store::revisions`], [`Store::events_between`]
+/// and [`Store::positions_between`]. Every `None` is "any".
+#[derive(Clone, Debug, Default)]
+pub struct HistoryFilter {
+    /// Only this element.
+    pub element_id: Option<String>,
+    /// Only this entity.
+    pub entity_code: Option<String>,
+    /// Only this user.
+    pub user_id: Option<String>,
+    /// From this time on (unix ms, inclusive).
+    pub from: Option<i64>,
+    /// Before this time (unix ms, exclusive).
+    pub to: Option<i64>,
+}
+
+/// A revision: one user's run of changes on one element, with no gap of
+/// [`REVISION_GAP_MS`] or more between that user's own changes (whatever
+/// others committed in between). Maintained by [`Store::commit_at`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RevisionRow {
+    /// Increasing over all drafts.
+    pub id: i64,
+    /// The draft.
+    pub draft_id: String,
+    /// The element's document.
+    pub doc_id: String,
+    /// The element.
+    pub element_id: String,
+    /// The author.
+    pub user_id: String,
+    /// The author's name, if the user is known.
+    pub user_name: Option<String>,
+    /// The author's entity (of the revision's first changes), if any.
+    pub entity_code: Option<String>,
+    /// Commit time of the revision's first batch (unix ms).
+    pub start_at: i64,
+    /// Commit time of its last batch (unix ms).
+    pub end_at: i64,
+    /// Seq of its first change.
+    pub first_seq: i64,
+    /// Seq of its last change.
+    pub last_seq: i64,
+    /// How many of the author's changes it holds.
+    pub changes: i64,
+    /// Characters those changes inserted.
+    pub inserted: i64,
+    /// Characters those changes deleted.
+    pub deleted: i64,
+    /// JSON array of the document's hex heads before the revision's first
+    /// batch (`"[]"` if no heads were recorded before it).
+    pub before_heads: String,
+    /// JSON array of the document's hex heads after its latest batch that
+    /// gave them (`None`: never given).
+    pub after_heads: Option<String>,
+}
+
 /// `drafts` columns `id, title, preamble, index_doc, created_at, adopted_at, adopted_by`.
 type DraftTuple = (
     String,
@@ -663,6 +744,35 @@ type AdoptionTuple = (
 );
 /// `versions` columns, see `version_columns!`.
 type VersionTuple = (i64, String, String, String, Option<String>, i64, bool);
+/// `revisions` columns (and the author's name), see `revision_columns!`.
+type RevisionTuple = (
+    i64,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    String,
+    Option<String>,
+);
+/// A row just inserted into `changes`: `seq, doc_id, user_id, entity_code,
+/// inserted, deleted`.
+type InsertedChange = (
+    i64,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    Option<i64>,
+);
 
 /// A connection pool to the database, SQLite or PostgreSQL. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -714,18 +824,63 @@ struct ChangeRow<'a> {
     conn_id: Option<i64>,
     user_id: Option<&'a str>,
     entity_code: Option<&'a str>,
+    inserted: Option<i64>,
+    deleted: Option<i64>,
+}
+
+impl<'a> ChangeRow<'a> {
+    /// The row of a delivered (or server-applied) change.
+    fn delivered(c: &'a NewChange) -> Self {
+        ChangeRow {
+            doc_id: &c.doc_id,
+            hash: &c.hash,
+            data: &c.data,
+            peer_id: c.peer_id.as_deref(),
+            conn_id: c.conn_id,
+            user_id: c.user_id.as_deref(),
+            entity_code: c.entity_code.as_deref(),
+            inserted: c.inserted,
+            deleted: c.deleted,
+        }
+    }
+
+    /// The row of one of a new document's initial changes (no attribution).
+    fn initial(doc_id: &'a str, c: &'a NewChangeData) -> Self {
+        ChangeRow {
+            doc_id,
+            hash: &c.hash,
+            data: &c.data,
+            peer_id: None,
+            conn_id: None,
+            user_id: None,
+            entity_code: None,
+            inserted: None,
+            deleted: None,
+        }
+    }
+}
+
+/// The rows of `changes` to insert, without repeats of a (document, hash).
+fn delivered_rows(changes: &[NewChange]) -> Vec<ChangeRow<'_>> {
+    let mut seen = HashSet::with_capacity(changes.len());
+    changes
+        .iter()
+        .filter(|c| seen.insert((c.doc_id.as_str(), c.hash.as_slice())))
+        .map(ChangeRow::delivered)
+        .collect()
 }
 
 /// Inserts `$rows` (a `&[ChangeRow]`) into `changes` within transaction
 /// `$tx`, in chunks of multi-row INSERTs, skipping changes already stored.
-/// Evaluates to the number of rows inserted.
+/// Evaluates to the rows inserted (`Vec<InsertedChange>`, in no particular
+/// order).
 macro_rules! insert_changes {
     ($tx:expr, $rows:expr, $now:expr) => {{
-        let mut stored: u64 = 0;
+        let mut inserted: Vec<InsertedChange> = Vec::new();
         for chunk in $rows.chunks(CHANGES_PER_INSERT) {
             let mut qb = QueryBuilder::new(
-                "INSERT INTO changes \
-                 (doc_id, hash, data, peer_id, conn_id, user_id, entity_code, committed_at) ",
+                "INSERT INTO changes (doc_id, hash, data, peer_id, conn_id, user_id, \
+                 entity_code, committed_at, inserted, deleted) ",
             );
             qb.push_values(chunk, |mut b, r: &ChangeRow<'_>| {
                 b.push_bind(r.doc_id)
@@ -735,12 +890,235 @@ macro_rules! insert_changes {
                     .push_bind(r.conn_id)
                     .push_bind(r.user_id)
                     .push_bind(r.entity_code)
-                    .push_bind($now);
+                    .push_bind($now)
+                    .push_bind(r.inserted)
+                    .push_bind(r.deleted);
             });
-            qb.push(" ON CONFLICT (doc_id, hash) DO NOTHING");
-            stored += qb.build().execute(&mut *$tx).await?.rows_affected();
+            qb.push(
+                " ON CONFLICT (doc_id, hash) DO NOTHING \
+                 RETURNING seq, doc_id, user_id, entity_code, inserted, deleted",
+            );
+            inserted.extend(
+                qb.build_query_as::<InsertedChange>()
+                    .fetch_all(&mut *$tx)
+                    .await?,
+            );
         }
-        stored
+        inserted
+    }};
+}
+
+/// What one committed batch adds to one document's history.
+#[derive(Debug, PartialEq, Eq)]
+struct DocBatch<'a> {
+    doc_id: String,
+    /// Highest seq among the batch's new rows of the document.
+    through_seq: i64,
+    /// The document's heads after the batch, if the caller gave them.
+    heads_after: Option<&'a str>,
+    /// The batch's new rows of the document, per delivering user (rows
+    /// without a user are the server's own: no revision).
+    runs: Vec<UserRun>,
+}
+
+/// One user's new rows of one document in a batch.
+#[derive(Debug, PartialEq, Eq)]
+struct UserRun {
+    user_id: String,
+    /// The entity of the user's first row.
+    entity_code: Option<String>,
+    first_seq: i64,
+    last_seq: i64,
+    changes: i64,
+    inserted: i64,
+    deleted: i64,
+}
+
+/// Groups the rows a batch inserted by document (then user), with each
+/// document's last given `heads_after`. Documents none of whose changes
+/// were new are left out: the batch did not change them.
+fn batch_history(changes: &[NewChange], mut inserted: Vec<InsertedChange>) -> Vec<DocBatch<'_>> {
+    let mut heads: BTreeMap<&str, &str> = BTreeMap::new();
+    for c in changes {
+        if let Some(h) = c.heads_after.as_deref() {
+            heads.insert(&c.doc_id, h);
+        }
+    }
+    inserted.sort_by_key(|row| row.0);
+    let mut docs: BTreeMap<String, (i64, BTreeMap<String, UserRun>)> = BTreeMap::new();
+    for (seq, doc_id, user_id, entity_code, ins, del) in inserted {
+        let (through, runs) = docs.entry(doc_id).or_insert_with(|| (seq, BTreeMap::new()));
+        *through = (*through).max(seq);
+        let Some(user_id) = user_id else { continue };
+        let run = runs.entry(user_id.clone()).or_insert_with(|| UserRun {
+            user_id,
+            entity_code,
+            first_seq: seq,
+            last_seq: seq,
+            changes: 0,
+            inserted: 0,
+            deleted: 0,
+        });
+        run.first_seq = run.first_seq.min(seq);
+        run.last_seq = run.last_seq.max(seq);
+        run.changes += 1;
+        run.inserted += ins.unwrap_or(0);
+        run.deleted += del.unwrap_or(0);
+    }
+    docs.into_iter()
+        .map(|(doc_id, (through_seq, runs))| DocBatch {
+            heads_after: heads.get(doc_id.as_str()).copied(),
+            doc_id,
+            through_seq,
+            runs: runs.into_values().collect(),
+        })
+        .collect()
+}
+
+/// Records, within transaction `$tx`, what the batch committed at `$now`
+/// adds to each document's history (`$batches`: `&[DocBatch]`): a
+/// `doc_heads` row where heads are given; for element documents, each
+/// user's run extends that user's latest revision of the element if it
+/// ended less than [`REVISION_GAP_MS`] before `$now`, else starts a new
+/// one whose `before_heads` are the document's latest heads before this
+/// batch.
+macro_rules! record_history {
+    ($tx:expr, $batches:expr, $now:expr) => {{
+        let batches: &[DocBatch<'_>] = $batches;
+        let now: i64 = $now;
+        for doc in batches {
+            let element: Option<(String, String)> = if doc.runs.is_empty() {
+                None
+            } else {
+                sqlx::query_as("SELECT id, draft_id FROM elements WHERE doc_id = $1")
+                    .bind(&doc.doc_id)
+                    .fetch_optional(&mut *$tx)
+                    .await?
+            };
+            let before: Option<(String,)> = if element.is_some() {
+                sqlx::query_as(
+                    "SELECT heads FROM doc_heads WHERE doc_id = $1 \
+                     ORDER BY through_seq DESC, id DESC LIMIT 1",
+                )
+                .bind(&doc.doc_id)
+                .fetch_optional(&mut *$tx)
+                .await?
+            } else {
+                None
+            };
+            if let Some(heads) = doc.heads_after {
+                sqlx::query(
+                    "INSERT INTO doc_heads (doc_id, through_seq, committed_at, heads) \
+                     VALUES ($1, $2, $3, $4)",
+                )
+                .bind(&doc.doc_id)
+                .bind(doc.through_seq)
+                .bind(now)
+                .bind(heads)
+                .execute(&mut *$tx)
+                .await?;
+            }
+            let Some((element_id, draft_id)) = element else {
+                continue;
+            };
+            let before_heads = before.map_or_else(|| "[]".to_owned(), |(h,)| h);
+            for run in &doc.runs {
+                let latest: Option<(i64, i64)> = sqlx::query_as(
+                    "SELECT id, end_at FROM revisions WHERE doc_id = $1 AND user_id = $2 \
+                     ORDER BY id DESC LIMIT 1",
+                )
+                .bind(&doc.doc_id)
+                .bind(&run.user_id)
+                .fetch_optional(&mut *$tx)
+                .await?;
+                match latest {
+                    Some((id, end_at)) if now.saturating_sub(end_at) < REVISION_GAP_MS => {
+                        sqlx::query(
+                            "UPDATE revisions SET \
+                             end_at = CASE WHEN $1 > end_at THEN $1 ELSE end_at END, \
+                             last_seq = CASE WHEN $2 > last_seq THEN $2 ELSE last_seq END, \
+                             changes = changes + $3, inserted = inserted + $4, \
+                             deleted = deleted + $5, after_heads = COALESCE($6, after_heads) \
+                             WHERE id = $7",
+                        )
+                        .bind(now)
+                        .bind(run.last_seq)
+                        .bind(run.changes)
+                        .bind(run.inserted)
+                        .bind(run.deleted)
+                        .bind(doc.heads_after)
+                        .bind(id)
+                        .execute(&mut *$tx)
+                        .await?;
+                    }
+                    _ => {
+                        sqlx::query(
+                            "INSERT INTO revisions (draft_id, doc_id, element_id, user_id, \
+                             entity_code, start_at, end_at, first_seq, last_seq, changes, \
+                             inserted, deleted, before_heads, after_heads) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9, $10, $11, $12, $13)",
+                        )
+                        .bind(&draft_id)
+                        .bind(&doc.doc_id)
+                        .bind(&element_id)
+                        .bind(&run.user_id)
+                        .bind(&run.entity_code)
+                        .bind(now)
+                        .bind(run.first_seq)
+                        .bind(run.last_seq)
+                        .bind(run.changes)
+                        .bind(run.inserted)
+                        .bind(run.deleted)
+                        .bind(&before_heads)
+                        .bind(doc.heads_after)
+                        .execute(&mut *$tx)
+                        .await?;
+                    }
+                }
+            }
+        }
+    }};
+}
+
+/// Appends to `$qb` (a query whose WHERE clause is open) the conditions of
+/// the [`HistoryFilter`] `$filter` (`$p`: the table's alias prefix, e.g.
+/// `"r."`; the time range on column `$time`), the cursor `$after` (rows
+/// strictly after `(time, $id)`), the order `($time, $id)` and `LIMIT $limit`.
+macro_rules! push_history_filter {
+    ($qb:expr, $filter:expr, $after:expr, $limit:expr, $p:literal, $time:literal, $id:literal) => {{
+        let filter: &HistoryFilter = $filter;
+        if let Some(element_id) = &filter.element_id {
+            $qb.push(concat!(" AND ", $p, "element_id = "))
+                .push_bind(element_id.clone());
+        }
+        if let Some(entity_code) = &filter.entity_code {
+            $qb.push(concat!(" AND ", $p, "entity_code = "))
+                .push_bind(entity_code.clone());
+        }
+        if let Some(user_id) = &filter.user_id {
+            $qb.push(concat!(" AND ", $p, "user_id = "))
+                .push_bind(user_id.clone());
+        }
+        if let Some(from) = filter.from {
+            $qb.push(concat!(" AND ", $p, $time, " >= "))
+                .push_bind(from);
+        }
+        if let Some(to) = filter.to {
+            $qb.push(concat!(" AND ", $p, $time, " < ")).push_bind(to);
+        }
+        let after: Option<(i64, i64)> = $after;
+        if let Some((at, id)) = after {
+            // The first condition alone is a range on the index.
+            $qb.push(concat!(" AND ", $p, $time, " >= "))
+                .push_bind(at)
+                .push(concat!(" AND (", $p, $time, " > "))
+                .push_bind(at)
+                .push(concat!(" OR ", $p, $id, " > "))
+                .push_bind(id)
+                .push(")");
+        }
+        $qb.push(concat!(" ORDER BY ", $p, $time, ", ", $p, $id, " LIMIT "))
+            .push_bind($limit);
     }};
 }
 
@@ -852,6 +1230,16 @@ macro_rules! adoption_columns {
 macro_rules! version_columns {
     () => {
         "id, draft_id, name, heads, created_by, created_at, final"
+    };
+}
+
+/// The `revisions` columns (alias `r`) and the author's name (alias `u`),
+/// read into a [`RevisionTuple`].
+macro_rules! revision_columns {
+    () => {
+        "r.id, r.draft_id, r.doc_id, r.element_id, r.user_id, u.name, r.entity_code, \
+         r.start_at, r.end_at, r.first_seq, r.last_seq, r.changes, r.inserted, r.deleted, \
+         r.before_heads, r.after_heads"
     };
 }
 
@@ -1045,17 +1433,7 @@ impl Store {
             .collect();
         let changes: Vec<ChangeRow<'_>> = docs
             .iter()
-            .flat_map(|d| {
-                d.changes.iter().map(|c| ChangeRow {
-                    doc_id: &d.id,
-                    hash: &c.hash,
-                    data: &c.data,
-                    peer_id: None,
-                    conn_id: None,
-                    user_id: None,
-                    entity_code: None,
-                })
-            })
+            .flat_map(|d| d.changes.iter().map(|c| ChangeRow::initial(&d.id, c)))
             .collect();
         with_pool!(self, |pool| {
             let mut tx = pool.begin_write().await?;
@@ -1239,28 +1617,27 @@ impl Store {
         })
     }
 
-    /// Commits a batch of changes, possibly of many documents, in ONE
-    /// transaction (one fsync for the batch). A change already stored (same
-    /// document and hash) is skipped, keeping its first attribution. Either
-    /// the whole batch is stored or, on error, none of it. In the same
-    /// transaction, each actor of a change with a `user_id` that has no owner
-    /// yet is recorded as owned by that user (the first in the batch).
+    /// [`Store::commit_at`] now (the server's clock).
     pub async fn commit(&self, changes: &[NewChange]) -> Result<CommitReceipt> {
-        let now = now_ms();
-        let mut seen = HashSet::with_capacity(changes.len());
-        let rows: Vec<ChangeRow<'_>> = changes
-            .iter()
-            .filter(|c| seen.insert((c.doc_id.as_str(), c.hash.as_slice())))
-            .map(|c| ChangeRow {
-                doc_id: &c.doc_id,
-                hash: &c.hash,
-                data: &c.data,
-                peer_id: c.peer_id.as_deref(),
-                conn_id: c.conn_id,
-                user_id: c.user_id.as_deref(),
-                entity_code: c.entity_code.as_deref(),
-            })
-            .collect();
+        self.commit_at(changes, now_ms()).await
+    }
+
+    /// Commits a batch of changes, possibly of many documents, in ONE
+    /// transaction (one fsync for the batch), stamped `now` (unix ms). A
+    /// change already stored (same document and hash) is skipped, keeping
+    /// its first attribution. Either the whole batch is stored or, on error,
+    /// none of it. In the same transaction:
+    /// - each actor of a change with a `user_id` that has no owner yet is
+    ///   recorded as owned by that user (the first in the batch);
+    /// - each document with new rows whose changes carry a `heads_after`
+    ///   gets a `doc_heads` row (`through_seq` = its highest new seq,
+    ///   `committed_at = now`), see [`Store::doc_heads_at`];
+    /// - on element documents, each user's new rows extend that user's
+    ///   latest revision of the element if it ended less than
+    ///   [`REVISION_GAP_MS`] before `now`, or start a new one (see
+    ///   [`Store::revisions`]). Rows without a user make no revision.
+    pub async fn commit_at(&self, changes: &[NewChange], now: i64) -> Result<CommitReceipt> {
+        let rows = delivered_rows(changes);
         if rows.is_empty() {
             return Ok(CommitReceipt {
                 committed_at: now,
@@ -1276,7 +1653,9 @@ impl Store {
             .collect();
         let stored = with_pool!(self, |pool| {
             let mut tx = pool.begin_write().await?;
-            let stored = insert_changes!(tx, rows, now);
+            let inserted = insert_changes!(tx, rows, now);
+            let stored = inserted.len();
+            record_history!(tx, &batch_history(changes, inserted), now);
             for chunk in owners.chunks(CHANGES_PER_INSERT) {
                 let mut qb = QueryBuilder::new("INSERT INTO actors (actor, user_id, first_seen) ");
                 qb.push_values(chunk, |mut b, (actor, user_id)| {
@@ -1290,7 +1669,7 @@ impl Store {
         });
         Ok(CommitReceipt {
             committed_at: now,
-            stored: usize::try_from(stored).unwrap_or(usize::MAX),
+            stored,
         })
     }
 
@@ -1766,35 +2145,16 @@ impl Store {
                 )));
             }
         }
-        let mut seen = HashSet::with_capacity(edit.index_changes.len());
-        let index_rows: Vec<ChangeRow<'_>> = edit
-            .index_changes
-            .iter()
-            .filter(|c| seen.insert((c.doc_id.as_str(), c.hash.as_slice())))
-            .map(|c| ChangeRow {
-                doc_id: &c.doc_id,
-                hash: &c.hash,
-                data: &c.data,
-                peer_id: c.peer_id.as_deref(),
-                conn_id: c.conn_id,
-                user_id: c.user_id.as_deref(),
-                entity_code: c.entity_code.as_deref(),
-            })
-            .collect();
+        let index_rows = delivered_rows(&edit.index_changes);
         let index_docs: HashSet<&str> = index_rows.iter().map(|r| r.doc_id).collect();
         let initial_rows: Vec<ChangeRow<'_>> = edit
             .new_elements
             .iter()
             .flat_map(|el| {
-                el.doc.changes.iter().map(|c| ChangeRow {
-                    doc_id: &el.doc.id,
-                    hash: &c.hash,
-                    data: &c.data,
-                    peer_id: None,
-                    conn_id: None,
-                    user_id: None,
-                    entity_code: None,
-                })
+                el.doc
+                    .changes
+                    .iter()
+                    .map(|c| ChangeRow::initial(&el.doc.id, c))
             })
             .collect();
         with_pool!(self, |pool| {
@@ -1932,7 +2292,8 @@ impl Store {
                     Some(_) => {}
                 }
             }
-            insert_changes!(tx, index_rows, now);
+            let inserted = insert_changes!(tx, index_rows, now);
+            record_history!(tx, &batch_history(&edit.index_changes, inserted), now);
             for event in &edit.events {
                 insert_event!(tx, draft_id, event, now);
             }
@@ -2544,6 +2905,138 @@ impl Store {
             final_version: true,
         })
     }
+
+    // --- History -------------------------------------------------------
+
+    /// Revisions of a draft matching `filter` (its time range on `start_at`:
+    /// `from` inclusive, `to` exclusive), ordered by `(start_at, id)`, those
+    /// strictly after `after = Some((start_at, id))`, at most `limit`.
+    pub async fn revisions(
+        &self,
+        draft_id: &str,
+        filter: &HistoryFilter,
+        after: Option<(i64, i64)>,
+        limit: i64,
+    ) -> Result<Vec<RevisionRow>> {
+        let rows: Vec<RevisionTuple> = with_pool!(self, |pool| {
+            let mut qb = QueryBuilder::new(concat!(
+                "SELECT ",
+                revision_columns!(),
+                " FROM revisions r LEFT JOIN users u ON u.id = r.user_id WHERE r.draft_id = "
+            ));
+            qb.push_bind(draft_id.to_owned());
+            push_history_filter!(qb, filter, after, limit, "r.", "start_at", "id");
+            qb.build_query_as().fetch_all(pool).await?
+        });
+        Ok(rows.into_iter().map(revision_row).collect())
+    }
+
+    /// The document's heads (JSON array of hex hashes) as of time `at`: those
+    /// of the latest `doc_heads` row with `committed_at <= at`; `None` if
+    /// none was recorded by then.
+    pub async fn doc_heads_at(&self, doc_id: &str, at: i64) -> Result<Option<String>> {
+        let row: Option<(String,)> = with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT heads FROM doc_heads WHERE doc_id = $1 AND committed_at <= $2 \
+                 ORDER BY committed_at DESC, id DESC LIMIT 1",
+            )
+            .bind(doc_id)
+            .bind(at)
+            .fetch_optional(pool)
+            .await?
+        });
+        Ok(row.map(|(heads,)| heads))
+    }
+
+    /// `(document id, heads)` of every document of the draft (index and
+    /// elements, archived ones included) as of time `at`, like
+    /// [`Store::doc_heads_at`]: the index document first, then elements in
+    /// [`Store::all_elements`] order. Documents without heads recorded by
+    /// then are left out.
+    pub async fn draft_heads_at(&self, draft_id: &str, at: i64) -> Result<Vec<(String, String)>> {
+        let rows: Vec<(String, Option<String>)> = with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT d.id, (SELECT h.heads FROM doc_heads h \
+                 WHERE h.doc_id = d.id AND h.committed_at <= $2 \
+                 ORDER BY h.committed_at DESC, h.id DESC LIMIT 1) \
+                 FROM documents d LEFT JOIN elements el ON el.doc_id = d.id \
+                 WHERE d.draft_id = $1 \
+                 ORDER BY CASE WHEN d.kind = 'index' THEN 0 ELSE 1 END, \
+                 el.archived, el.position, d.id",
+            )
+            .bind(draft_id)
+            .bind(at)
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows
+            .into_iter()
+            .filter_map(|(doc_id, heads)| Some((doc_id, heads?)))
+            .collect())
+    }
+
+    /// Every change of a document as `(hash, user_id, entity_code,
+    /// committed_at)`, in seq order: for attributing operations to users.
+    pub async fn change_authors(
+        &self,
+        doc_id: &str,
+    ) -> Result<Vec<(Vec<u8>, Option<String>, Option<String>, i64)>> {
+        Ok(with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT hash, user_id, entity_code, committed_at FROM changes \
+                 WHERE doc_id = $1 ORDER BY seq",
+            )
+            .bind(doc_id)
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+
+    /// The draft's timeline entries matching `filter` (time range on `at`;
+    /// element, entity and user of the entry), ordered by `(at, seq)`, those
+    /// strictly after `after = Some((at, seq))`, at most `limit`.
+    pub async fn events_between(
+        &self,
+        draft_id: &str,
+        filter: &HistoryFilter,
+        after: Option<(i64, i64)>,
+        limit: i64,
+    ) -> Result<Vec<EventRow>> {
+        let rows: Vec<EventTuple> = with_pool!(self, |pool| {
+            let mut qb = QueryBuilder::new(
+                "SELECT seq, draft_id, kind, element_id, user_id, entity_code, data, at \
+                 FROM events WHERE draft_id = ",
+            );
+            qb.push_bind(draft_id.to_owned());
+            push_history_filter!(qb, filter, after, limit, "", "at", "seq");
+            qb.build_query_as().fetch_all(pool).await?
+        });
+        Ok(rows.into_iter().map(event_row).collect())
+    }
+
+    /// The draft's ledger rows matching `filter` (time range on `at`;
+    /// element, entity holding the position, recording user), ordered by
+    /// `(at, seq)`, those strictly after `after = Some((at, seq))`, at most
+    /// `limit`.
+    pub async fn positions_between(
+        &self,
+        draft_id: &str,
+        filter: &HistoryFilter,
+        after: Option<(i64, i64)>,
+        limit: i64,
+    ) -> Result<Vec<PositionRow>> {
+        let rows: Vec<PositionTuple> = with_pool!(self, |pool| {
+            let mut qb = QueryBuilder::new(concat!(
+                "SELECT ",
+                position_columns!(),
+                " FROM positions WHERE draft_id = "
+            ));
+            qb.push_bind(draft_id.to_owned());
+            push_history_filter!(qb, filter, after, limit, "", "at", "seq");
+            qb.build_query_as().fetch_all(pool).await?
+        });
+        Ok(rows.into_iter().map(position_row).collect())
+    }
 }
 
 fn draft_row(
@@ -2709,6 +3202,46 @@ fn version_row(
         created_by,
         created_at,
         final_version,
+    }
+}
+
+fn revision_row(
+    (
+        id,
+        draft_id,
+        doc_id,
+        element_id,
+        user_id,
+        user_name,
+        entity_code,
+        start_at,
+        end_at,
+        first_seq,
+        last_seq,
+        changes,
+        inserted,
+        deleted,
+        before_heads,
+        after_heads,
+    ): RevisionTuple,
+) -> RevisionRow {
+    RevisionRow {
+        id,
+        draft_id,
+        doc_id,
+        element_id,
+        user_id,
+        user_name,
+        entity_code,
+        start_at,
+        end_at,
+        first_seq,
+        last_seq,
+        changes,
+        inserted,
+        deleted,
+        before_heads,
+        after_heads,
     }
 }
 

@@ -143,6 +143,9 @@ fn delivered(doc: &str, hash: &str, data: &str, user: &str, conn: i64) -> NewCha
         conn_id: Some(conn),
         user_id: Some(user.into()),
         entity_code: Some("EU".into()),
+        inserted: None,
+        deleted: None,
+        heads_after: None,
     }
 }
 
@@ -2544,3 +2547,1263 @@ fn json_helpers_escape_and_merge() {
     );
     assert_eq!(json_prepend_members(r#""a":1"#, "[1]"), r#"{"a":1}"#);
 }
+
+// --- History: doc heads, revisions, the timeline by time ------------------------
+
+/// A fixed server time (unix ms) the history tests move from.
+const T0: i64 = 1_700_000_000_000;
+const SEC: i64 = 1_000;
+
+/// The entity each test user speaks for.
+fn entity_of(user: &str) -> &'static str {
+    match user {
+        "u-alice" => "US",
+        "u-carol" => "G77",
+        _ => "EU",
+    }
+}
+
+/// `user` typing into element document `doc`: a change inserting and
+/// deleting that many characters.
+fn typing(doc: &str, hash: &str, user: &str, inserted: i64, deleted: i64) -> NewChange {
+    NewChange {
+        entity_code: Some(entity_of(user).into()),
+        inserted: Some(inserted),
+        deleted: Some(deleted),
+        ..delivered(doc, hash, &format!("data-{hash}"), user, 1)
+    }
+}
+
+/// The server's own change to `doc` (no user).
+fn server_change(doc: &str, hash: &str) -> NewChange {
+    NewChange {
+        actor: bytes("actor-server"),
+        user_id: None,
+        entity_code: None,
+        peer_id: None,
+        conn_id: None,
+        ..delivered(doc, hash, &format!("data-{hash}"), "server", 0)
+    }
+}
+
+/// A JSON heads array of one hash.
+fn heads(hash: &str) -> String {
+    format!(r#"["{hash}"]"#)
+}
+
+/// `batch` with `heads_after = heads(hash)` on its last change.
+fn with_heads(mut batch: Vec<NewChange>, hash: &str) -> Vec<NewChange> {
+    batch.last_mut().expect("a change").heads_after = Some(heads(hash));
+    batch
+}
+
+/// Commits `batch` at `now`.
+async fn commit_at(store: &Store, now: i64, batch: Vec<NewChange>) -> CommitReceipt {
+    let receipt = store.commit_at(&batch, now).await.unwrap();
+    assert_eq!(receipt.committed_at, now);
+    receipt
+}
+
+/// Entities, users Alice (US) and Bob (EU), draft d1 with 3 elements.
+async fn setup_history(store: &Store) {
+    setup_bob(store).await;
+    store
+        .add_user(&new_user("u-alice", "Alice", Role::Delegate, Some("US")))
+        .await
+        .unwrap();
+    store.create_draft(&new_draft("d1", 3)).await.unwrap();
+}
+
+/// The seq of each of the draft's changes, by hash.
+async fn seqs(store: &Store, draft: &str) -> std::collections::HashMap<Vec<u8>, i64> {
+    store
+        .draft_changes(draft, 0, 1_000_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.hash, c.seq))
+        .collect()
+}
+
+async fn all_revisions(store: &Store, draft: &str) -> Vec<RevisionRow> {
+    store
+        .revisions(draft, &HistoryFilter::default(), None, 10_000)
+        .await
+        .unwrap()
+}
+
+#[test]
+fn batch_history_groups_by_document_then_user() {
+    let changes = vec![
+        typing("a", "1", "u-alice", 1, 0),
+        NewChange {
+            heads_after: Some("early".into()),
+            ..typing("a", "2", "u-bob", 2, 1)
+        },
+        NewChange {
+            heads_after: Some("late".into()),
+            ..typing("a", "3", "u-alice", 3, 0)
+        },
+        NewChange {
+            heads_after: Some("b-heads".into()),
+            ..typing("b", "4", "u-bob", 4, 0)
+        },
+        NewChange {
+            heads_after: Some("c-heads".into()),
+            ..typing("c", "5", "u-bob", 1, 0)
+        },
+    ];
+    let row = |seq: i64, doc: &str, user: Option<&str>, ins: Option<i64>| -> InsertedChange {
+        (
+            seq,
+            doc.into(),
+            user.map(Into::into),
+            user.map(|u| entity_of(u).into()),
+            ins,
+            Some(1),
+        )
+    };
+    // In no particular order; "c" was already stored (nothing inserted).
+    let inserted = vec![
+        row(12, "a", Some("u-alice"), Some(3)),
+        row(10, "a", Some("u-alice"), Some(1)),
+        row(13, "b", None, None),
+        row(11, "a", Some("u-bob"), None),
+        row(14, "b", Some("u-bob"), Some(4)),
+    ];
+    let run = |user: &str, first, last, changes, ins, del| UserRun {
+        user_id: user.into(),
+        entity_code: Some(entity_of(user).into()),
+        first_seq: first,
+        last_seq: last,
+        changes,
+        inserted: ins,
+        deleted: del,
+    };
+    assert_eq!(
+        batch_history(&changes, inserted),
+        [
+            DocBatch {
+                doc_id: "a".into(),
+                through_seq: 12,
+                heads_after: Some("late"),
+                runs: vec![
+                    run("u-alice", 10, 12, 2, 4, 2),
+                    run("u-bob", 11, 11, 1, 0, 1)
+                ],
+            },
+            DocBatch {
+                doc_id: "b".into(),
+                through_seq: 14,
+                heads_after: Some("b-heads"),
+                runs: vec![run("u-bob", 14, 14, 1, 4, 1)],
+            },
+        ]
+    );
+}
+
+async fn revisions_follow_one_users_gaps(store: Store) {
+    setup_history(&store).await;
+    let a = "d1-doc-el-0";
+    // One user typing at t, t+10s, t+25s: one revision.
+    commit_at(
+        &store,
+        T0,
+        with_heads(
+            vec![
+                typing(a, "a1", "u-alice", 3, 0),
+                typing(a, "a2", "u-alice", 2, 1),
+            ],
+            "0a01",
+        ),
+    )
+    .await;
+    commit_at(
+        &store,
+        T0 + 10 * SEC,
+        with_heads(vec![typing(a, "a3", "u-alice", 5, 0)], "0a02"),
+    )
+    .await;
+    commit_at(
+        &store,
+        T0 + 25 * SEC,
+        with_heads(vec![typing(a, "a4", "u-alice", 0, 4)], "0a03"),
+    )
+    .await;
+    let seq = seqs(&store, "d1").await;
+    let revs = all_revisions(&store, "d1").await;
+    let first = RevisionRow {
+        id: revs[0].id,
+        draft_id: "d1".into(),
+        doc_id: a.into(),
+        element_id: "d1-el-0".into(),
+        user_id: "u-alice".into(),
+        user_name: Some("Alice".into()),
+        entity_code: Some("US".into()),
+        start_at: T0,
+        end_at: T0 + 25 * SEC,
+        first_seq: seq[&bytes("a1")],
+        last_seq: seq[&bytes("a4")],
+        changes: 4,
+        inserted: 10,
+        deleted: 5,
+        before_heads: "[]".into(),
+        after_heads: Some(heads("0a03")),
+    };
+    assert_eq!(revs, std::slice::from_ref(&first));
+
+    // 35 s after its end: a second revision, starting from the first's heads.
+    commit_at(
+        &store,
+        T0 + 60 * SEC,
+        with_heads(vec![typing(a, "a5", "u-alice", 1, 0)], "0a04"),
+    )
+    .await;
+    // 29.999 s later: the same revision (no heads given: its after heads stay;
+    // the server's own change is nobody's revision).
+    let second_end = T0 + 60 * SEC + 29_999;
+    commit_at(
+        &store,
+        second_end,
+        vec![typing(a, "a6", "u-alice", 1, 0), server_change(a, "s1")],
+    )
+    .await;
+    // Exactly 30 s after its end: a third.
+    let third = second_end + REVISION_GAP_MS;
+    commit_at(
+        &store,
+        third,
+        with_heads(vec![typing(a, "a7", "u-alice", 0, 2)], "0a07"),
+    )
+    .await;
+    let seq = seqs(&store, "d1").await;
+    let revs = all_revisions(&store, "d1").await;
+    assert_eq!(revs.len(), 3, "{revs:#?}");
+    assert_eq!(revs[0], first);
+    assert!(revs[0].id < revs[1].id && revs[1].id < revs[2].id);
+    assert_eq!(
+        revs[1],
+        RevisionRow {
+            id: revs[1].id,
+            start_at: T0 + 60 * SEC,
+            end_at: second_end,
+            first_seq: seq[&bytes("a5")],
+            last_seq: seq[&bytes("a6")],
+            changes: 2,
+            inserted: 2,
+            deleted: 0,
+            before_heads: heads("0a03"),
+            after_heads: Some(heads("0a04")),
+            ..first.clone()
+        }
+    );
+    assert_eq!(
+        revs[2],
+        RevisionRow {
+            id: revs[2].id,
+            start_at: third,
+            end_at: third,
+            first_seq: seq[&bytes("a7")],
+            last_seq: seq[&bytes("a7")],
+            changes: 1,
+            inserted: 0,
+            deleted: 2,
+            // The latest heads before its batch (the batch in between gave none).
+            before_heads: heads("0a04"),
+            after_heads: Some(heads("0a07")),
+            ..first
+        }
+    );
+    // Commit order, not time, picks the revision to extend: a batch stamped
+    // earlier than the latest revision's end extends it (its end stays).
+    commit_at(
+        &store,
+        third - 5 * SEC,
+        vec![typing(a, "a8", "u-alice", 1, 0)],
+    )
+    .await;
+    let revs = all_revisions(&store, "d1").await;
+    assert_eq!(revs.len(), 3);
+    assert_eq!((revs[2].end_at, revs[2].changes), (third, 2));
+}
+test_both_dbs!(
+    revisions_follow_one_users_gaps,
+    sqlite_revisions_follow_one_users_gaps,
+    postgres_revisions_follow_one_users_gaps
+);
+
+async fn revisions_per_user_whatever_others_type(store: Store) {
+    setup_history(&store).await;
+    let b = "d1-doc-el-1";
+    // Carol (unknown to the users table) typed long before.
+    commit_at(
+        &store,
+        T0 - 100 * SEC,
+        with_heads(vec![typing(b, "c0", "u-carol", 4, 0)], "0c00"),
+    )
+    .await;
+    // Alice alone, then Bob and Alice interleaved in one batch (with a
+    // change of the server's), then each of them alone, every second.
+    commit_at(
+        &store,
+        T0,
+        with_heads(
+            vec![
+                typing(b, "x1", "u-alice", 1, 0),
+                typing(b, "x2", "u-alice", 1, 0),
+            ],
+            "0b01",
+        ),
+    )
+    .await;
+    commit_at(
+        &store,
+        T0 + SEC,
+        with_heads(
+            vec![
+                typing(b, "y1", "u-bob", 2, 0),
+                typing(b, "x3", "u-alice", 0, 1),
+                server_change(b, "s1"),
+                typing(b, "y2", "u-bob", 3, 1),
+            ],
+            "0b02",
+        ),
+    )
+    .await;
+    for i in 3..=10_i64 {
+        let user = if i % 2 == 0 { "u-alice" } else { "u-bob" };
+        commit_at(
+            &store,
+            T0 + (i - 1) * SEC,
+            with_heads(
+                vec![typing(b, &format!("z{i}"), user, 1, 0)],
+                &format!("0b{i:02}"),
+            ),
+        )
+        .await;
+    }
+    let seq = seqs(&store, "d1").await;
+    let revs = all_revisions(&store, "d1").await;
+    let carol = RevisionRow {
+        id: revs[0].id,
+        draft_id: "d1".into(),
+        doc_id: b.into(),
+        element_id: "d1-el-1".into(),
+        user_id: "u-carol".into(),
+        user_name: None,
+        entity_code: Some("G77".into()),
+        start_at: T0 - 100 * SEC,
+        end_at: T0 - 100 * SEC,
+        first_seq: seq[&bytes("c0")],
+        last_seq: seq[&bytes("c0")],
+        changes: 1,
+        inserted: 4,
+        deleted: 0,
+        before_heads: "[]".into(),
+        after_heads: Some(heads("0c00")),
+    };
+    let alice = RevisionRow {
+        id: revs[1].id,
+        user_id: "u-alice".into(),
+        user_name: Some("Alice".into()),
+        entity_code: Some("US".into()),
+        start_at: T0,
+        end_at: T0 + 9 * SEC,
+        first_seq: seq[&bytes("x1")],
+        last_seq: seq[&bytes("z10")],
+        changes: 7,
+        inserted: 6,
+        deleted: 1,
+        before_heads: heads("0c00"),
+        after_heads: Some(heads("0b10")),
+        ..carol.clone()
+    };
+    let bob = RevisionRow {
+        id: revs[2].id,
+        user_id: "u-bob".into(),
+        user_name: Some("Bob".into()),
+        entity_code: Some("EU".into()),
+        start_at: T0 + SEC,
+        end_at: T0 + 8 * SEC,
+        first_seq: seq[&bytes("y1")],
+        last_seq: seq[&bytes("z9")],
+        changes: 6,
+        inserted: 9,
+        deleted: 1,
+        before_heads: heads("0b01"),
+        after_heads: Some(heads("0b09")),
+        ..carol.clone()
+    };
+    assert_eq!(revs, [carol, alice, bob]);
+}
+test_both_dbs!(
+    revisions_per_user_whatever_others_type,
+    sqlite_revisions_per_user_whatever_others_type,
+    postgres_revisions_per_user_whatever_others_type
+);
+
+/// `(doc_id, through_seq, committed_at, heads)` of every doc_heads row, by id.
+async fn doc_heads_rows(store: &Store) -> Vec<(String, i64, i64, String)> {
+    const SQL: &str =
+        "SELECT doc_id, through_seq, committed_at, heads FROM doc_heads ORDER BY doc_id, id";
+    match store {
+        Store::Sqlite(pool) => sqlx::query_as(SQL).fetch_all(pool).await,
+        Store::Postgres(pool) => sqlx::query_as(SQL).fetch_all(pool).await,
+    }
+    .unwrap()
+}
+
+async fn doc_heads_per_batch_and_by_time(store: Store) {
+    setup_history(&store).await;
+    let (a, b, ix) = ("d1-doc-el-0", "d1-doc-el-1", "d1-index");
+    assert_eq!(store.doc_heads_at(a, i64::MAX).await.unwrap(), None);
+    assert!(
+        store
+            .draft_heads_at("d1", i64::MAX)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // One batch of two documents: a row each, through its last new seq.
+    commit_at(
+        &store,
+        T0,
+        vec![
+            typing(a, "a1", "u-alice", 1, 0),
+            typing(b, "b1", "u-bob", 1, 0),
+            NewChange {
+                heads_after: Some(heads("0a02")),
+                ..typing(a, "a2", "u-alice", 1, 0)
+            },
+            NewChange {
+                heads_after: Some(heads("0b02")),
+                ..typing(b, "b2", "u-bob", 1, 0)
+            },
+        ],
+    )
+    .await;
+    let (a_t0, b_t0) = (
+        store.max_seq(a).await.unwrap(),
+        store.max_seq(b).await.unwrap(),
+    );
+    assert_eq!(
+        doc_heads_rows(&store).await,
+        [
+            (a.to_owned(), a_t0, T0, heads("0a02")),
+            (b.to_owned(), b_t0, T0, heads("0b02")),
+        ]
+    );
+    // Of several heads given for a document, the last wins.
+    commit_at(
+        &store,
+        T0 + 10 * SEC,
+        vec![
+            NewChange {
+                heads_after: Some(heads("0a0f")),
+                ..typing(a, "a3", "u-alice", 1, 0)
+            },
+            NewChange {
+                heads_after: Some(heads("0a04")),
+                ..typing(a, "a4", "u-alice", 1, 0)
+            },
+        ],
+    )
+    .await;
+    let a_t10 = store.max_seq(a).await.unwrap();
+    // No heads given: no row. Nothing new stored: no row either.
+    commit_at(
+        &store,
+        T0 + 20 * SEC,
+        vec![typing(a, "a5", "u-alice", 1, 0)],
+    )
+    .await;
+    let again = commit_at(
+        &store,
+        T0 + 30 * SEC,
+        with_heads(vec![typing(a, "a4", "u-alice", 1, 0)], "0aff"),
+    )
+    .await;
+    assert_eq!(again.stored, 0);
+    assert_eq!(
+        doc_heads_rows(&store).await,
+        [
+            (a.to_owned(), a_t0, T0, heads("0a02")),
+            (a.to_owned(), a_t10, T0 + 10 * SEC, heads("0a04")),
+            (b.to_owned(), b_t0, T0, heads("0b02")),
+        ]
+    );
+    for (at, expected) in [
+        (T0 - 1, None),
+        (T0, Some("0a02")),
+        (T0 + 10 * SEC - 1, Some("0a02")),
+        (T0 + 10 * SEC, Some("0a04")),
+        (T0 + 35 * SEC, Some("0a04")),
+        (i64::MAX, Some("0a04")),
+    ] {
+        assert_eq!(
+            store.doc_heads_at(a, at).await.unwrap(),
+            expected.map(heads),
+            "at {at}"
+        );
+    }
+    // Two batches at the same time: the later one is the state at that time.
+    for (hash, h) in [("a6", "0a06"), ("a7", "0a07")] {
+        commit_at(
+            &store,
+            T0 + 40 * SEC,
+            with_heads(vec![typing(a, hash, "u-alice", 1, 0)], h),
+        )
+        .await;
+    }
+    assert_eq!(
+        store.doc_heads_at(a, T0 + 40 * SEC).await.unwrap(),
+        Some(heads("0a07"))
+    );
+    assert_eq!(
+        store.doc_heads_at(b, T0 + 40 * SEC).await.unwrap(),
+        Some(heads("0b02"))
+    );
+    assert_eq!(store.doc_heads_at("nope", i64::MAX).await.unwrap(), None);
+
+    // A structure edit records the index document's heads (and archives el-0:
+    // archived elements stay part of the draft's versions).
+    let edited = store
+        .apply_structure(&StructureEdit {
+            draft_id: "d1".into(),
+            index_changes: vec![NewChange {
+                heads_after: Some(heads("1d01")),
+                ..index_change("ix1")
+            }],
+            archived: vec![("d1-el-0".into(), true)],
+            ..StructureEdit::default()
+        })
+        .await
+        .unwrap();
+    assert!(edited > T0 + 40 * SEC);
+    assert_eq!(
+        store.doc_heads_at(ix, edited).await.unwrap(),
+        Some(heads("1d01"))
+    );
+    assert_eq!(store.doc_heads_at(ix, edited - 1).await.unwrap(), None);
+    let pairs = |list: &[(&str, &str)]| -> Vec<(String, String)> {
+        list.iter()
+            .map(|(d, h)| (d.to_string(), heads(h)))
+            .collect()
+    };
+    assert!(store.draft_heads_at("d1", T0 - 1).await.unwrap().is_empty());
+    // Elements in their current order (archived last); el-2 has none, nor
+    // had the index then.
+    assert_eq!(
+        store.draft_heads_at("d1", T0 + 15 * SEC).await.unwrap(),
+        pairs(&[(b, "0b02"), (a, "0a04")])
+    );
+    // The index first.
+    assert_eq!(
+        store.draft_heads_at("d1", edited).await.unwrap(),
+        pairs(&[(ix, "1d01"), (b, "0b02"), (a, "0a07")])
+    );
+    assert!(
+        store
+            .draft_heads_at("nope", i64::MAX)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // The chair's index change makes no revision: revisions are of elements.
+    let revs = all_revisions(&store, "d1").await;
+    assert!(revs.iter().all(|r| r.doc_id != ix), "{revs:#?}");
+}
+test_both_dbs!(
+    doc_heads_per_batch_and_by_time,
+    sqlite_doc_heads_per_batch_and_by_time,
+    postgres_doc_heads_per_batch_and_by_time
+);
+
+/// `(hash, inserted, deleted)` of a document's changes in seq order.
+async fn counts(store: &Store, doc: &str) -> Vec<(Vec<u8>, Option<i64>, Option<i64>)> {
+    const SQL: &str = "SELECT hash, inserted, deleted FROM changes WHERE doc_id = $1 ORDER BY seq";
+    match store {
+        Store::Sqlite(pool) => sqlx::query_as(SQL).bind(doc).fetch_all(pool).await,
+        Store::Postgres(pool) => sqlx::query_as(SQL).bind(doc).fetch_all(pool).await,
+    }
+    .unwrap()
+}
+
+async fn change_authors_in_seq_order(store: Store) {
+    setup_history(&store).await;
+    let a = "d1-doc-el-0";
+    let created = store.draft("d1").await.unwrap().unwrap().created_at;
+    commit_at(
+        &store,
+        T0,
+        vec![
+            typing(a, "a1", "u-bob", 1, 0),
+            server_change(a, "s1"),
+            typing(a, "a2", "u-alice", 0, 2),
+        ],
+    )
+    .await;
+    // An earlier clock does not reorder: seq order is commit order.
+    commit_at(&store, T0 - 5 * SEC, vec![typing(a, "a3", "u-carol", 7, 3)]).await;
+    let author = |hash: &str, user: Option<&str>, at: i64| {
+        (
+            bytes(hash),
+            user.map(Into::into),
+            user.map(|u| entity_of(u).to_owned()),
+            at,
+        )
+    };
+    assert_eq!(
+        store.change_authors(a).await.unwrap(),
+        [
+            author("d1-doc-el-0-h1", None, created),
+            author("d1-doc-el-0-h2", None, created),
+            author("a1", Some("u-bob"), T0),
+            author("s1", None, T0),
+            author("a2", Some("u-alice"), T0),
+            author("a3", Some("u-carol"), T0 - 5 * SEC),
+        ]
+    );
+    assert!(store.change_authors("nope").await.unwrap().is_empty());
+    // The character counts are stored with each change (none for the
+    // initial changes nor where the caller gave none).
+    assert_eq!(
+        counts(&store, a).await,
+        [
+            (bytes("d1-doc-el-0-h1"), None, None),
+            (bytes("d1-doc-el-0-h2"), None, None),
+            (bytes("a1"), Some(1), Some(0)),
+            (bytes("s1"), None, None),
+            (bytes("a2"), Some(0), Some(2)),
+            (bytes("a3"), Some(7), Some(3)),
+        ]
+    );
+}
+test_both_dbs!(
+    change_authors_in_seq_order,
+    sqlite_change_authors_in_seq_order,
+    postgres_change_authors_in_seq_order
+);
+
+async fn history_is_part_of_the_commit(store: Store) {
+    setup_history(&store).await;
+    let a = "d1-doc-el-0";
+    let batch = with_heads(vec![typing(a, "a1", "u-alice", 1, 0)], "0a01");
+    let (create, drop_trigger) = match store {
+        Store::Sqlite(_) => (
+            "CREATE TRIGGER fail_revisions BEFORE INSERT ON revisions \
+             BEGIN SELECT RAISE(ABORT, 'injected failure'); END;",
+            "DROP TRIGGER fail_revisions;",
+        ),
+        Store::Postgres(_) => (
+            "CREATE FUNCTION fail_revisions() RETURNS trigger LANGUAGE plpgsql AS $$ \
+             BEGIN RAISE EXCEPTION 'injected failure'; END; $$; \
+             CREATE TRIGGER fail_revisions BEFORE INSERT ON revisions \
+             FOR EACH ROW EXECUTE FUNCTION fail_revisions();",
+            "DROP TRIGGER fail_revisions ON revisions; DROP FUNCTION fail_revisions();",
+        ),
+    };
+    exec_raw(&store, create).await;
+    let err = store.commit_at(&batch, T0).await.unwrap_err();
+    assert!(err.to_string().contains("injected failure"), "{err}");
+    assert_eq!(store.changes_count(a).await.unwrap(), 2);
+    assert!(doc_heads_rows(&store).await.is_empty());
+    assert!(store.actor_owners().await.unwrap().is_empty());
+    exec_raw(&store, drop_trigger).await;
+
+    assert_eq!(commit_at(&store, T0, batch).await.stored, 1);
+    assert_eq!(doc_heads_rows(&store).await.len(), 1);
+    assert_eq!(all_revisions(&store, "d1").await.len(), 1);
+    // `commit` is `commit_at` on the server's clock.
+    let receipt = store
+        .commit(&[typing(a, "a2", "u-alice", 1, 0)])
+        .await
+        .unwrap();
+    assert!(receipt.committed_at > T0);
+    let revs = all_revisions(&store, "d1").await;
+    assert_eq!(revs.len(), 2);
+    assert_eq!(revs[1].start_at, receipt.committed_at);
+}
+test_both_dbs!(
+    history_is_part_of_the_commit,
+    sqlite_history_is_part_of_the_commit,
+    postgres_history_is_part_of_the_commit
+);
+
+/// Every page of `fetch(after)` (pages of `limit`), concatenated; each page
+/// continues after the cursor `key(last row)` of the one before.
+async fn all_pages<T, F, Fut>(limit: usize, key: impl Fn(&T) -> (i64, i64), fetch: F) -> Vec<T>
+where
+    F: Fn(Option<(i64, i64)>) -> Fut,
+    Fut: Future<Output = Vec<T>>,
+{
+    let mut all = Vec::new();
+    let mut after = None;
+    loop {
+        let page = fetch(after).await;
+        assert!(page.len() <= limit);
+        let Some(last) = page.last() else { break };
+        after = Some(key(last));
+        let full = page.len() == limit;
+        all.extend(page);
+        if !full {
+            break;
+        }
+    }
+    all
+}
+
+async fn history_filters_and_cursors(store: Store) {
+    setup_history(&store).await;
+    store.create_draft(&new_draft("d2", 1)).await.unwrap();
+    let el = |i: usize| format!("d1-doc-el-{i}");
+
+    // --- Revisions.
+    commit_at(
+        &store,
+        T0,
+        vec![
+            typing(&el(0), "r1", "u-alice", 1, 0),
+            typing(&el(1), "r2", "u-bob", 1, 0),
+        ],
+    )
+    .await;
+    commit_at(
+        &store,
+        T0 + 100 * SEC,
+        vec![typing(&el(0), "r3", "u-bob", 1, 0)],
+    )
+    .await;
+    commit_at(
+        &store,
+        T0 + 150 * SEC,
+        vec![typing("d2-doc-el-0", "o1", "u-alice", 1, 0)],
+    )
+    .await;
+    commit_at(
+        &store,
+        T0 + 200 * SEC,
+        vec![
+            typing(&el(2), "r4", "u-alice", 1, 0),
+            typing(&el(2), "r5", "u-carol", 1, 0),
+        ],
+    )
+    .await;
+    commit_at(
+        &store,
+        T0 + 300 * SEC,
+        vec![typing(&el(0), "r6", "u-alice", 1, 0)],
+    )
+    .await;
+    let revs = all_revisions(&store, "d1").await;
+    assert!(
+        revs.windows(2)
+            .all(|w| (w[0].start_at, w[0].id) < (w[1].start_at, w[1].id))
+    );
+    let mut listed: Vec<(i64, String, String)> = revs
+        .iter()
+        .map(|r| (r.start_at - T0, r.element_id.clone(), r.user_id.clone()))
+        .collect();
+    listed.sort();
+    let secs = |list: &[(i64, &str, &str)]| -> Vec<(i64, String, String)> {
+        list.iter()
+            .map(|(s, e, u)| (s * SEC, e.to_string(), u.to_string()))
+            .collect()
+    };
+    assert_eq!(
+        listed,
+        secs(&[
+            (0, "d1-el-0", "u-alice"),
+            (0, "d1-el-1", "u-bob"),
+            (100, "d1-el-0", "u-bob"),
+            (200, "d1-el-2", "u-alice"),
+            (200, "d1-el-2", "u-carol"),
+            (300, "d1-el-0", "u-alice"),
+        ])
+    );
+    let revisions = |filter: HistoryFilter| {
+        let store = store.clone();
+        async move {
+            let rows = store.revisions("d1", &filter, None, 100).await.unwrap();
+            rows.into_iter()
+                .map(|r| (r.start_at - T0, r.element_id, r.user_id))
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        revisions(HistoryFilter {
+            element_id: Some("d1-el-0".into()),
+            ..HistoryFilter::default()
+        })
+        .await,
+        secs(&[
+            (0, "d1-el-0", "u-alice"),
+            (100, "d1-el-0", "u-bob"),
+            (300, "d1-el-0", "u-alice")
+        ])
+    );
+    assert_eq!(
+        revisions(HistoryFilter {
+            entity_code: Some("US".into()),
+            ..HistoryFilter::default()
+        })
+        .await,
+        secs(&[
+            (0, "d1-el-0", "u-alice"),
+            (200, "d1-el-2", "u-alice"),
+            (300, "d1-el-0", "u-alice")
+        ])
+    );
+    assert_eq!(
+        revisions(HistoryFilter {
+            user_id: Some("u-bob".into()),
+            ..HistoryFilter::default()
+        })
+        .await,
+        secs(&[(0, "d1-el-1", "u-bob"), (100, "d1-el-0", "u-bob")])
+    );
+    let mut ranged = revisions(HistoryFilter {
+        from: Some(T0 + 100 * SEC),
+        to: Some(T0 + 300 * SEC),
+        ..HistoryFilter::default()
+    })
+    .await;
+    ranged.sort();
+    assert_eq!(
+        ranged,
+        secs(&[
+            (100, "d1-el-0", "u-bob"),
+            (200, "d1-el-2", "u-alice"),
+            (200, "d1-el-2", "u-carol")
+        ])
+    );
+    assert_eq!(
+        revisions(HistoryFilter {
+            element_id: Some("d1-el-0".into()),
+            user_id: Some("u-alice".into()),
+            from: Some(T0 + 1),
+            ..HistoryFilter::default()
+        })
+        .await,
+        secs(&[(300, "d1-el-0", "u-alice")])
+    );
+    // Cursor paging gives every revision once, in order, also within one start time.
+    let paged = all_pages(
+        2,
+        |r: &RevisionRow| (r.start_at, r.id),
+        |after| {
+            let store = store.clone();
+            async move {
+                store
+                    .revisions("d1", &HistoryFilter::default(), after, 2)
+                    .await
+                    .unwrap()
+            }
+        },
+    )
+    .await;
+    assert_eq!(paged, revs);
+    let one_by_one = all_pages(
+        1,
+        |r: &RevisionRow| (r.start_at, r.id),
+        |after| {
+            let store = store.clone();
+            async move {
+                store
+                    .revisions("d1", &HistoryFilter::default(), after, 1)
+                    .await
+                    .unwrap()
+            }
+        },
+    )
+    .await;
+    assert_eq!(one_by_one, revs);
+    let d2 = all_revisions(&store, "d2").await;
+    assert_eq!(d2.len(), 1);
+    assert_eq!(d2[0].element_id, "d2-el-0");
+    assert!(all_revisions(&store, "nope").await.is_empty());
+
+    // --- Events (the timeline).
+    store
+        .create_version("d1", "V1", "{}", Some("u-chair"), false, T0)
+        .await
+        .unwrap();
+    store
+        .create_version("d2", "Other", "{}", Some("u-chair"), false, T0 + SEC)
+        .await
+        .unwrap();
+    store
+        .adopt_element("d1", "d1-el-0", "text", HASH_A, "[]", "u-chair", T0 + SEC)
+        .await
+        .unwrap();
+    let silence = start(&store, 1, T0 + 2 * SEC, T0 + DAY).await;
+    let (_, broken) = store
+        .record_position(
+            &position(1, "G77", "object", T0 + 3 * SEC),
+            Some(silence.id),
+        )
+        .await
+        .unwrap();
+    assert!(broken);
+    store
+        .create_version("d1", "V2", "{}", Some("u-chair"), false, T0 + 3 * SEC)
+        .await
+        .unwrap();
+    let late = store
+        .record_event("d1", &event("note", None))
+        .await
+        .unwrap();
+    assert!(late.at > T0 + DAY);
+
+    let events = |filter: HistoryFilter, after: Option<(i64, i64)>| {
+        let store = store.clone();
+        async move {
+            store
+                .events_between("d1", &filter, after, 100)
+                .await
+                .unwrap()
+        }
+    };
+    let kinds =
+        |rows: &[EventRow]| -> Vec<String> { rows.iter().map(|e| e.kind.clone()).collect() };
+    let all = events(HistoryFilter::default(), None).await;
+    assert_eq!(
+        kinds(&all),
+        [
+            "version_named",
+            "element_adopted",
+            "silence_started",
+            "silence_broken",
+            "version_named",
+            "note"
+        ]
+    );
+    assert_eq!(all, store.events("d1", 0, 100).await.unwrap());
+    let filtered = |f: HistoryFilter| {
+        let events = &events;
+        async move { kinds(&events(f, None).await) }
+    };
+    assert_eq!(
+        filtered(HistoryFilter {
+            element_id: Some("d1-el-1".into()),
+            ..HistoryFilter::default()
+        })
+        .await,
+        ["silence_started", "silence_broken"]
+    );
+    assert_eq!(
+        filtered(HistoryFilter {
+            entity_code: Some("G77".into()),
+            ..HistoryFilter::default()
+        })
+        .await,
+        ["silence_broken"]
+    );
+    assert_eq!(
+        filtered(HistoryFilter {
+            user_id: Some("u-chair".into()),
+            ..HistoryFilter::default()
+        })
+        .await,
+        [
+            "version_named",
+            "element_adopted",
+            "silence_started",
+            "version_named",
+            "note"
+        ]
+    );
+    assert_eq!(
+        filtered(HistoryFilter {
+            from: Some(T0 + SEC),
+            to: Some(T0 + 3 * SEC),
+            ..HistoryFilter::default()
+        })
+        .await,
+        ["element_adopted", "silence_started"]
+    );
+    let at_broken = all[3].clone();
+    assert_eq!(
+        kinds(
+            &events(
+                HistoryFilter::default(),
+                Some((at_broken.at, at_broken.seq))
+            )
+            .await
+        ),
+        ["version_named", "note"]
+    );
+    let paged = all_pages(
+        1,
+        |e: &EventRow| (e.at, e.seq),
+        |after| {
+            let store = store.clone();
+            async move {
+                store
+                    .events_between("d1", &HistoryFilter::default(), after, 1)
+                    .await
+                    .unwrap()
+            }
+        },
+    )
+    .await;
+    assert_eq!(paged, all);
+
+    // --- Positions (the ledger), out of time order.
+    for p in [
+        position(0, "US", "support", T0 + 5 * SEC),
+        position(2, "US", "abstain", T0 + 4 * SEC),
+        position(0, "G77", "support", T0 + 5 * SEC),
+        by_silence(2, "G77", T0 + 6 * SEC),
+    ] {
+        store.record_position(&p, None).await.unwrap();
+    }
+    let ledger = |filter: HistoryFilter| {
+        let store = store.clone();
+        async move {
+            store
+                .positions_between("d1", &filter, None, 100)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|p| (p.at - T0, p.element_id, p.entity_code))
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        ledger(HistoryFilter::default()).await,
+        secs(&[
+            (3, "d1-el-1", "G77"),
+            (4, "d1-el-2", "US"),
+            (5, "d1-el-0", "US"),
+            (5, "d1-el-0", "G77"),
+            (6, "d1-el-2", "G77"),
+        ])
+    );
+    assert_eq!(
+        ledger(HistoryFilter {
+            entity_code: Some("US".into()),
+            ..HistoryFilter::default()
+        })
+        .await,
+        secs(&[(4, "d1-el-2", "US"), (5, "d1-el-0", "US")])
+    );
+    assert_eq!(
+        ledger(HistoryFilter {
+            user_id: Some("u-G77".into()),
+            ..HistoryFilter::default()
+        })
+        .await,
+        secs(&[(3, "d1-el-1", "G77"), (5, "d1-el-0", "G77")])
+    );
+    assert_eq!(
+        ledger(HistoryFilter {
+            element_id: Some("d1-el-2".into()),
+            ..HistoryFilter::default()
+        })
+        .await,
+        secs(&[(4, "d1-el-2", "US"), (6, "d1-el-2", "G77")])
+    );
+    assert_eq!(
+        ledger(HistoryFilter {
+            from: Some(T0 + 4 * SEC),
+            to: Some(T0 + 6 * SEC),
+            ..HistoryFilter::default()
+        })
+        .await,
+        secs(&[
+            (4, "d1-el-2", "US"),
+            (5, "d1-el-0", "US"),
+            (5, "d1-el-0", "G77")
+        ])
+    );
+    let all_positions = store
+        .positions_between("d1", &HistoryFilter::default(), None, 100)
+        .await
+        .unwrap();
+    let paged = all_pages(
+        2,
+        |p: &PositionRow| (p.at, p.seq),
+        |after| {
+            let store = store.clone();
+            async move {
+                store
+                    .positions_between("d1", &HistoryFilter::default(), after, 2)
+                    .await
+                    .unwrap()
+            }
+        },
+    )
+    .await;
+    assert_eq!(paged, all_positions);
+    assert!(
+        store
+            .positions_between("d2", &HistoryFilter::default(), None, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+test_both_dbs!(
+    history_filters_and_cursors,
+    sqlite_history_filters_and_cursors,
+    postgres_history_filters_and_cursors
+);
+
+/// 100,000 changes on one element document, in 1,000 batches of 100 (Alice
+/// and Bob interleaved, every 10 s, with a 60 s pause every 10 batches):
+/// history queries read the kept history, never the change log. Timings are
+/// printed (the benchmark proper is elsewhere).
+async fn history_of_100k_changes(store: Store) {
+    use std::time::Instant;
+    const BATCHES: i64 = 1_000;
+    const PER_BATCH: i64 = 100;
+    setup_history(&store).await;
+    let a = "d1-doc-el-0";
+    let time = |b: i64| T0 + b * 10 * SEC + (b / 10) * 60 * SEC;
+    let hash = |b: i64| format!("{b:064x}");
+    let started = Instant::now();
+    for b in 0..BATCHES {
+        let batch: Vec<NewChange> = (0..PER_BATCH)
+            .map(|i| {
+                let user = if i % 2 == 0 { "u-alice" } else { "u-bob" };
+                let deleted = i64::from(i % 10 == 0);
+                typing(a, &format!("c{b}-{i}"), user, 1, deleted)
+            })
+            .collect();
+        let receipt = commit_at(&store, time(b), with_heads(batch, &hash(b))).await;
+        assert_eq!(receipt.stored, PER_BATCH as usize);
+    }
+    eprintln!(
+        "[{}] committed {} changes in {BATCHES} batches: {:?}",
+        store.backend_name(),
+        BATCHES * PER_BATCH,
+        started.elapsed()
+    );
+    assert_eq!(
+        store.changes_count(a).await.unwrap(),
+        BATCHES * PER_BATCH + 2
+    );
+
+    // Revisions: one per user per 10-batch block, paged 50 at a time.
+    let t = Instant::now();
+    let first_page = store
+        .revisions("d1", &HistoryFilter::default(), None, 50)
+        .await
+        .unwrap();
+    let first_page_time = t.elapsed();
+    assert_eq!(first_page.len(), 50);
+    let mut revs = first_page.clone();
+    let mut page_times = Vec::new();
+    loop {
+        let last = revs.last().unwrap();
+        let t = Instant::now();
+        let page = store
+            .revisions(
+                "d1",
+                &HistoryFilter::default(),
+                Some((last.start_at, last.id)),
+                50,
+            )
+            .await
+            .unwrap();
+        page_times.push(t.elapsed());
+        if page.is_empty() {
+            break;
+        }
+        revs.extend(page);
+    }
+    eprintln!(
+        "[{}] revisions: first page {first_page_time:?}, next pages {page_times:?}",
+        store.backend_name()
+    );
+    assert_eq!(revs.len(), 200);
+    for (k, pair) in (0_i64..).zip(revs.chunks(2)) {
+        let before = if k == 0 {
+            "[]".to_owned()
+        } else {
+            heads(&hash(10 * k - 1))
+        };
+        let mut users = Vec::new();
+        for r in pair {
+            assert_eq!(
+                (r.start_at, r.end_at, r.changes, r.inserted),
+                (time(10 * k), time(10 * k + 9), 500, 500),
+                "block {k}"
+            );
+            assert_eq!(r.deleted, if r.user_id == "u-alice" { 100 } else { 0 });
+            assert_eq!(r.before_heads, before);
+            assert_eq!(r.after_heads, Some(heads(&hash(10 * k + 9))));
+            users.push(r.user_id.as_str());
+        }
+        users.sort_unstable();
+        assert_eq!(users, ["u-alice", "u-bob"]);
+    }
+    let t = Instant::now();
+    let bobs = store
+        .revisions(
+            "d1",
+            &HistoryFilter {
+                user_id: Some("u-bob".into()),
+                from: Some(time(500)),
+                ..HistoryFilter::default()
+            },
+            None,
+            20,
+        )
+        .await
+        .unwrap();
+    eprintln!(
+        "[{}] revisions by user from a time: {:?}",
+        store.backend_name(),
+        t.elapsed()
+    );
+    assert_eq!(bobs.len(), 20);
+    assert!(bobs.iter().all(|r| r.user_id == "u-bob"));
+    assert_eq!(bobs[0].start_at, time(500));
+
+    // The document and the draft at a time.
+    let t = Instant::now();
+    assert_eq!(store.doc_heads_at(a, time(0) - 1).await.unwrap(), None);
+    for b in [0, 1, 499, 500, 998, 999] {
+        for at in [time(b), time(b) + 5 * SEC] {
+            assert_eq!(
+                store.doc_heads_at(a, at).await.unwrap(),
+                Some(heads(&hash(b))),
+                "batch {b}"
+            );
+        }
+    }
+    eprintln!(
+        "[{}] 13 doc_heads_at: {:?}",
+        store.backend_name(),
+        t.elapsed()
+    );
+    let t = Instant::now();
+    assert_eq!(
+        store.draft_heads_at("d1", time(500)).await.unwrap(),
+        [(a.to_owned(), heads(&hash(500)))]
+    );
+    eprintln!(
+        "[{}] draft_heads_at: {:?}",
+        store.backend_name(),
+        t.elapsed()
+    );
+    let t = Instant::now();
+    let authors = store.change_authors(a).await.unwrap();
+    eprintln!(
+        "[{}] change_authors ({} rows): {:?}",
+        store.backend_name(),
+        authors.len(),
+        t.elapsed()
+    );
+    assert_eq!(authors.len() as i64, BATCHES * PER_BATCH + 2);
+    assert_eq!(authors[2].0, bytes("c0-0"));
+    assert_eq!(authors.last().unwrap().3, time(BATCHES - 1));
+}
+test_both_dbs!(
+    history_of_100k_changes,
+    sqlite_history_of_100k_changes,
+    postgres_history_of_100k_changes
+);

@@ -1,0 +1,258 @@
+//! Exports of a draft at any version: `GET /api/v1/drafts/{id}/export` and
+//! `accord export`, rendered by `accord-export` from the texts at that
+//! version and the ledger as it stood then.
+
+use std::collections::HashMap;
+
+use accord_consensus::{ElementFacts, PositionEntry, Silence, Stance};
+use accord_export::{ElementSnapshot, Position, Snapshot};
+use accord_protocol::DocumentId;
+use accord_store::{DraftRow, Store};
+use automerge::Automerge;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::api::{Params, PathParams, visible_draft};
+use crate::auth::Auth;
+use crate::error::ApiError;
+use crate::history::{ElementAt, Reader, Version, VersionQuery, read_draft, resolve_in};
+
+/// An export format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Markdown,
+    Html,
+    AkomaNtoso,
+}
+
+impl Format {
+    pub fn parse(s: &str) -> Option<Format> {
+        match s {
+            "md" | "markdown" => Some(Format::Markdown),
+            "html" => Some(Format::Html),
+            "akn" | "xml" => Some(Format::AkomaNtoso),
+            _ => None,
+        }
+    }
+
+    fn content_type(self) -> &'static str {
+        match self {
+            Format::Markdown => "text/markdown; charset=utf-8",
+            Format::Html => "text/html; charset=utf-8",
+            Format::AkomaNtoso => "application/akn+xml; charset=utf-8",
+        }
+    }
+
+    fn extension(self) -> &'static str {
+        match self {
+            Format::Markdown => "md",
+            Format::Html => "html",
+            Format::AkomaNtoso => "xml",
+        }
+    }
+
+    pub fn render(self, snapshot: &Snapshot) -> String {
+        match self {
+            Format::Markdown => accord_export::markdown(snapshot),
+            Format::Html => accord_export::html(snapshot),
+            Format::AkomaNtoso => accord_export::akoma_ntoso(snapshot),
+        }
+    }
+}
+
+/// The draft at `version` as an export snapshot: texts at that version,
+/// statuses and positions as the ledger stood then.
+pub async fn snapshot(
+    reader: &Reader<'_>,
+    store: &Store,
+    draft: &DraftRow,
+    version: &Version,
+) -> Result<Snapshot, ApiError> {
+    let (index, elements) = read_draft(reader, draft, version).await?;
+    let entities: Vec<(String, String)> = store
+        .draft_entities(&draft.id)
+        .await?
+        .into_iter()
+        .map(|e| (e.code, e.name))
+        .collect();
+    let codes: Vec<String> = entities.iter().map(|(c, _)| c.clone()).collect();
+    let at = version.at;
+    let ledger: Vec<PositionEntry> = store
+        .positions(&draft.id)
+        .await?
+        .into_iter()
+        .filter(|p| p.at <= at)
+        .filter_map(|p| {
+            Some(PositionEntry {
+                seq: p.seq,
+                element_id: p.element_id,
+                entity: p.entity_code,
+                stance: Stance::parse(&p.stance)?,
+                note: p.note,
+                wording: p.wording,
+                text_hash: p.text_hash,
+                user_id: p.user_id,
+                by_silence: p.by_silence,
+                at: p.at,
+            })
+        })
+        .collect();
+    let silences = store.silences(&draft.id).await?;
+    let adoptions = store.adoptions(&draft.id).await?;
+    let snapshot_elements = elements
+        .iter()
+        .map(|element: &ElementAt| {
+            let hash = accord_model::text_hash(&element.text);
+            let silence = silences
+                .iter()
+                .find(|s| {
+                    s.element_id == element.id
+                        && s.started_at <= at
+                        && s.ended_at.is_none_or(|end| end > at)
+                })
+                .map(|s| Silence {
+                    id: s.id,
+                    deadline: s.deadline,
+                    started_at: s.started_at,
+                    locked_text_hash: s.locked_text_hash.clone(),
+                });
+            let adopted = adoptions.iter().any(|a| {
+                a.element_id == element.id
+                    && a.adopted_at <= at
+                    && a.reopened_at.is_none_or(|r| r > at)
+            });
+            let facts = ElementFacts {
+                element_id: &element.id,
+                text: &element.text,
+                text_hash: &hash,
+                adopted,
+                silence: silence.as_ref(),
+                ledger: &ledger,
+            };
+            let summary = accord_consensus::summarize(&facts, &codes);
+            ElementSnapshot {
+                id: element.id.clone(),
+                label: element.label.clone(),
+                text: element.text.clone(),
+                status: summary.status.as_str().to_owned(),
+                positions: ledger
+                    .iter()
+                    .filter(|p| p.element_id == element.id)
+                    .map(|p| Position {
+                        entity: p.entity.clone(),
+                        stance: p.stance.as_str().to_owned(),
+                        note: p.note.clone(),
+                        wording: p.wording.clone(),
+                        at: p.at,
+                        by_silence: p.by_silence,
+                        current: p.text_hash == hash,
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    Ok(Snapshot {
+        draft_id: draft.id.clone(),
+        title: index.title,
+        preamble: index.preamble,
+        version_label: version.label.clone(),
+        at,
+        elements: snapshot_elements,
+        entities,
+    })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportQuery {
+    /// md, html or akn.
+    pub format: String,
+    pub version: Option<String>,
+    pub at: Option<String>,
+    pub heads: Option<String>,
+}
+
+/// `GET /api/v1/drafts/{id}/export?format=md|html|akn[&version=|at=|heads=]`.
+pub async fn export(
+    State(app): State<AppState>,
+    auth: Auth,
+    PathParams(id): PathParams<String>,
+    Params(q): Params<ExportQuery>,
+) -> Result<Response, ApiError> {
+    let format = Format::parse(&q.format)
+        .ok_or_else(|| ApiError::bad_request("invalid", "format is md, html or akn"))?;
+    let draft = visible_draft(&app, &auth.user, &id).await?;
+    let version = resolve_in(
+        &app.store,
+        app.consensus.clock.now(),
+        &draft,
+        &VersionQuery {
+            version: q.version,
+            at: q.at,
+            heads: q.heads,
+        },
+    )
+    .await?;
+    let snapshot = snapshot(&Reader::Live(&app), &app.store, &draft, &version).await?;
+    let body = format.render(&snapshot);
+    let filename = format!("accord-{}.{}", draft.id, format.extension());
+    Ok((
+        [
+            (header::CONTENT_TYPE, format.content_type().to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("inline; filename=\"{filename}\""),
+            ),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+/// `accord export`: the same from storage, without a server.
+pub async fn export_offline(
+    store: &Store,
+    draft: &DraftRow,
+    format: Format,
+    version_name: Option<String>,
+) -> anyhow::Result<String> {
+    let mut docs = HashMap::new();
+    let mut ids = vec![draft.index_doc.clone()];
+    ids.extend(
+        store
+            .all_elements(&draft.id)
+            .await?
+            .into_iter()
+            .map(|e| e.doc_id),
+    );
+    for id in ids {
+        let stored = store
+            .load_document(&id)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("document {id} is missing"))?;
+        let mut doc = match &stored.snapshot {
+            Some(bytes) => Automerge::load(bytes)?,
+            None => Automerge::new(),
+        };
+        doc.load_incremental(&stored.changes.concat())?;
+        docs.insert(id.parse::<DocumentId>()?, doc);
+    }
+    let version = resolve_in(
+        store,
+        crate::auth::now_ms(),
+        draft,
+        &VersionQuery {
+            version: version_name,
+            ..VersionQuery::default()
+        },
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!(e.message))?;
+    let snapshot = snapshot(&Reader::Stored(&docs), store, draft, &version)
+        .await
+        .map_err(|e| anyhow::anyhow!(e.message))?;
+    Ok(format.render(&snapshot))
+}
