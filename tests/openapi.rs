@@ -6,6 +6,8 @@
 
 use std::collections::BTreeSet;
 
+use automerge::ReadDoc;
+use automerge::transaction::Transactable;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -184,6 +186,51 @@ impl Ids {
         );
         filled
     }
+
+    /// `op`'s path filled, with every required query parameter set to its
+    /// documented example.
+    fn target(&self, doc: &Value, op: &Op) -> String {
+        format!("{}{}", self.fill(&op.path), required_query(doc, op))
+    }
+}
+
+/// `?name=value&…` with each required query parameter of `op` set to its
+/// documented `example` (empty when it has none).
+fn required_query(doc: &Value, op: &Op) -> String {
+    let pairs: Vec<String> = op.op["parameters"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| resolve(doc, p))
+        .filter(|p| p["in"] == "query" && p["required"] == true)
+        .map(|p| {
+            let name = p["name"].as_str().expect("a parameter name");
+            let example = p["example"].as_str().unwrap_or_else(|| {
+                panic!(
+                    "{}: the required query parameter {name} has no example",
+                    op.label()
+                )
+            });
+            format!("{name}={}", encode(example))
+        })
+        .collect();
+    if pairs.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", pairs.join("&"))
+    }
+}
+
+/// `s` percent-encoded for a query string.
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 // ---------------------------------------------------------------------------
@@ -962,6 +1009,8 @@ fn the_document_is_well_formed() {
             );
             assert!(problems.is_empty(), "{}", problems.join("\n"));
         }
+        // Every required query parameter has an example for the tests.
+        required_query(&doc, op);
         // Every {param} in the path is declared as a path parameter.
         let mut params: Vec<Value> = Vec::new();
         for list in [
@@ -1085,7 +1134,7 @@ async fn every_documented_operation_exists_and_answers_as_documented() {
         let mut problems = Vec::new();
         for op in operations(&doc) {
             let label = op.label();
-            let path = ids.fill(&op.path);
+            let path = ids.target(&doc, &op);
             let mut answers = Vec::new();
             if op.is_sync() {
                 // The upgrade, with the session as `?token=`…
@@ -1151,9 +1200,12 @@ async fn every_documented_operation_exists_and_answers_as_documented() {
 /// Every GET that answers the chair 200 with JSON has the documented shape,
 /// with every array the documented bodies hold non-empty, so their item
 /// schemas are checked too: an archived element, a connected client present
-/// in an element, stored changes. The consensus state is checked in full
-/// (see `vary_consensus` and `coverage`): every documented property filled
-/// somewhere, none undocumented.
+/// in an element, stored changes, a timeline, a named version to read and
+/// compare with, an element edited by a delegate since it. The consensus
+/// state and the history answers are checked in full (see `vary_consensus`,
+/// `edit_after_version` and `coverage`): every documented property filled
+/// somewhere, none undocumented. The exports answer in every format with
+/// the documented content types.
 #[tokio::test]
 async fn documented_get_responses_have_the_documented_shape() {
     within(120, async {
@@ -1179,6 +1231,8 @@ async fn documented_get_responses_have_the_documented_shape() {
         })
         .await;
         let adopted_draft = vary_consensus(&server, &doc, &ids, &mut client).await;
+        // Kept connected to the end: present in the element it edited.
+        let (edited, _editor) = edit_after_version(&server, &ids).await;
 
         let mut checked = 0;
         let mut problems = Vec::new();
@@ -1192,28 +1246,36 @@ async fn documented_get_responses_have_the_documented_shape() {
                 .pointer("/responses/200")
                 .map(|r| resolve(&doc, r))
                 .and_then(|r| r.pointer("/content/application~1json/schema"));
-            if json_200.is_none() {
+            let Some(schema) = json_200 else {
                 continue;
+            };
+            let id = op.op["operationId"].as_str().unwrap_or_default();
+            let answers = shape_answers(&server, &doc, &op, &ids, &edited).await;
+            let mut bodies = Vec::new();
+            for (path, resp) in answers {
+                if resp.status != 200 {
+                    problems.push(format!(
+                        "{label}: {} for the chair at {path}: {}",
+                        resp.status, resp.body
+                    ));
+                    continue;
+                }
+                problems.extend(conformance(&doc, &op, &resp));
+                let body = resp.json();
+                let mut empty = Vec::new();
+                empty_arrays(&body, &format!("{label} at {path}"), 0, &mut empty);
+                problems.extend(
+                    empty
+                        .into_iter()
+                        .map(|at| format!("{at}: empty, so unchecked")),
+                );
+                bodies.push(body);
             }
-            let resp = server.get(&ids.fill(&op.path)).await;
-            if resp.status != 200 {
-                problems.push(format!(
-                    "{label}: {} for the chair: {}",
-                    resp.status, resp.body
-                ));
+            if bodies.is_empty() {
                 continue;
             }
             checked += 1;
-            problems.extend(conformance(&doc, &op, &resp));
-            let body = resp.json();
-            let mut empty = Vec::new();
-            empty_arrays(&body, &label, 0, &mut empty);
-            problems.extend(
-                empty
-                    .into_iter()
-                    .map(|at| format!("{at}: empty, so unchecked")),
-            );
-            if op.op["operationId"] == "getConsensus" {
+            if id == "getConsensus" {
                 // With an adopted draft's too (`adopted_at`).
                 let other = Ids {
                     draft: adopted_draft.clone(),
@@ -1221,20 +1283,144 @@ async fn documented_get_responses_have_the_documented_shape() {
                 };
                 let adopted = server.get(&other.fill(&op.path)).await;
                 problems.extend(conformance(&doc, &op, &adopted));
-                let schema = json_200.expect("a JSON schema");
-                coverage(
-                    &doc,
-                    schema,
-                    &[&body, &adopted.json()],
-                    &label,
-                    &mut problems,
-                );
+                bodies.push(adopted.json());
+            }
+            if FULLY_CHECKED.contains(&id) {
+                let bodies: Vec<&Value> = bodies.iter().collect();
+                coverage(&doc, schema, &bodies, &label, &mut problems);
             }
         }
         assert!(checked >= 10, "only {checked} GET operations were checked");
+
+        // The exports, now and at the named version: each format with its
+        // documented content type, the delegate's edit only in the current
+        // text.
+        let export = find_op(&doc, "exportDraft");
+        for (format, media) in [
+            ("md", "text/markdown"),
+            ("html", "text/html"),
+            ("akn", "application/akn+xml"),
+        ] {
+            for (version, edited_text) in [("", true), ("&version=Shape%20check", false)] {
+                let path = format!("{}?format={format}{version}", ids.fill(&export.path));
+                let resp = server.get(&path).await;
+                let what = format!("{} at {path}", export.label());
+                if resp.status != 200 {
+                    problems.push(format!("{what}: {} {}", resp.status, resp.body));
+                    continue;
+                }
+                problems.extend(conformance(&doc, &export, &resp));
+                let content_type = resp.header("content-type").unwrap_or_default();
+                if base_media(content_type) != media || !content_type.contains("charset=utf-8") {
+                    problems.push(format!(
+                        "{what}: Content-Type {content_type:?}, expected {media}; charset=utf-8"
+                    ));
+                }
+                if resp.body.contains(DELEGATE_EDIT) != edited_text {
+                    problems.push(format!(
+                        "{what}: the delegate's edit {}expected in {}",
+                        if edited_text { "" } else { "not " },
+                        resp.body
+                    ));
+                }
+            }
+        }
         assert!(problems.is_empty(), "{}", problems.join("\n"));
     })
     .await;
+}
+
+/// The GETs whose answers `coverage` checks in full.
+const FULLY_CHECKED: [&str; 5] = [
+    "getConsensus",
+    "getHistory",
+    "readDraft",
+    "compareVersions",
+    "getAttribution",
+];
+
+/// The text `edit_after_version` inserts.
+const DELEGATE_EDIT: &str = "As amended by a delegate, ";
+
+/// The requests (path and answer) by which the shape test checks a GET
+/// `op`: its path with the required query examples, and for the history
+/// operations real parameters: the timeline whole and paged by its cursor,
+/// the draft now and at the version "Shape check", the comparison from that
+/// version to now, and the attribution of the element `edited` since it.
+async fn shape_answers(
+    server: &TestServer,
+    doc: &Value,
+    op: &Op,
+    ids: &Ids,
+    edited: &str,
+) -> Vec<(String, HttpResponse)> {
+    let base = ids.fill(&op.path);
+    let paths = match op.op["operationId"].as_str().unwrap_or_default() {
+        "getHistory" => {
+            let first = format!("{base}?limit=2");
+            let page = server.get(&first).await;
+            let next = page.json()["next"]
+                .as_str()
+                .unwrap_or_else(|| {
+                    panic!("a full page of the timeline has a cursor: {}", page.body)
+                })
+                .to_owned();
+            vec![
+                base.clone(),
+                first,
+                format!("{base}?limit=2&cursor={}", encode(&next)),
+            ]
+        }
+        "readDraft" => vec![base.clone(), format!("{base}?version=Shape%20check")],
+        "compareVersions" => vec![format!("{base}?from=Shape%20check&to=now")],
+        "getAttribution" => {
+            let other = Ids {
+                element: edited.to_owned(),
+                ..ids.clone()
+            };
+            vec![other.fill(&op.path)]
+        }
+        _ => vec![ids.target(doc, op)],
+    };
+    let mut out = Vec::new();
+    for path in paths {
+        let resp = server.get(&path).await;
+        out.push((path, resp));
+    }
+    out
+}
+
+/// After the version "Shape check" (named by `vary_consensus`), a delegate
+/// edits the reference draft's fourth element through a sync client: it
+/// deletes the text's last character and inserts `DELEGATE_EDIT` at its
+/// start, so comparisons and attribution show insertions and deletions by
+/// an author with an entity. Returns the element's id and the client.
+async fn edit_after_version(server: &TestServer, ids: &Ids) -> (String, Client) {
+    let draft = server
+        .get_json(&format!("/api/v1/drafts/{}", ids.draft))
+        .await;
+    let element = &draft["elements"][3];
+    let entity = draft["entities"][0]["code"].as_str().expect("an entity");
+    let token = server
+        .session_for("shape-editor", "delegate", Some(entity))
+        .await;
+    let mut client = Client::connect_with(server, &token).await;
+    let doc_id = doc_id_of(&element["doc_url"]);
+    client.open(&doc_id).await;
+    let edit = client
+        .edit(&doc_id, |doc, text| {
+            let len = doc.length(text);
+            doc.splice_text(text, len - 1, 1, "")
+                .expect("deleting a character");
+            doc.splice_text(text, 0, 0, DELEGATE_EDIT)
+                .expect("inserting text");
+        })
+        .await;
+    server.wait_element_heads(&doc_id, &[edit]).await;
+    (
+        element["id"].as_str().expect("an element id").to_owned(),
+        client,
+    )
 }
 
 /// Brings the reference draft's elements (all but the last, archived) into
@@ -1367,7 +1553,8 @@ async fn vary_consensus(
 /// array in every instance of that schema met anywhere (so its own schema
 /// never applied), or a property an object has that its schema does not
 /// document. Instances are pooled by `$ref` (by place for schemas written
-/// in place).
+/// in place); the alternatives of an `anyOf`/`oneOf` each get the values
+/// they admit, so an alternative never met is reported too.
 fn coverage(doc: &Value, schema: &Value, values: &[&Value], at: &str, out: &mut Vec<String>) {
     let mut pool = Pool::new();
     instances(doc, schema, values, at, &mut pool);
@@ -1412,6 +1599,27 @@ fn instances<'a>(
             .flatten()
             .collect();
         instances(doc, items, &all, &format!("{at}[]"), pool);
+    }
+    // Alternatives (other than null): each with the values it admits.
+    for key in ["anyOf", "oneOf"] {
+        for (i, option) in schema
+            .get(key)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            let admitted: Vec<&Value> = values
+                .iter()
+                .copied()
+                .filter(|v| {
+                    let mut problems = Vec::new();
+                    validate(doc, option, v, at, &mut problems);
+                    problems.is_empty()
+                })
+                .collect();
+            instances(doc, option, &admitted, &format!("{at}|{key}[{i}]"), pool);
+        }
     }
     let Some(properties) = schema.get("properties").and_then(Value::as_object) else {
         return;
@@ -1560,7 +1768,7 @@ async fn security_is_as_documented() {
         let mut secured = 0;
         for op in operations(&doc) {
             let label = op.label();
-            let path = ids.fill(&op.path);
+            let path = ids.target(&doc, &op);
             if op.is_public() {
                 // With an empty body where one is required (no sign-in
                 // attempt is counted).
@@ -1844,7 +2052,7 @@ async fn roles_are_as_documented() {
                     token.as_str()
                 };
                 let (op_ids, send) = prepare(&server, &doc, op, &ids, &fixture_delegates).await;
-                let path = op_ids.fill(&op.path);
+                let path = op_ids.target(&doc, op);
                 let resp = call(
                     &server,
                     &op.method,
@@ -1893,7 +2101,7 @@ async fn roles_are_as_documented() {
             if op.method != "get" || !op.path.contains("{id}") {
                 continue;
             }
-            let path = ids.fill(&op.path);
+            let path = ids.target(&doc, op);
             let resp = call(
                 &server,
                 "get",
@@ -2034,6 +2242,104 @@ async fn documented_refusals_look_as_documented() {
         )
         .await;
         expect(&get_draft, resp, 404, "of an unknown draft");
+
+        // The history operations' refusals: bad queries (400), an unknown
+        // named version or element (404).
+        let unknown_element = Ids {
+            element: "no-such-element".into(),
+            ..ids.clone()
+        };
+        for (id, query, status, what) in [
+            ("exportDraft", "?format=pdf", 400, "in an unknown format"),
+            ("exportDraft", "", 400, "without a format"),
+            ("compareVersions", "", 400, "without from"),
+            (
+                "compareVersions",
+                "?from=at:tomorrow",
+                400,
+                "from a time that is not one",
+            ),
+            (
+                "readDraft",
+                "?version=Shape&at=2026-01-01T00:00:00Z",
+                400,
+                "at two versions",
+            ),
+            (
+                "readDraft",
+                "?at=tomorrow",
+                400,
+                "at a time that is not one",
+            ),
+            (
+                "readDraft",
+                "?heads=%5B%5D",
+                400,
+                "at heads that are not an object",
+            ),
+            ("readDraft", "?nonsense=1", 400, "with an unknown parameter"),
+            (
+                "getHistory",
+                "?cursor=x",
+                400,
+                "from a cursor that is not one",
+            ),
+            (
+                "getHistory",
+                "?from=yesterday",
+                400,
+                "from a time that is not one",
+            ),
+            ("getHistory", "?limit=x", 400, "with ?limit=x"),
+            (
+                "readDraft",
+                "?version=No%20such%20version",
+                404,
+                "at an unknown version",
+            ),
+            (
+                "compareVersions",
+                "?from=No%20such%20version",
+                404,
+                "from an unknown version",
+            ),
+            (
+                "exportDraft",
+                "?format=md&version=No%20such%20version",
+                404,
+                "at an unknown version",
+            ),
+            (
+                "getAttribution",
+                "?version=No%20such%20version",
+                404,
+                "at an unknown version",
+            ),
+        ] {
+            let op = find(id);
+            let path = format!("{}{query}", ids.fill(&op.path));
+            let resp = call(&server, "get", &path, &chair, &[], &Send::Nothing).await;
+            if status == 404 {
+                assert_eq!(
+                    resp.json()["message"],
+                    "that named version does not exist",
+                    "GET {path}: {}",
+                    resp.body
+                );
+            }
+            expect(&op, resp, status, what);
+        }
+        let attribution = find("getAttribution");
+        let resp = call(
+            &server,
+            "get",
+            &unknown_element.fill(&attribution.path),
+            &chair,
+            &[],
+            &Send::Nothing,
+        )
+        .await;
+        expect(&attribution, resp, 404, "of an unknown element");
 
         // The consensus clock does not move without --test-clock.
         let clock = find("advanceClock");

@@ -850,7 +850,8 @@ pub async fn start_silence(
                 element_id: Some(id.clone()),
                 user_id: Some(user.id.clone()),
                 entity_code: user.entity.clone(),
-                data: json!({ "deadline": deadline }).to_string(),
+                // The store adds the silence's id and deadline.
+                data: "{}".into(),
             };
             let row = app.store.start_silence(&silence, &event).await?;
             let doc: DocumentId = element.doc_id.parse().map_err(ApiError::internal)?;

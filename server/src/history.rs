@@ -713,8 +713,8 @@ pub async fn history(
     // event (2) at the same time.
     let cursor = match &q.cursor {
         Some(c) => {
-            let parts: Vec<i64> = c.split('.').filter_map(|p| p.parse().ok()).collect();
-            match parts[..] {
+            let parts: Option<Vec<i64>> = c.split('.').map(|p| p.parse().ok()).collect();
+            match parts.unwrap_or_default()[..] {
                 [t, k, id] if (0..3).contains(&k) => Some((t, k, id)),
                 _ => return Err(ApiError::bad_request("invalid", "not a history cursor")),
             }

@@ -45,6 +45,7 @@
 //! broadcast server: the floor that loopback websockets allow.
 
 mod floor;
+mod history;
 mod http;
 mod lite;
 mod stats;
@@ -76,6 +77,35 @@ enum Command {
     Sync(SyncArgs),
     /// The same fan-out through a plain in-process websocket relay.
     Floor(FloorArgs),
+    /// Types a long history into one element, then times the history API
+    /// (server with --test-clock).
+    History(HistoryArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    #[arg(long, default_value = "ws://127.0.0.1:8080/sync")]
+    url: String,
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    api: String,
+    /// A chair's session token (names the version, moves the test clock).
+    #[arg(long)]
+    chair_token: String,
+    /// Typists' session tokens, comma-separated (one user each).
+    #[arg(long)]
+    tokens: String,
+    /// Changes to type in all.
+    #[arg(long, default_value_t = 100_000)]
+    changes: usize,
+    /// Changes per sync message.
+    #[arg(long, default_value_t = 100)]
+    batch: usize,
+    /// Batches after which the clock moves 31 s (a new revision).
+    #[arg(long, default_value_t = 5)]
+    batches_per_revision: usize,
+    /// Timed calls per API operation.
+    #[arg(long, default_value_t = 30)]
+    runs: usize,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -183,5 +213,6 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Sync(args) => rt.block_on(sync_run::run(args)),
         Command::Floor(args) => rt.block_on(floor::main(args)),
+        Command::History(args) => rt.block_on(history::run(args)),
     }
 }
