@@ -71,4 +71,4 @@ TOKENS="$(session d-iom delegate IOM),$(session d-ilo delegate ILO),$(session d-
 
 echo "history benchmark ($BACKEND, $CHANGES changes)"
 "$LOADGEN" history --url "ws://127.0.0.1:$PORT/sync" --api "http://127.0.0.1:$PORT" \
-  --chair-token "$CHAIR" --tokens "$TOKENS" --changes "$CHANGES" | tee "$OUT/history.txt"
+  --chair-token "$CHAIR" --tokens "$TOKENS" --changes "$CHANGES" --batch "${BATCH:-200}" | tee "$OUT/history.txt"

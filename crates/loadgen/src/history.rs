@@ -110,7 +110,14 @@ impl Typist {
             let left = deadline.saturating_duration_since(Instant::now());
             let frame = tokio::time::timeout(left, self.ws.next())
                 .await
-                .context("the server fell silent")?;
+                .with_context(|| {
+                    format!(
+                        "the server fell silent ({}: {} changes, shared heads {:?})",
+                        self.peer,
+                        self.doc.get_changes(&[]).len(),
+                        self.state.shared_heads.len()
+                    )
+                })?;
             match frame {
                 Some(Ok(tungstenite::Message::Binary(b))) => {
                     if let Message::Sync(m) = Message::decode(&b)? {
@@ -194,6 +201,13 @@ pub async fn run(args: HistoryArgs) -> anyhow::Result<()> {
             typists[next]
                 .converse_until(|x| want.iter().all(|h| x.doc.get_change_by_hash(h).is_some()))
                 .await?;
+        }
+        if (b + 1) % 100 == 0 {
+            eprintln!(
+                "{} changes typed ({:.0} s)",
+                (b + 1) * args.batch,
+                started.elapsed().as_secs_f64()
+            );
         }
         if (b + 1) % args.batches_per_revision == 0 {
             http::post_json(
