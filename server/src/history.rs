@@ -495,10 +495,11 @@ pub async fn compare(
             .find(|e| e.id == element_id)
             .map(|e| e.heads.clone());
         let authors = authors.clone();
+        let deleting = deleting_hashes(&app, doc).await?;
         let pieces = app
             .docs
             .inspect(doc, move |d: &Automerge| {
-                compare_doc(d, old_heads, new_heads, &authors)
+                compare_doc(d, old_heads, new_heads, &deleting, &authors)
             })
             .await?
             .ok_or_else(|| ApiError::internal("an element document is missing"))?
@@ -522,10 +523,30 @@ pub async fn compare(
     })))
 }
 
+/// The changes of a document that may remove characters.
+async fn deleting_hashes(app: &AppState, doc: DocumentId) -> Result<Vec<ChangeHash>, ApiError> {
+    Ok(app
+        .store
+        .deleting_changes(&doc.to_string())
+        .await?
+        .into_iter()
+        .filter_map(|h| ChangeHash::try_from(h.as_slice()).ok())
+        .collect())
+}
+
+/// Decodes only the given changes (those that delete).
+fn changes_by_hash(d: &Automerge, hashes: &[ChangeHash]) -> Vec<automerge::Change> {
+    hashes
+        .iter()
+        .filter_map(|h| d.get_change_by_hash(h))
+        .collect()
+}
+
 fn compare_doc(
     d: &Automerge,
     old_heads: Option<Vec<ChangeHash>>,
     new_heads: Option<Vec<ChangeHash>>,
+    deleting: &[ChangeHash],
     authors: &Authors,
 ) -> Result<Vec<Value>, String> {
     let text = accord_model::text_obj(d).map_err(|e| e.to_string())?;
@@ -537,9 +558,9 @@ fn compare_doc(
     };
     let old = chars(&old_heads)?;
     let new = chars(&new_heads)?;
-    // Who removed what: the delete operations of the changes after the older side.
-    let since = d.get_changes(old_heads.as_deref().unwrap_or(&[]));
-    let deleted = authorship::deletions(&since);
+    // Who removed what: the delete operations of the changes that delete
+    // (a character gone between the versions was removed by one of them).
+    let deleted = authorship::deletions(&changes_by_hash(d, deleting));
     let pieces = authorship::compare(
         &old,
         &new,

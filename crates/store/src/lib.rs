@@ -1349,6 +1349,23 @@ impl Store {
         with_pool!(self, |pool| pool.close().await)
     }
 
+    /// The hashes of a document's changes that may delete characters (a
+    /// positive `deleted` count, or uncounted changes the server made), in
+    /// commit order: the only changes worth decoding to find who removed
+    /// what.
+    pub async fn deleting_changes(&self, doc_id: &str) -> Result<Vec<Vec<u8>>> {
+        let rows: Vec<(Vec<u8>,)> = with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT hash FROM changes WHERE doc_id = $1 \
+                 AND (deleted > 0 OR (deleted IS NULL AND user_id IS NULL)) ORDER BY seq",
+            )
+            .bind(doc_id)
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows.into_iter().map(|(h,)| h).collect())
+    }
+
     /// Writes a consistent copy of the whole SQLite database to `path` while
     /// it is in use (`VACUUM INTO`: one read transaction, a compacted file).
     /// PostgreSQL installations back up with `pg_dump` instead
