@@ -426,6 +426,15 @@ impl DocSync {
             out.push((*conn, bytes));
             peer.relay = Some(after.clone());
         }
+        // An author outside the relay set heard nothing: it waits for the
+        // regular answer (its acknowledgement), so applying is urgent.
+        let mut authors: Vec<ConnId> = pending.iter().map(|c| c.conn).collect();
+        authors.sort_unstable();
+        authors.dedup();
+        self.urgent += authors
+            .iter()
+            .filter(|a| self.peers.contains_key(a) && !out.iter().any(|(c, _)| c == *a))
+            .count();
         self.unapplied_inserts += self.pending_inserts;
         self.pending_inserts = 0;
         self.unapplied.extend(pending);

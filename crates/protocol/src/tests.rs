@@ -2190,3 +2190,37 @@ fn pending_changes_count_their_characters_and_foretell_the_heads() {
     server.commit_succeeded().unwrap();
     assert_eq!(foretold, server.heads());
 }
+
+#[test]
+fn a_change_from_a_peer_outside_the_relay_set_is_acknowledged_at_once() {
+    let (mut server, _obj) = text_server("abc", 1000);
+    // A peer whose first message already carries a change: it is not in
+    // the relay set, so only a regular answer acknowledges the change.
+    let change = change_on(&server, |ac| {
+        let (_, text) = ac.get(ROOT, "text").unwrap().unwrap();
+        ac.splice_text(&text, 3, 0, "d").unwrap();
+    });
+    let bytes = message_with_chunks(vec![change.hash()], vec![change.raw_bytes().to_vec()]);
+    server.receive(2, &bytes).unwrap();
+    assert_eq!(server.pending().len(), 1);
+    let out = server.committed();
+    assert!(
+        out.iter().all(|(conn, _)| *conn != 2),
+        "no relay to a peer outside the set"
+    );
+    assert!(
+        server.apply_is_urgent(),
+        "the author waits for its acknowledgement"
+    );
+    let answers = server.apply().unwrap();
+    let to_author = answers
+        .iter()
+        .find(|(conn, _)| *conn == 2)
+        .expect("an answer");
+    let message = sync::Message::decode(&to_author.1).unwrap();
+    assert_eq!(
+        message.heads,
+        server.heads(),
+        "acknowledged with the new heads"
+    );
+}
