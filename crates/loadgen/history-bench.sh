@@ -50,7 +50,7 @@ trap cleanup EXIT
 
 RUST_LOG="${RUST_LOG:-warn}" "$ACCORD" serve --listen "127.0.0.1:$PORT" \
   --public-url "http://127.0.0.1:$PORT" --database-url "$DB_URL" \
-  --test-clock --no-first-chair >"$OUT/server.log" 2>&1 &
+  --test-clock --no-first-chair --max-text-chars 1000000 >"$OUT/server.log" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 1 300); do
   curl -fsS "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break
