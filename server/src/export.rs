@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 
-use accord_consensus::{ElementFacts, PositionEntry, Silence, Stance};
 use accord_export::{ElementSnapshot, Position, Snapshot};
 use accord_protocol::DocumentId;
 use accord_store::{DraftRow, Store};
@@ -18,7 +17,9 @@ use crate::AppState;
 use crate::api::{Params, PathParams, visible_draft};
 use crate::auth::Auth;
 use crate::error::ApiError;
-use crate::history::{ElementAt, Reader, Version, VersionQuery, read_draft, resolve_in};
+use crate::history::{
+    ConsensusAt, ElementAt, Reader, Version, VersionQuery, read_draft, resolve_in,
+};
 
 /// An export format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,73 +73,18 @@ pub async fn snapshot(
     version: &Version,
 ) -> Result<Snapshot, ApiError> {
     let (index, elements) = read_draft(reader, draft, version).await?;
-    let entities: Vec<(String, String)> = store
-        .draft_entities(&draft.id)
-        .await?
-        .into_iter()
-        .map(|e| (e.code, e.name))
-        .collect();
-    let codes: Vec<String> = entities.iter().map(|(c, _)| c.clone()).collect();
-    let at = version.at;
-    let ledger: Vec<PositionEntry> = store
-        .positions(&draft.id)
-        .await?
-        .into_iter()
-        .filter(|p| p.at <= at)
-        .filter_map(|p| {
-            Some(PositionEntry {
-                seq: p.seq,
-                element_id: p.element_id,
-                entity: p.entity_code,
-                stance: Stance::parse(&p.stance)?,
-                note: p.note,
-                wording: p.wording,
-                text_hash: p.text_hash,
-                user_id: p.user_id,
-                by_silence: p.by_silence,
-                at: p.at,
-            })
-        })
-        .collect();
-    let silences = store.silences(&draft.id).await?;
-    let adoptions = store.adoptions(&draft.id).await?;
+    let then = ConsensusAt::load(store, draft, version.at).await?;
     let snapshot_elements = elements
         .iter()
         .map(|element: &ElementAt| {
             let hash = accord_model::text_hash(&element.text);
-            let silence = silences
-                .iter()
-                .find(|s| {
-                    s.element_id == element.id
-                        && s.started_at <= at
-                        && s.ended_at.is_none_or(|end| end > at)
-                })
-                .map(|s| Silence {
-                    id: s.id,
-                    deadline: s.deadline,
-                    started_at: s.started_at,
-                    locked_text_hash: s.locked_text_hash.clone(),
-                });
-            let adopted = adoptions.iter().any(|a| {
-                a.element_id == element.id
-                    && a.adopted_at <= at
-                    && a.reopened_at.is_none_or(|r| r > at)
-            });
-            let facts = ElementFacts {
-                element_id: &element.id,
-                text: &element.text,
-                text_hash: &hash,
-                adopted,
-                silence: silence.as_ref(),
-                ledger: &ledger,
-            };
-            let summary = accord_consensus::summarize(&facts, &codes);
             ElementSnapshot {
                 id: element.id.clone(),
                 label: element.label.clone(),
                 text: element.text.clone(),
-                status: summary.status.as_str().to_owned(),
-                positions: ledger
+                status: then.summary(element).status.as_str().to_owned(),
+                positions: then
+                    .ledger
                     .iter()
                     .filter(|p| p.element_id == element.id)
                     .map(|p| Position {
@@ -159,9 +105,9 @@ pub async fn snapshot(
         title: index.title,
         preamble: index.preamble,
         version_label: version.label.clone(),
-        at,
+        at: version.at,
         elements: snapshot_elements,
-        entities,
+        entities: then.participants,
     })
 }
 

@@ -300,46 +300,63 @@ fn initial_heads(doc: &Automerge) -> Vec<ChangeHash> {
         .collect()
 }
 
-/// The consensus annex as the ledger stood at `at`, for these texts.
-pub async fn annex_at(
-    store: &accord_store::Store,
-    draft: &DraftRow,
-    elements: &[ElementAt],
-    at: i64,
-) -> Result<Value, ApiError> {
-    let participants: Vec<(String, String)> = store
-        .draft_entities(&draft.id)
-        .await?
-        .into_iter()
-        .map(|e| (e.code, e.name))
-        .collect();
-    let codes: Vec<String> = participants.iter().map(|(c, _)| c.clone()).collect();
-    let ledger: Vec<PositionEntry> = store
-        .positions(&draft.id)
-        .await?
-        .into_iter()
-        .filter(|p| p.at <= at)
-        .filter_map(|p| {
-            Some(PositionEntry {
-                seq: p.seq,
-                element_id: p.element_id,
-                entity: p.entity_code,
-                stance: Stance::parse(&p.stance)?,
-                note: p.note,
-                wording: p.wording,
-                text_hash: p.text_hash,
-                user_id: p.user_id,
-                by_silence: p.by_silence,
-                at: p.at,
+/// A draft's consensus facts as they stood at a time: participants, the
+/// ledger up to then, silences and adoptions.
+pub struct ConsensusAt {
+    pub at: i64,
+    pub participants: Vec<(String, String)>,
+    pub ledger: Vec<PositionEntry>,
+    silences: Vec<accord_store::SilenceRow>,
+    adoptions: Vec<accord_store::AdoptionRow>,
+}
+
+impl ConsensusAt {
+    pub async fn load(
+        store: &accord_store::Store,
+        draft: &DraftRow,
+        at: i64,
+    ) -> Result<Self, ApiError> {
+        let participants = store
+            .draft_entities(&draft.id)
+            .await?
+            .into_iter()
+            .map(|e| (e.code, e.name))
+            .collect();
+        let ledger = store
+            .positions(&draft.id)
+            .await?
+            .into_iter()
+            .filter(|p| p.at <= at)
+            .filter_map(|p| {
+                Some(PositionEntry {
+                    seq: p.seq,
+                    element_id: p.element_id,
+                    entity: p.entity_code,
+                    stance: Stance::parse(&p.stance)?,
+                    note: p.note,
+                    wording: p.wording,
+                    text_hash: p.text_hash,
+                    user_id: p.user_id,
+                    by_silence: p.by_silence,
+                    at: p.at,
+                })
             })
+            .collect();
+        Ok(Self {
+            at,
+            participants,
+            ledger,
+            silences: store.silences(&draft.id).await?,
+            adoptions: store.adoptions(&draft.id).await?,
         })
-        .collect();
-    let silences = store.silences(&draft.id).await?;
-    let adoptions = store.adoptions(&draft.id).await?;
-    let mut out = Vec::new();
-    for element in elements {
+    }
+
+    /// The element's status and matrix row then, for its text then.
+    pub fn summary(&self, element: &ElementAt) -> accord_consensus::ElementSummary {
+        let at = self.at;
         let hash = accord_model::text_hash(&element.text);
-        let silence = silences
+        let silence = self
+            .silences
             .iter()
             .find(|s| {
                 s.element_id == element.id
@@ -352,7 +369,7 @@ pub async fn annex_at(
                 started_at: s.started_at,
                 locked_text_hash: s.locked_text_hash.clone(),
             });
-        let adopted = adoptions.iter().any(|a| {
+        let adopted = self.adoptions.iter().any(|a| {
             a.element_id == element.id && a.adopted_at <= at && a.reopened_at.is_none_or(|r| r > at)
         });
         let facts = ElementFacts {
@@ -361,9 +378,24 @@ pub async fn annex_at(
             text_hash: &hash,
             adopted,
             silence: silence.as_ref(),
-            ledger: &ledger,
+            ledger: &self.ledger,
         };
-        let summary = accord_consensus::summarize(&facts, &codes);
+        let codes: Vec<String> = self.participants.iter().map(|(c, _)| c.clone()).collect();
+        accord_consensus::summarize(&facts, &codes)
+    }
+}
+
+/// The consensus annex as the ledger stood at `at`, for these texts.
+pub async fn annex_at(
+    store: &accord_store::Store,
+    draft: &DraftRow,
+    elements: &[ElementAt],
+    at: i64,
+) -> Result<Value, ApiError> {
+    let then = ConsensusAt::load(store, draft, at).await?;
+    let mut out = Vec::new();
+    for element in elements {
+        let summary = then.summary(element);
         let positions: Vec<Value> = summary
             .cells
             .iter()
@@ -394,7 +426,7 @@ pub async fn annex_at(
     }
     Ok(json!({
         "as_of": iso(at),
-        "entities": participants.iter().map(|(c, n)| json!({ "code": c, "name": n })).collect::<Vec<_>>(),
+        "entities": then.participants.iter().map(|(c, n)| json!({ "code": c, "name": n })).collect::<Vec<_>>(),
         "elements": out,
     }))
 }
