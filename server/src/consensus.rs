@@ -64,8 +64,6 @@ pub struct Consensus {
     pub clock: Arc<Clock>,
     /// Wakes the silence scheduler (a silence started, the clock moved).
     wake: Notify,
-    /// Drafts to re-project (text changes).
-    dirty: mpsc::UnboundedSender<String>,
     /// Per element document: the last reported (text hash, bracketed).
     texts: Mutex<HashMap<DocumentId, (String, bool)>>,
     /// Per element id: every text hash its ledger holds.
@@ -73,24 +71,13 @@ pub struct Consensus {
 }
 
 impl Consensus {
-    /// The service and the receiving end of its re-projection queue.
-    pub fn new(clock: Arc<Clock>) -> (Arc<Self>, mpsc::UnboundedReceiver<String>) {
-        let (dirty, rx) = mpsc::unbounded_channel();
-        (
-            Arc::new(Self {
-                clock,
-                wake: Notify::new(),
-                dirty,
-                texts: Mutex::new(HashMap::new()),
-                ledger_hashes: Mutex::new(HashMap::new()),
-            }),
-            rx,
-        )
-    }
-
-    /// Asks for a draft's projection to be brought up to date.
-    pub fn touch(&self, draft_id: &str) {
-        let _ = self.dirty.send(draft_id.to_owned());
+    pub fn new(clock: Arc<Clock>) -> Arc<Self> {
+        Arc::new(Self {
+            clock,
+            wake: Notify::new(),
+            texts: Mutex::new(HashMap::new()),
+            ledger_hashes: Mutex::new(HashMap::new()),
+        })
     }
 
     fn note_hash(&self, element_id: &str, hash: &str) {
@@ -102,14 +89,10 @@ impl Consensus {
 }
 
 /// Starts the projector and the silence scheduler.
-pub fn spawn(
-    app: &AppState,
-    dirty: mpsc::UnboundedReceiver<String>,
-    tracker: &tokio_util::task::TaskTracker,
-) {
+pub fn spawn(app: &AppState, tracker: &tokio_util::task::TaskTracker) {
     let (texts_tx, texts_rx) = mpsc::unbounded_channel();
     app.docs.watch_texts(texts_tx);
-    tracker.spawn(projector(app.clone(), dirty, texts_rx));
+    tracker.spawn(projector(app.clone(), texts_rx));
     tracker.spawn(scheduler(app.clone()));
 }
 
@@ -1217,19 +1200,13 @@ pub(crate) fn parse_time(s: &str) -> Result<i64, ApiError> {
 // ---------------------------------------------------------------------------
 // Background tasks
 
-/// Re-projects drafts whose status inputs moved: asked for explicitly, or an
-/// element's text changed in a way that matters (a hash the ledger holds, or
-/// brackets appearing or going).
-async fn projector(
-    app: AppState,
-    mut dirty: mpsc::UnboundedReceiver<String>,
-    mut texts: mpsc::UnboundedReceiver<TextChanged>,
-) {
+/// Re-projects drafts whose status inputs moved with a text change (a hash
+/// the ledger holds, or brackets appearing or going).
+async fn projector(app: AppState, mut texts: mpsc::UnboundedReceiver<TextChanged>) {
     let mut pending: HashSet<String> = HashSet::new();
     loop {
         tokio::select! {
             () = app.shutdown.cancelled() => break,
-            Some(draft) = dirty.recv() => { pending.insert(draft); }
             Some(changed) = texts.recv() => {
                 if let Some(draft) = relevant(&app, &changed).await {
                     pending.insert(draft);

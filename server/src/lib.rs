@@ -198,7 +198,7 @@ pub async fn run(
         tracker.clone(),
         actors,
     );
-    let (consensus_service, dirty) = consensus::Consensus::new(clock.clone());
+    let consensus_service = consensus::Consensus::new(clock.clone());
     let throttle = Arc::new(SignInThrottle::new(
         config.signin_failures,
         std::time::Duration::from_secs(config.signin_window_secs),
@@ -221,7 +221,14 @@ pub async fn run(
         draft_locks: Arc::default(),
         consensus: consensus_service,
     };
-    consensus::spawn(&state, dirty, &tracker);
+    consensus::spawn(&state, &tracker);
+    // Every index document carries its consensus projection before anyone
+    // connects (a new database, or one written by an older version).
+    for draft in state.store.drafts().await? {
+        if let Err(e) = consensus::reproject(&state, &draft.id).await {
+            tracing::warn!(draft = %draft.id, error = e.message, "projecting consensus failed");
+        }
+    }
 
     let app = router(state.clone());
     let addr = listener.local_addr()?;

@@ -141,6 +141,7 @@ pub async fn create_draft(
         .draft(&draft.id)
         .await?
         .ok_or_else(|| ApiError::internal("the new draft vanished"))?;
+    crate::consensus::reproject(&app, &draft.id).await?;
     Ok((StatusCode::CREATED, Json(draft_view(&app, row).await?)))
 }
 
@@ -448,13 +449,15 @@ async fn edit(
             }),
         )
         .await;
-    app.consensus.touch(draft_id);
+    drop(_guard);
     match result {
-        Ok(_) => Ok(()),
-        Err(WriteError::Store(e)) => Err(e.into()),
-        Err(WriteError::Refused(message)) => Err(ApiError::bad_request("invalid", message)),
-        Err(e @ WriteError::Broken(_)) => Err(ApiError::internal(e)),
+        Ok(_) => {}
+        Err(WriteError::Store(e)) => return Err(e.into()),
+        Err(WriteError::Refused(message)) => return Err(ApiError::bad_request("invalid", message)),
+        Err(e @ WriteError::Broken(_)) => return Err(ApiError::internal(e)),
     }
+    // The projection follows the new structure before the answer.
+    crate::consensus::reproject(app, draft_id).await
 }
 
 async fn draft_response(app: &AppState, draft_id: &str) -> Result<Json<DraftView>, ApiError> {
