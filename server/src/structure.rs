@@ -456,8 +456,16 @@ async fn edit(
         Err(WriteError::Refused(message)) => return Err(ApiError::bad_request("invalid", message)),
         Err(e @ WriteError::Broken(_)) => return Err(ApiError::internal(e)),
     }
-    // The projection follows the new structure before the answer.
-    crate::consensus::reproject(app, draft_id).await
+    // The projection follows the new structure (statuses of added or
+    // restored elements), off the request's path.
+    let app = app.clone();
+    let draft_id = draft_id.to_owned();
+    tokio::spawn(async move {
+        if let Err(e) = crate::consensus::reproject(&app, &draft_id).await {
+            tracing::warn!(draft = %draft_id, error = e.message, "projecting consensus failed");
+        }
+    });
+    Ok(())
 }
 
 async fn draft_response(app: &AppState, draft_id: &str) -> Result<Json<DraftView>, ApiError> {
