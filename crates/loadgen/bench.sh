@@ -21,64 +21,10 @@ RATE="${RATE:-5}"
 WARMUP="${WARMUP:-10s}"
 FLOOR_SECS="${FLOOR_SECS:-60}"
 
-ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-cd "$ROOT"
-mkdir -p "$OUT"
-OUT="$(cd "$OUT" && pwd)"
-
-cargo build --release -p accord -p accord-loadgen
-TARGET="$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
-ACCORD="$TARGET/release/accord"
-LOADGEN="$TARGET/release/accord-loadgen"
-
-TMP="$(mktemp -d)"
-PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
-DROP_DB=""
-if [[ "${DATABASE_URL:-}" == postgres* ]]; then
-  ADMIN_URL="$DATABASE_URL"
-  DB="accord_bench_$$"
-  psql "$ADMIN_URL" -v ON_ERROR_STOP=1 -qc "CREATE DATABASE $DB"
-  DB_URL="${ADMIN_URL%/*}/$DB"
-  DROP_DB="$DB"
-  BACKEND=postgres
-else
-  DB_URL="sqlite://$TMP/accord.db"
-  BACKEND=sqlite
-fi
-
-SERVER_PID=""
-cleanup() {
-  if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill -TERM "$SERVER_PID"
-    wait "$SERVER_PID" || true
-  fi
-  if [[ -n "$DROP_DB" ]]; then
-    psql "$ADMIN_URL" -qc "DROP DATABASE IF EXISTS $DROP_DB WITH (FORCE)" || true
-  fi
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-echo "server: $ACCORD serve on 127.0.0.1:$PORT ($BACKEND), log $OUT/server.log"
-RUST_LOG="${RUST_LOG:-warn}" "$ACCORD" serve \
-  --listen "127.0.0.1:$PORT" \
-  --public-url "http://127.0.0.1:$PORT" \
-  --database-url "$DB_URL" >"$OUT/server.log" 2>&1 &
-SERVER_PID=$!
-
-for _ in $(seq 1 300); do
-  if curl -fsS "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1; then break; fi
-  if ! kill -0 "$SERVER_PID" 2>/dev/null; then echo "server exited; see $OUT/server.log"; exit 1; fi
-  sleep 0.1
-done
-curl -fsS "http://127.0.0.1:$PORT/readyz" >/dev/null
-
+source "$(dirname "$0")/bench-env.sh"
+start_server
 # One chair session for every load-generator connection.
-INVITE="$("$ACCORD" user add --name loadgen --role chair \
-  --database-url "$DB_URL" --public-url "http://127.0.0.1:$PORT" | tail -n 1)"
-export ACCORD_TOKEN="$(curl -fsS -H 'Content-Type: application/json' \
-  -d "{\"invite\": \"$INVITE\"}" "http://127.0.0.1:$PORT/api/v1/session" |
-  python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')"
+export ACCORD_TOKEN="$(session loadgen chair)"
 
 echo "== floor (${FLOOR_SECS}s) =="
 "$LOADGEN" floor --typists "$TYPISTS" --watchers "$WATCHERS" --rate "$RATE" \

@@ -180,6 +180,23 @@ impl DraftFacts {
     }
 }
 
+/// A ledger row as the rules see it (`None` for a stance the rules do not
+/// know, which the store's constraint rules out).
+pub fn ledger_entry(p: accord_store::PositionRow) -> Option<PositionEntry> {
+    Some(PositionEntry {
+        seq: p.seq,
+        element_id: p.element_id,
+        entity: p.entity_code,
+        stance: Stance::parse(&p.stance)?,
+        note: p.note,
+        wording: p.wording,
+        text_hash: p.text_hash,
+        user_id: p.user_id,
+        by_silence: p.by_silence,
+        at: p.at,
+    })
+}
+
 /// Reads a draft's facts; texts come from the committed documents.
 pub async fn gather(app: &AppState, draft: DraftRow) -> Result<DraftFacts, ApiError> {
     let elements = app.store.elements(&draft.id).await?;
@@ -224,15 +241,8 @@ pub async fn stored_texts(
 ) -> anyhow::Result<HashMap<String, ElementText>> {
     let mut texts = HashMap::new();
     for element in elements {
-        let stored = store
-            .load_document(&element.doc_id)
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("element document {} is missing", element.doc_id))?;
-        let mut doc = match &stored.snapshot {
-            Some(bytes) => automerge::Automerge::load(bytes)?,
-            None => automerge::Automerge::new(),
-        };
-        doc.load_incremental(&stored.changes.concat())?;
+        let id: DocumentId = element.doc_id.parse()?;
+        let doc = crate::docs::load_stored(store, id).await?;
         let text = accord_model::element_text(&doc)?;
         texts.insert(
             element.id.clone(),
@@ -263,20 +273,7 @@ pub async fn gather_with(
         .positions(&draft.id)
         .await?
         .into_iter()
-        .filter_map(|p| {
-            Some(PositionEntry {
-                seq: p.seq,
-                element_id: p.element_id,
-                entity: p.entity_code,
-                stance: Stance::parse(&p.stance)?,
-                note: p.note,
-                wording: p.wording,
-                text_hash: p.text_hash,
-                user_id: p.user_id,
-                by_silence: p.by_silence,
-                at: p.at,
-            })
-        })
+        .filter_map(ledger_entry)
         .collect::<Vec<_>>();
     let mut silences = HashMap::new();
     let mut ended_silences: HashMap<String, SilenceRow> = HashMap::new();
@@ -752,6 +749,11 @@ fn parse_heads(heads: &[String]) -> Result<Vec<ChangeHash>, ApiError> {
             "heads are the element document's heads you read (1 to 64 hex change hashes)",
         ));
     }
+    parse_hashes(heads)
+}
+
+/// Hex change hashes, each checked.
+pub(crate) fn parse_hashes(heads: &[String]) -> Result<Vec<ChangeHash>, ApiError> {
     heads
         .iter()
         .map(|h| {

@@ -400,24 +400,26 @@ impl Docs {
     }
 
     async fn load_doc(&self, id: DocumentId) -> Result<Automerge, LoadError> {
-        let stored = self
-            .0
-            .store
-            .load_document(&id.to_string())
-            .await?
-            .ok_or_else(|| LoadError::Corrupt(id, "document row vanished".into()))?;
-        tokio::task::block_in_place(|| {
-            let mut doc = match &stored.snapshot {
-                Some(bytes) => Automerge::load(bytes),
-                None => Ok(Automerge::new()),
-            }
-            .map_err(|e| LoadError::Corrupt(id, e.to_string()))?;
-            let changes: Vec<u8> = stored.changes.concat();
-            doc.load_incremental(&changes)
-                .map_err(|e| LoadError::Corrupt(id, e.to_string()))?;
-            Ok(doc)
-        })
+        load_stored(&self.0.store, id).await
     }
+}
+
+/// A document as storage holds it: its snapshot and the changes after it.
+pub async fn load_stored(store: &Store, id: DocumentId) -> Result<Automerge, LoadError> {
+    let stored = store
+        .load_document(&id.to_string())
+        .await?
+        .ok_or_else(|| LoadError::Corrupt(id, "document row vanished".into()))?;
+    tokio::task::block_in_place(|| {
+        let mut doc = match &stored.snapshot {
+            Some(bytes) => Automerge::load(bytes),
+            None => Ok(Automerge::new()),
+        }
+        .map_err(|e| LoadError::Corrupt(id, e.to_string()))?;
+        doc.load_incremental(&stored.changes.concat())
+            .map_err(|e| LoadError::Corrupt(id, e.to_string()))?;
+        Ok(doc)
+    })
 }
 
 /// One loaded document.

@@ -7,7 +7,6 @@ use std::collections::HashMap;
 use accord_export::{ElementSnapshot, Position, Snapshot};
 use accord_protocol::DocumentId;
 use accord_store::{DraftRow, Store};
-use automerge::Automerge;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -175,16 +174,9 @@ pub async fn export_offline(
             .map(|e| e.doc_id),
     );
     for id in ids {
-        let stored = store
-            .load_document(&id)
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("document {id} is missing"))?;
-        let mut doc = match &stored.snapshot {
-            Some(bytes) => Automerge::load(bytes)?,
-            None => Automerge::new(),
-        };
-        doc.load_incremental(&stored.changes.concat())?;
-        docs.insert(id.parse::<DocumentId>()?, doc);
+        let id: DocumentId = id.parse()?;
+        let doc = crate::docs::load_stored(store, id).await?;
+        docs.insert(id, doc);
     }
     let version = resolve_in(
         store,

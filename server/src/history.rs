@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use accord_consensus::{ElementFacts, PositionEntry, Silence, Stance, Status};
+use accord_consensus::{ElementFacts, PositionEntry, Silence, Status};
 use accord_model::authorship::{self, CharOp, Piece};
 use accord_protocol::DocumentId;
 use accord_store::{DraftRow, HistoryFilter};
@@ -327,20 +327,7 @@ impl ConsensusAt {
             .await?
             .into_iter()
             .filter(|p| p.at <= at)
-            .filter_map(|p| {
-                Some(PositionEntry {
-                    seq: p.seq,
-                    element_id: p.element_id,
-                    entity: p.entity_code,
-                    stance: Stance::parse(&p.stance)?,
-                    note: p.note,
-                    wording: p.wording,
-                    text_hash: p.text_hash,
-                    user_id: p.user_id,
-                    by_silence: p.by_silence,
-                    at: p.at,
-                })
-            })
+            .filter_map(crate::consensus::ledger_entry)
             .collect();
         Ok(Self {
             at,
