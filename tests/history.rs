@@ -245,6 +245,91 @@ async fn history_reads_compares_and_attributes(db: Db) {
     let unchanged = compare["elements"][1]["changed"].clone();
     assert_eq!(unchanged, false, "other elements did not change");
 
+    // The same by word: whole words change, each side reads as its text.
+    let by_word = s
+        .get(&format!(
+            "/api/v1/drafts/{}/compare?from=name:Rev.1&granularity=word",
+            s.draft
+        ))
+        .await;
+    let pieces = by_word["elements"][0]["diff"].as_array().expect("diff");
+    let side = |skip: &str| -> String {
+        pieces
+            .iter()
+            .filter(|p| p["op"] != skip)
+            .map(|p| p["text"].as_str().unwrap_or(""))
+            .collect()
+    };
+    assert_eq!(side("insert"), rev1_text, "{by_word}");
+    assert_eq!(side("delete"), now_text, "{by_word}");
+    // Every change starts and ends at a word boundary of its own side.
+    let (old_text, new_text) = (side("insert"), side("delete"));
+    let (mut old_at, mut new_at) = (0, 0);
+    let boundary = |text: &str, at: usize| {
+        let before = text[..at].chars().next_back();
+        let after = text[at..].chars().next();
+        !(before.is_some_and(char::is_alphanumeric) && after.is_some_and(char::is_alphanumeric))
+    };
+    for p in pieces {
+        let len = p["text"].as_str().unwrap_or("").len();
+        let (text, at) = match p["op"].as_str() {
+            Some("delete") => (&old_text, &mut old_at),
+            Some("insert") => (&new_text, &mut new_at),
+            _ => {
+                old_at += len;
+                new_at += len;
+                continue;
+            }
+        };
+        assert!(p["entity"].is_string(), "{p}");
+        assert!(
+            boundary(text, *at) && boundary(text, *at + len),
+            "{p} in {by_word}"
+        );
+        *at += len;
+    }
+    assert!(
+        pieces
+            .iter()
+            .any(|p| p["op"] == "delete" && p["text"] == "safe" && p["entity"] == "UNHCR"),
+        "{by_word}"
+    );
+    let resp = s
+        .server
+        .request(
+            "GET",
+            &format!(
+                "/api/v1/drafts/{}/compare?from=now&granularity=line",
+                s.draft
+            ),
+            Some(&s.reviewer),
+            None,
+        )
+        .await;
+    assert_eq!(resp.status, 400, "{}", resp.body);
+
+    // Everyone in the history, for the timeline's filter.
+    let people = s
+        .get(&format!("/api/v1/drafts/{}/history/people", s.draft))
+        .await;
+    let people: Vec<(String, Value)> = people["people"]
+        .as_array()
+        .expect("people")
+        .iter()
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap_or("").to_owned(),
+                p["entity"].clone(),
+            )
+        })
+        .collect();
+    for (name, entity) in [("alice", "IOM"), ("bob", "ILO"), ("carol", "UNHCR")] {
+        assert!(
+            people.contains(&(name.to_owned(), json!(entity))),
+            "{people:?}"
+        );
+    }
+
     // Attribution: spans by entity, Carol's deletion on record.
     let attribution = s
         .get(&format!(

@@ -456,6 +456,9 @@ pub struct CompareQuery {
     pub from: String,
     /// The newer side, the same way ("now" when absent).
     pub to: Option<String>,
+    /// "char" (default): exactly the characters typed and removed; "word":
+    /// widened to whole words ([`authorship::words`]).
+    pub granularity: Option<String>,
 }
 
 fn side(spec: &str) -> VersionQuery {
@@ -488,6 +491,16 @@ pub async fn compare(
     Params(q): Params<CompareQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let draft = visible_draft(&app, &auth.user, &id).await?;
+    let by_word = match q.granularity.as_deref() {
+        None | Some("char") => false,
+        Some("word") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                "invalid",
+                format!("granularity is \"char\" or \"word\", not {other:?}"),
+            ));
+        }
+    };
     let from = resolve(&app, &draft, &side(&q.from)).await?;
     let to = resolve(&app, &draft, &side(q.to.as_deref().unwrap_or("now"))).await?;
     let (_, old) = read_draft(&Reader::Live(&app), &draft, &from).await?;
@@ -518,7 +531,7 @@ pub async fn compare(
         let pieces = app
             .docs
             .inspect(doc, move |d: &Automerge| {
-                compare_doc(d, old_heads, new_heads, &deleting, &authors)
+                compare_doc(d, old_heads, new_heads, &deleting, &authors, by_word)
             })
             .await?
             .ok_or_else(|| ApiError::internal("an element document is missing"))?
@@ -567,6 +580,7 @@ fn compare_doc(
     new_heads: Option<Vec<ChangeHash>>,
     deleting: &[ChangeHash],
     authors: &Authors,
+    by_word: bool,
 ) -> Result<Vec<Value>, String> {
     let text = accord_model::text_obj(d).map_err(|e| e.to_string())?;
     let chars = |heads: &Option<Vec<ChangeHash>>| -> Result<Vec<CharOp>, String> {
@@ -586,6 +600,11 @@ fn compare_doc(
         |i| deleted.get(&old[i].op).map(|del| authors.of(&del.by)),
         |i| Some(authors.of(&new[i].op.1)),
     );
+    let pieces = if by_word {
+        authorship::words(pieces)
+    } else {
+        pieces
+    };
     Ok(pieces
         .into_iter()
         .map(|p| match p {
@@ -870,6 +889,34 @@ pub async fn history(
         "draft": draft.id,
         "items": items.into_iter().map(|(.., v)| v).collect::<Vec<_>>(),
         "next": next,
+        "server_time": iso(app.consensus.clock.now()),
+    })))
+}
+
+/// `GET /api/v1/drafts/{id}/history/people`: everyone who appears in the
+/// draft's history (for the timeline's filter by user).
+pub async fn people(
+    State(app): State<AppState>,
+    auth: Auth,
+    PathParams(id): PathParams<String>,
+) -> Result<Json<Value>, ApiError> {
+    let draft = visible_draft(&app, &auth.user, &id).await?;
+    let people: Vec<Value> = app
+        .store
+        .history_people(&draft.id)
+        .await?
+        .into_iter()
+        .map(|(user, name, entity)| {
+            let name = name.unwrap_or_else(|| match user.as_str() {
+                "server" => "Accord".to_owned(),
+                _ => user.clone(),
+            });
+            json!({ "user": user, "name": name, "entity": entity })
+        })
+        .collect();
+    Ok(Json(json!({
+        "draft": draft.id,
+        "people": people,
         "server_time": iso(app.consensus.clock.now()),
     })))
 }

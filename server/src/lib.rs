@@ -302,6 +302,7 @@ fn router(state: AppState) -> Router {
         )
         .route("/drafts/{id}/adopt", post(consensus::adopt_draft))
         .route("/drafts/{id}/history", get(history::history))
+        .route("/drafts/{id}/history/people", get(history::people))
         .route("/drafts/{id}/export", get(export::export))
         .route("/drafts/{id}/read", get(history::read))
         .route("/drafts/{id}/compare", get(history::compare))

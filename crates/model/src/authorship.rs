@@ -156,3 +156,95 @@ pub fn compare<K: PartialEq + Clone>(
     }
     out
 }
+
+/// Widens a character comparison to whole words, the way a reader compares
+/// texts: a word with any change in it reads as the old word deleted and the
+/// new word inserted; spaces and punctuation are tokens of their own. A
+/// changed word is credited to whoever removed (for the deletion) or wrote
+/// (for the insertion) most of its changed characters — to the one who added
+/// characters when none were removed, and the other way round. Within a run
+/// of changed words the deletions come first, then the insertions, and a
+/// word removed and typed again identically is unchanged.
+pub fn words<K: PartialEq + Clone>(pieces: Vec<Piece<K>>) -> Vec<Piece<K>> {
+    // The merged stream of characters: None = in both versions, Some((k,
+    // true)) = removed by k, Some((k, false)) = written by k.
+    let mut stream: Vec<(char, Option<(K, bool)>)> = Vec::new();
+    for piece in pieces {
+        match piece {
+            Piece::Equal(t) => stream.extend(t.chars().map(|c| (c, None))),
+            Piece::Delete(t, k) => stream.extend(t.chars().map(|c| (c, Some((k.clone(), true))))),
+            Piece::Insert(t, k) => stream.extend(t.chars().map(|c| (c, Some((k.clone(), false))))),
+        }
+    }
+    let mut out: Vec<Piece<K>> = Vec::new();
+    let push = |out: &mut Vec<Piece<K>>, piece: Piece<K>| match (out.last_mut(), &piece) {
+        (Some(Piece::Equal(a)), Piece::Equal(b)) => a.push_str(b),
+        (Some(Piece::Insert(a, ka)), Piece::Insert(b, kb)) if ka == kb => a.push_str(b),
+        (Some(Piece::Delete(a, ka)), Piece::Delete(b, kb)) if ka == kb => a.push_str(b),
+        _ => out.push(piece),
+    };
+    // Deletions and insertions of the current run of changed words.
+    let mut deleted: Vec<Piece<K>> = Vec::new();
+    let mut inserted: Vec<Piece<K>> = Vec::new();
+    let mut start = 0;
+    while start < stream.len() {
+        let word = stream[start].0.is_alphanumeric();
+        let mut end = start + 1;
+        while word && end < stream.len() && stream[end].0.is_alphanumeric() {
+            end += 1;
+        }
+        let token = &stream[start..end];
+        start = end;
+        let old: String = token
+            .iter()
+            .filter(|(_, s)| !matches!(s, Some((_, false))))
+            .map(|(c, _)| *c)
+            .collect();
+        let new: String = token
+            .iter()
+            .filter(|(_, s)| !matches!(s, Some((_, true))))
+            .map(|(c, _)| *c)
+            .collect();
+        if old == new {
+            for piece in deleted.drain(..).chain(inserted.drain(..)) {
+                push(&mut out, piece);
+            }
+            push(&mut out, Piece::Equal(new));
+            continue;
+        }
+        let removers = token
+            .iter()
+            .filter_map(|(_, s)| s.as_ref().filter(|(_, d)| *d).map(|(k, _)| k));
+        let writers = token
+            .iter()
+            .filter_map(|(_, s)| s.as_ref().filter(|(_, d)| !*d).map(|(k, _)| k));
+        let remover = most(removers.clone()).or_else(|| most(writers.clone()));
+        let writer = most(writers).or_else(|| most(removers));
+        if let (false, Some(k)) = (old.is_empty(), remover) {
+            push(&mut deleted, Piece::Delete(old, k));
+        }
+        if let (false, Some(k)) = (new.is_empty(), writer) {
+            push(&mut inserted, Piece::Insert(new, k));
+        }
+    }
+    for piece in deleted.into_iter().chain(inserted) {
+        push(&mut out, piece);
+    }
+    out
+}
+
+/// The most frequent of the keys (the first of equals).
+fn most<'a, K: PartialEq + Clone + 'a>(keys: impl Iterator<Item = &'a K>) -> Option<K> {
+    let mut counts: Vec<(&K, usize)> = Vec::new();
+    for k in keys {
+        match counts.iter_mut().find(|(c, _)| *c == k) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((k, 1)),
+        }
+    }
+    let best = counts.iter().map(|(_, n)| *n).max()?;
+    counts
+        .iter()
+        .find(|(_, n)| *n == best)
+        .map(|(k, _)| (*k).clone())
+}

@@ -187,7 +187,7 @@ mod authorship_tests {
     use automerge::transaction::Transactable;
     use automerge::{ActorId, AutoCommit, ObjType, ROOT, ReadDoc};
 
-    use crate::authorship::{Piece, char_ops, compare, deletions, insertions, runs};
+    use crate::authorship::{Piece, char_ops, compare, deletions, insertions, runs, words};
 
     fn actor(n: u8) -> ActorId {
         ActorId::from(vec![n; 16])
@@ -258,5 +258,85 @@ mod authorship_tests {
                 Piece::Equal("migration".into()),
             ]
         );
+    }
+
+    fn eq(t: &str) -> Piece<u8> {
+        Piece::Equal(t.into())
+    }
+    fn ins(t: &str, k: u8) -> Piece<u8> {
+        Piece::Insert(t.into(), k)
+    }
+    fn del(t: &str, k: u8) -> Piece<u8> {
+        Piece::Delete(t.into(), k)
+    }
+
+    #[test]
+    fn whole_words_leave_whole_word_changes_alone() {
+        let pieces = vec![
+            eq("safe "),
+            ins("regular ", 2),
+            eq("and "),
+            del("orderly ", 3),
+            eq("migration"),
+        ];
+        assert_eq!(words(pieces.clone()), pieces);
+    }
+
+    #[test]
+    fn a_changed_letter_reads_as_the_word_replaced() {
+        // "migrants" → "migrant workers" (3 removed the s, 2 typed the rest).
+        let pieces = vec![eq("the migrant"), del("s", 3), ins(" workers", 2), eq(".")];
+        assert_eq!(
+            words(pieces),
+            [
+                eq("the "),
+                del("migrants", 3),
+                ins("migrant", 3),
+                ins(" workers", 2),
+                eq(".")
+            ]
+        );
+        // A letter added inside a word: the word is "deleted" by its adder.
+        let pieces = vec![eq("labour migrat"), ins("i", 4), eq("on")];
+        assert_eq!(
+            words(pieces),
+            [eq("labour "), del("migraton", 4), ins("migration", 4)]
+        );
+    }
+
+    #[test]
+    fn consecutive_changed_words_read_as_one_replacement() {
+        // "the big cat sat" → "the small dog sat", all by 1.
+        let pieces = vec![
+            eq("the "),
+            del("big cat", 1),
+            ins("small dog", 1),
+            eq(" sat"),
+        ];
+        assert_eq!(
+            words(pieces),
+            [
+                eq("the "),
+                del("big cat", 1),
+                ins("small dog", 1),
+                eq(" sat")
+            ]
+        );
+        // Two authors in one word: the one with more changed characters.
+        let pieces = vec![eq("a "), del("xy", 1), ins("z", 2), eq("w b")];
+        assert_eq!(
+            words(pieces),
+            [eq("a "), del("xyw", 1), ins("zw", 2), eq(" b")]
+        );
+    }
+
+    #[test]
+    fn a_word_retyped_identically_is_unchanged() {
+        let pieces = vec![eq("keep "), del("this", 1), ins("this", 2), eq(" text")];
+        assert_eq!(words(pieces), [eq("keep this text")]);
+        // Punctuation is a token of its own; non-Latin letters are words.
+        let pieces = vec![eq("droits, "), ins("égaux", 5), eq(" — 移民")];
+        assert_eq!(words(pieces.clone()), pieces);
+        assert!(words(Vec::<Piece<u8>>::new()).is_empty());
     }
 }

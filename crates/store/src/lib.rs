@@ -2853,6 +2853,43 @@ impl Store {
         })
     }
 
+    /// Everyone who appears in the draft's history — authors of revisions,
+    /// delegates who recorded positions, chairs who acted — as `(user id,
+    /// user name, entity code)`, by name. Positions recorded by silence have
+    /// no user and are left out; a user who acted for two entities appears
+    /// once per entity.
+    pub async fn history_people(
+        &self,
+        draft_id: &str,
+    ) -> Result<Vec<(String, Option<String>, Option<String>)>> {
+        let rows = with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT p.user_id, u.name, p.entity_code FROM ( \
+                 SELECT user_id, entity_code FROM revisions WHERE draft_id = $1 \
+                 UNION SELECT user_id, entity_code FROM positions \
+                 WHERE draft_id = $1 AND user_id IS NOT NULL \
+                 UNION SELECT user_id, entity_code FROM events \
+                 WHERE draft_id = $1 AND user_id IS NOT NULL) p \
+                 LEFT JOIN users u ON u.id = p.user_id",
+            )
+            .bind(draft_id)
+            .fetch_all(pool)
+            .await?
+        });
+        let mut rows: Vec<(String, Option<String>, Option<String>)> = rows;
+        rows.sort_by(|a, b| {
+            let key = |r: &(String, Option<String>, Option<String>)| {
+                (
+                    r.1.clone().unwrap_or_else(|| r.0.clone()),
+                    r.0.clone(),
+                    r.2.clone(),
+                )
+            };
+            key(a).cmp(&key(b))
+        });
+        Ok(rows)
+    }
+
     /// The draft's named versions, oldest first.
     pub async fn versions(&self, draft_id: &str) -> Result<Vec<VersionRow>> {
         let rows: Vec<VersionTuple> = with_pool!(self, |pool| {

@@ -3644,6 +3644,32 @@ async fn history_filters_and_cursors(store: Store) {
             .unwrap()
             .is_empty()
     );
+
+    // Everyone who appears, once per (user, entity), by name.
+    let people = store.history_people("d1").await.unwrap();
+    let who = |list: &[(&str, Option<&str>, Option<&str>)]| -> Vec<(String, Option<String>, Option<String>)> {
+        list.iter()
+            .map(|(u, n, e)| (u.to_string(), n.map(str::to_owned), e.map(str::to_owned)))
+            .collect()
+    };
+    assert_eq!(
+        people,
+        who(&[
+            ("u-alice", Some("Alice"), Some("US")),
+            ("u-bob", Some("Bob"), Some("EU")),
+            ("u-G77", None, Some("G77")),
+            ("u-US", None, Some("US")),
+            ("u-carol", None, Some("G77")),
+            ("u-chair", None, None),
+        ])
+    );
+    assert_eq!(
+        store.history_people("d2").await.unwrap(),
+        who(&[
+            ("u-alice", Some("Alice"), Some("US")),
+            ("u-chair", None, None)
+        ])
+    );
 }
 test_both_dbs!(
     history_filters_and_cursors,
