@@ -34,11 +34,18 @@ const USERS: &[(&str, &str, &str, Option<&str>)] = &[
     ("signout", "Kofi Mensah", "delegate", Some("ILO")),
     ("board_chair", "Helena Varga", "chair", None),
     ("board_iom", "Nadia Rahman", "delegate", Some("IOM")),
+    ("history_iom", "Grace Mwangi", "delegate", Some("IOM")),
+    ("history_ilo", "Henrik Dahl", "delegate", Some("ILO")),
+    ("history_unhcr", "Yasmin Farah", "delegate", Some("UNHCR")),
+    ("history_reviewer", "Marta Lindqvist", "reviewer", None),
+    ("history_chair", "Daniel Osei", "chair", None),
 ];
 
 /// The test files that run after all others, in this order, each in a node
-/// run of its own (node sorts the files of one run by name).
-const LAST: &[&str] = &["board.test.mjs"];
+/// run of its own (node sorts the files of one run by name). The history
+/// test moves the consensus clock on by minutes, which would end the other
+/// tests' silences.
+const LAST: &[&str] = &["board.test.mjs", "history.test.mjs"];
 
 /// `<target dir>/test-output/web`: CARGO_TARGET_DIR or `<workspace>/target`.
 fn shots_dir() -> PathBuf {
@@ -75,6 +82,18 @@ async fn web_app_in_a_real_browser() {
             .collect();
         files.sort();
         assert!(!files.is_empty(), "no *.test.mjs in {}", web.display());
+        // ACCORD_WEB_TESTS=a.test.mjs,b.test.mjs runs only those files.
+        if let Ok(only) = std::env::var("ACCORD_WEB_TESTS") {
+            let only: Vec<&str> = only.split(',').map(str::trim).collect();
+            for name in &only {
+                assert!(
+                    files.iter().any(|f| f == name),
+                    "ACCORD_WEB_TESTS: no {name} in {}",
+                    web.display()
+                );
+            }
+            files.retain(|f| only.contains(&f.as_str()));
+        }
         // The runs of node: every other file at once, then each of LAST.
         let mut runs: Vec<Vec<String>> = vec![
             files
