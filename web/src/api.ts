@@ -132,6 +132,191 @@ export interface DeviceLink {
   expires_at: string;
 }
 
+// ---- history (server/src/history.rs): timeline, reading, compare, attribution
+
+/** A named version (GET …/versions). */
+export interface NamedVersion {
+  name: string;
+  created_at: string;
+  /** The name of who named it (null for the server). */
+  created_by: string | null;
+  /** The adopted draft's version. */
+  final: boolean;
+}
+
+export interface RevisionItem {
+  kind: "revision";
+  id: number;
+  element: string;
+  label: string | null;
+  user: string;
+  user_name: string;
+  entity: string | null;
+  start: string;
+  end: string;
+  changes: number;
+  inserted: number;
+  deleted: number;
+}
+
+export interface PositionItem {
+  kind: "position";
+  seq: number;
+  element: string;
+  label: string | null;
+  entity: string;
+  position: Stance;
+  note: string | null;
+  wording: string | null;
+  user: string | null;
+  user_name: string | null;
+  by_silence: boolean;
+  at: string;
+}
+
+export type HistoryEventType =
+  | "draft_created"
+  | "draft_updated"
+  | "element_added"
+  | "element_renamed"
+  | "element_moved"
+  | "elements_reordered"
+  | "element_archived"
+  | "element_restored"
+  | "silence_started"
+  | "silence_broken"
+  | "silence_fired"
+  | "silence_cancelled"
+  | "element_adopted"
+  | "element_reopened"
+  | "version_named"
+  | "draft_adopted";
+
+export interface EventItem {
+  kind: "event";
+  seq: number;
+  type: HistoryEventType | string;
+  element: string | null;
+  label: string | null;
+  user: string | null;
+  user_name: string | null;
+  entity: string | null;
+  data: Record<string, unknown> | null;
+  at: string;
+}
+
+export type HistoryItem = RevisionItem | PositionItem | EventItem;
+
+export interface HistoryPage {
+  items: HistoryItem[];
+  /** The cursor of the next page; null on the last. */
+  next: string | null;
+  server_time: string;
+}
+
+export interface HistoryFilters {
+  element?: string;
+  entity?: string;
+  user?: string;
+  /** RFC 3339 UTC, inclusive. */
+  from?: string;
+  /** RFC 3339 UTC, exclusive. */
+  to?: string;
+}
+
+/** Someone who appears in a draft's history. */
+export interface Person {
+  user: string;
+  name: string;
+  entity: string | null;
+}
+
+/** Which version to read: a named one, a time, or (neither) now. */
+export interface VersionChoice {
+  version?: string;
+  at?: string;
+}
+
+export interface VersionLabel {
+  /** The version's name, the time (RFC 3339) or "current". */
+  label: string;
+  at: string;
+}
+
+export type Standing = "current" | "stale" | "no_response";
+
+export interface AnnexPosition {
+  entity: string;
+  standing: Standing;
+  position: Stance | null;
+  note: string | null;
+  wording: string | null;
+  by_silence: boolean;
+  at: string | null;
+}
+
+export interface AnnexElement {
+  element: string;
+  label: string;
+  status: ElementStatusCode;
+  deadline: string | null;
+  positions: AnnexPosition[];
+}
+
+export interface Reading {
+  version: VersionLabel;
+  title: string;
+  preamble: string;
+  elements: { id: string; label: string; text: string; text_hash: string }[];
+  annex: { as_of: string; entities: Entity[]; elements: AnnexElement[] };
+  server_time: string;
+}
+
+/** Who made a piece of text (all null: unknown). */
+export interface Authored {
+  user: string | null;
+  user_name: string | null;
+  entity: string | null;
+}
+
+export interface DiffPiece extends Authored {
+  op: "equal" | "insert" | "delete";
+  text: string;
+}
+
+export interface CompareElement {
+  id: string;
+  label: string;
+  in_from: boolean;
+  in_to: boolean;
+  changed: boolean;
+  diff: DiffPiece[];
+}
+
+export interface Comparison {
+  from: VersionLabel;
+  to: VersionLabel;
+  elements: CompareElement[];
+  server_time: string;
+}
+
+export interface Attribution {
+  element: string;
+  label: string;
+  version: VersionLabel;
+  text: string;
+  spans: ({ text: string } & Authored)[];
+  deletions: ({ count: number; text: string } & Authored)[];
+  server_time: string;
+}
+
+function query(params: Record<string, string | number | undefined | null>): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && v !== "") q.set(k, String(v));
+  const s = q.toString();
+  return s ? `?${s}` : "";
+}
+
 /** An API refusal: `{ error, message }` with the HTTP status. */
 export class ApiError extends Error {
   constructor(
@@ -254,6 +439,22 @@ export const api = {
     call<Draft>("DELETE", `/api/v1/drafts/${encodeURIComponent(draft)}/elements/${encodeURIComponent(element)}`),
   restoreElement: (draft: string, element: string, position: number | null) =>
     call<DraftElement>("POST", `/api/v1/drafts/${encodeURIComponent(draft)}/elements/${encodeURIComponent(element)}/restore`, { position }),
+
+  // ---- history (every role that sees the draft)
+  history: (draft: string, filters: HistoryFilters, cursor: string | null, limit = 100) =>
+    call<HistoryPage>("GET", `/api/v1/drafts/${encodeURIComponent(draft)}/history${query({ ...filters, cursor, limit })}`),
+  historyPeople: (draft: string) => call<{ people: Person[] }>("GET", `/api/v1/drafts/${encodeURIComponent(draft)}/history/people`),
+  versions: (draft: string) => call<{ versions: NamedVersion[]; server_time: string }>("GET", `/api/v1/drafts/${encodeURIComponent(draft)}/versions`),
+  read: (draft: string, choice: VersionChoice) =>
+    call<Reading>("GET", `/api/v1/drafts/${encodeURIComponent(draft)}/read${query({ version: choice.version, at: choice.at })}`),
+  /** `from`/`to`: "now", "name:NAME" or "at:ISO". */
+  compare: (draft: string, from: string, to: string) =>
+    call<Comparison>("GET", `/api/v1/drafts/${encodeURIComponent(draft)}/compare${query({ from, to, granularity: "word" })}`),
+  attribution: (draft: string, element: string, choice: VersionChoice) =>
+    call<Attribution>(
+      "GET",
+      `/api/v1/drafts/${encodeURIComponent(draft)}/elements/${encodeURIComponent(element)}/attribution${query({ version: choice.version, at: choice.at })}`,
+    ),
 };
 
 export { normalisePresent };

@@ -4,6 +4,7 @@
 import type { ComponentChildren } from "preact";
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { Board } from "./board";
+import { REVIEW_VIEWS, Review, type ReviewView } from "./review";
 import { api, ApiError, setUnauthorizedHandler, type Draft, type Me, type Present } from "./api";
 import { loadAutomerge } from "./automerge";
 import { ElementCard } from "./element";
@@ -217,10 +218,11 @@ function Workspace(props: { me: Me; drafts: Draft[]; sync: SyncClient; onSignedO
   const { me, sync } = props;
   const [drafts, setDrafts] = useState(props.drafts);
   const [path, search, navigate] = usePath();
-  const match = /^\/drafts\/([^/]+?)(\/board)?\/?$/.exec(path);
+  const match = /^\/drafts\/([^/]+?)(?:\/(board|history|read|compare|attribution))?\/?$/.exec(path);
   const wantedId = match ? decodeURIComponent(match[1]) : drafts[0]?.id;
   const isChair = me.user.role === "chair";
-  const onBoard = !!match?.[2];
+  const onBoard = match?.[2] === "board";
+  const reviewView = REVIEW_VIEWS.includes(match?.[2] as ReviewView) ? (match?.[2] as ReviewView) : null;
   const projector = onBoard && new URLSearchParams(search).get("projector") === "1";
   const draftPath = (id: string) => `/drafts/${encodeURIComponent(id)}`;
   const draft = drafts.find((d) => d.id === wantedId);
@@ -408,7 +410,9 @@ function Workspace(props: { me: Me; drafts: Draft[]; sync: SyncClient; onSignedO
           </div>
         </div>
       )}
-      {session && draft ? (
+      {draft && reviewView ? (
+        <Review key={draft.id} draft={draft} me={me} view={reviewView} search={search} navigate={navigate} />
+      ) : session && draft ? (
         onBoard && isChair ? (
           <Board
             key={draft.id}
@@ -426,6 +430,7 @@ function Workspace(props: { me: Me; drafts: Draft[]; sync: SyncClient; onSignedO
             draft={draft}
             me={me}
             onOpenBoard={isChair ? () => navigate(`${draftPath(draft.id)}/board`) : undefined}
+            onOpenHistory={() => navigate(`${draftPath(draft.id)}/history`)}
           />
         )
       ) : (
@@ -506,7 +511,7 @@ function DeviceLinkButton() {
 
 const LEGEND: CellPosition[] = ["support", "support_ad_ref", "reservation", "abstain", "object", "stale", "none"];
 
-function DraftView(props: { session: DraftSession; draft: Draft; me: Me; onOpenBoard?: () => void }) {
+function DraftView(props: { session: DraftSession; draft: Draft; me: Me; onOpenBoard?: () => void; onOpenHistory: () => void }) {
   const { session, draft, me } = props;
   const index = useSignal(session.index);
   const presence = useSignal(session.presence);
@@ -560,6 +565,18 @@ function DraftView(props: { session: DraftSession; draft: Draft; me: Me; onOpenB
               Consensus board
             </a>
           )}
+          <a
+            class="button-link secondary"
+            data-testid="open-history"
+            href={`/drafts/${encodeURIComponent(draft.id)}/history`}
+            onClick={(e) => {
+              if (e.ctrlKey || e.metaKey || e.shiftKey || e.button !== 0) return;
+              e.preventDefault();
+              props.onOpenHistory();
+            }}
+          >
+            History
+          </a>
         </div>
         <p class="preamble" data-testid="draft-preamble">
           {index.preamble}
