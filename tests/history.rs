@@ -363,6 +363,34 @@ async fn history_reads_compares_and_attributes(db: Db) {
         "{attribution}"
     );
 
+    // Chairs' structure edits follow the server's clock too: a rename an
+    // hour on (on the test clock) comes after everything before it.
+    s.advance(3600).await;
+    let hour_on = s.now().await;
+    let resp = s
+        .server
+        .request(
+            "PATCH",
+            &format!("/api/v1/drafts/{}/elements/{element_id}", s.draft),
+            Some(&s.chair),
+            Some(&json!({ "label": "(a) renamed" })),
+        )
+        .await;
+    assert_eq!(resp.status, 200, "{}", resp.body);
+    let later = s
+        .get(&format!(
+            "/api/v1/drafts/{}/history?from={hour_on}",
+            s.draft
+        ))
+        .await;
+    let kinds: Vec<&Value> = later["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|i| &i["type"])
+        .collect();
+    assert_eq!(kinds, [&json!("element_renamed")], "{later}");
+
     // Readable by reviewers (above), refused without a session.
     let resp = s
         .server

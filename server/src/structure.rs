@@ -135,7 +135,9 @@ pub async fn create_draft(
         entity_code: auth.user.entity.clone(),
         data: json!({ "title": draft.title }).to_string(),
     };
-    app.store.record_event(&draft.id, &event).await?;
+    app.store
+        .record_event_at(&draft.id, &event, app.consensus.clock.now())
+        .await?;
     let row = app
         .store
         .draft(&draft.id)
@@ -427,6 +429,7 @@ async fn edit(
     let store = app.store.clone();
     let mut structure = plan.edit;
     let attributed = user.clone();
+    let clock = app.consensus.clock.clone();
     let result = app
         .docs
         .write(
@@ -444,7 +447,10 @@ async fn edit(
                             c
                         })
                         .collect();
-                    store.apply_structure(&structure).await.map(|_| ())
+                    store
+                        .apply_structure_at(&structure, clock.now())
+                        .await
+                        .map(|_| ())
                 })
             }),
         )

@@ -2152,7 +2152,12 @@ impl Store {
     /// `order` repeats, omits or names an archived element, or an index
     /// change is for another draft's document. Nothing is written on error.
     pub async fn apply_structure(&self, edit: &StructureEdit) -> Result<i64> {
-        let now = now_ms();
+        self.apply_structure_at(edit, now_ms()).await
+    }
+
+    /// [`Store::apply_structure`] stamped `now` (the server's clock, which
+    /// tests can move), like [`Store::commit_at`].
+    pub async fn apply_structure_at(&self, edit: &StructureEdit, now: i64) -> Result<i64> {
         let draft_id = edit.draft_id.as_str();
         if let Some(order) = &edit.order {
             let mut listed = HashSet::with_capacity(order.len());
@@ -2344,7 +2349,16 @@ impl Store {
     /// Records one timeline entry now. [`Error::NotFound`] if the draft
     /// does not exist.
     pub async fn record_event(&self, draft_id: &str, event: &NewEvent) -> Result<EventRow> {
-        let now = now_ms();
+        self.record_event_at(draft_id, event, now_ms()).await
+    }
+
+    /// [`Store::record_event`] at time `now`.
+    pub async fn record_event_at(
+        &self,
+        draft_id: &str,
+        event: &NewEvent,
+        now: i64,
+    ) -> Result<EventRow> {
         let seq = with_pool!(self, |pool| {
             let mut tx = pool.begin_write().await?;
             require_draft!(tx, draft_id);
