@@ -237,6 +237,11 @@ test("reviewers follow the history: timeline, reading, compare, attribution, sha
       shown.some((i) => i.kind === "position" && i.entity === "ILO" && i.element === c && i.type === "support"),
       "the timeline shows ILO's support on (c)",
     );
+    // The positions the silence recorded are folded into one entry.
+    const folded = rpage.locator(tid("timeline-silence-group"));
+    assert.equal(await folded.count(), 1);
+    assert.equal(await folded.locator(tid("timeline-item")).count(), 3);
+    assert.equal(await folded.locator(tid("timeline-item")).first().isVisible(), false, "folded");
     assert.ok((await rpage.locator(tid("version-link", { "data-version": "Rev.1" })).count()) > 0);
     await shot(rpage, "history-timeline");
 

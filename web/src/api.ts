@@ -180,7 +180,6 @@ export type HistoryEventType =
   | "element_added"
   | "element_renamed"
   | "element_moved"
-  | "elements_reordered"
   | "element_archived"
   | "element_restored"
   | "silence_started"

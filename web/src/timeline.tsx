@@ -221,8 +221,8 @@ function Filters(props: {
     setInvalid(null);
   }, [filters.from, filters.to]);
 
-  // The people to pick from: the server's list, or (an older server) those
-  // seen in the pages loaded so far.
+  // The people to pick from: the server's list, or, until it arrives (or
+  // if it fails), those seen in the pages loaded so far.
   let people = props.people;
   if (!people) {
     const seen = new Map<string, Person>();
@@ -388,7 +388,8 @@ class TimelinePage extends Component<PageProps> {
     const { items, previous } = this.props;
     const out = [];
     let lastDay = previous ? dayName(itemAt(previous)) : null;
-    for (const item of items) {
+    for (let i = 0; i < items.length; ) {
+      const item = items[i];
       const day = dayName(itemAt(item));
       if (day !== lastDay) {
         out.push(
@@ -398,10 +399,62 @@ class TimelinePage extends Component<PageProps> {
         );
         lastDay = day;
       }
-      out.push(<Entry key={itemKey(item)} item={item} {...this.props} />);
+      // Positions a silence recorded (one per silent entity, at the same
+      // moment) fold into one entry.
+      let end = i + 1;
+      if (bySilence(item)) {
+        while (end < items.length && sameSilence(item, items[end])) end += 1;
+      }
+      if (end - i >= 2) {
+        const group = items.slice(i, end) as PositionItem[];
+        out.push(<SilenceGroup key={`group-${itemKey(item)}`} {...this.props} group={group} />);
+      } else {
+        out.push(<Entry key={itemKey(item)} item={item} {...this.props} />);
+      }
+      i = end;
     }
     return <>{out}</>;
   }
+}
+
+function bySilence(item: HistoryItem): item is PositionItem {
+  return item.kind === "position" && item.by_silence;
+}
+
+function sameSilence(first: PositionItem, next: HistoryItem): boolean {
+  return bySilence(next) && next.at === first.at && next.element === first.element;
+}
+
+/** Positions recorded by one silence, folded: who, then each on request. */
+function SilenceGroup(props: PageProps & { group: PositionItem[] }) {
+  const items = props.group;
+  const first = items[0];
+  const label = (first.element && (first.label ?? props.labels.get(first.element))) || first.element || "";
+  return (
+    <li class="tl-group" data-testid="timeline-silence-group">
+      <details>
+        <summary>
+          <span class="tl-when">
+            <time dateTime={first.at} title={utcTime(first.at)}>
+              {clockTime(first.at)}
+            </time>
+          </span>
+          <span class="tl-marker tl-fold" aria-hidden="true">
+            ▸
+          </span>
+          <span>
+            Support recorded by silence for {plural(items.length, "entity", "entities")} on <strong class="tl-label">{label}</strong>:{" "}
+            {items.map((i) => i.entity).join(", ")}
+          </span>
+        </summary>
+        <ol class="tl-list tl-group-list">
+          {items.map((item) => (
+            <Entry key={itemKey(item)} item={item} {...props} />
+          ))}
+        </ol>
+      </details>
+    </li>
+  );
 }
 
 function Entry(props: PageProps & { item: HistoryItem }) {
@@ -571,8 +624,7 @@ function EventEntry(props: { item: EventItem; label: string }) {
         </>
       );
       break;
-    case "element_moved":
-    case "elements_reordered": {
+    case "element_moved": {
       const from = typeof d.from === "number" ? d.from + 1 : null;
       const to = typeof d.to === "number" ? d.to + 1 : null;
       sentence = (
