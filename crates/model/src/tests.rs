@@ -331,6 +331,24 @@ mod authorship_tests {
     }
 
     #[test]
+    fn a_deletion_ending_inside_a_word_takes_the_whole_word() {
+        let pieces = vec![
+            eq("the "),
+            del("human development potent", 7),
+            eq("ial of all"),
+        ];
+        assert_eq!(
+            words(pieces),
+            [
+                eq("the "),
+                del("human development potential", 7),
+                ins("ial", 7),
+                eq(" of all")
+            ]
+        );
+    }
+
+    #[test]
     fn a_word_retyped_identically_is_unchanged() {
         let pieces = vec![eq("keep "), del("this", 1), ins("this", 2), eq(" text")];
         assert_eq!(words(pieces), [eq("keep this text")]);
