@@ -166,6 +166,21 @@ fn unix_ms_parses_rfc3339() {
 /// every draft (elements, archived elements, entities, text, heads) and
 /// its change log.
 async fn snapshot(server: &TestServer) -> Value {
+    // A structure edit re-projects consensus into the index document in the
+    // background (a server change): wait until nothing moves for 500 ms.
+    let mut last = read_everything(server).await;
+    for _ in 0..20 {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        let now = read_everything(server).await;
+        if now == last {
+            return now;
+        }
+        last = now;
+    }
+    panic!("the drafts kept changing for 10 s with nobody editing");
+}
+
+async fn read_everything(server: &TestServer) -> Value {
     let drafts = server.get_json("/api/v1/drafts").await;
     let mut out = Vec::new();
     for draft in drafts.as_array().expect("a list of drafts") {
