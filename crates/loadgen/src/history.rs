@@ -241,6 +241,7 @@ pub async fn run(args: HistoryArgs) -> anyhow::Result<()> {
     let filtered = format!("/api/v1/drafts/{draft}/history?limit=100&element={element_id}");
     let read = format!("/api/v1/drafts/{draft}/read?version=Half");
     let compare = format!("/api/v1/drafts/{draft}/compare?from=Half&to=now");
+    let by_word = format!("{compare}&granularity=word");
     let attribution = format!("/api/v1/drafts/{draft}/elements/{element_id}/attribution");
     // Warm the document into memory.
     http::get_json(&args.api, &read, &args.chair_token).await?;
@@ -262,6 +263,7 @@ pub async fn run(args: HistoryArgs) -> anyhow::Result<()> {
         ("history of one element", &filtered),
         ("read at a named version", &read),
         ("compare version with now", &compare),
+        ("compare by word", &by_word),
         ("attribution of the element", &attribution),
     ] {
         let times = time_calls(&args.api, path, &args.chair_token, args.runs).await?;
