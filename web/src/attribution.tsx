@@ -3,7 +3,7 @@
 // a legend with each entity's share, and — on request — the deletions each
 // author made.
 
-import { useEffect, useState } from "preact/hooks";
+import { useEffect } from "preact/hooks";
 import { api, type Attribution as AttributionData, type VersionChoice } from "./api";
 import {
   Link,
@@ -16,9 +16,9 @@ import {
   choiceParams,
   choiceSpec,
   entityLabel,
-  errorMessage,
   isOriginal,
   reviewPath,
+  useLoaded,
   utcTime,
   type ReviewContext,
 } from "./review";
@@ -37,11 +37,10 @@ export function Attribution(props: { ctx: ReviewContext }) {
   const choice = choiceOf(params);
   const showDeletions = params.get("deletions") === "1";
   const elementId = elementParam ?? draft.elements[0]?.id ?? null;
-  const key = JSON.stringify([elementId, choice]);
-  const [data, setData] = useState<{ key: string; attribution: AttributionData } | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const [loading, setLoading] = useState(true);
-  const [attempt, setAttempt] = useState(0);
+  const key = JSON.stringify([draftId, elementId, choice]);
+  const { result: data, loading, error, retry } = useLoaded(elementId ? key : null, () =>
+    api.attribution(draftId, elementId as string, choice),
+  );
 
   const url = (patch: { element?: string | null; choice?: VersionChoice; deletions?: boolean }) =>
     reviewPath(draftId, "attribution", {
@@ -55,32 +54,6 @@ export function Attribution(props: { ctx: ReviewContext }) {
     if (!elementParam && elementId) navigate(url({}), true);
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [elementParam, elementId]);
-
-  useEffect(() => {
-    if (!elementId) {
-      setLoading(false);
-      return;
-    }
-    let live = true;
-    setLoading(true);
-    setError(null);
-    api
-      .attribution(draftId, elementId, choice)
-      .then((a) => {
-        if (!live) return;
-        setData({ key, attribution: a });
-        setLoading(false);
-      })
-      .catch((e) => {
-        if (!live) return;
-        setError(errorMessage(e));
-        setLoading(false);
-      });
-    return () => {
-      live = false;
-    };
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [draftId, key, attempt]);
 
   const archived = draft.archived_elements ?? [];
   const known = !elementId || draft.elements.some((e) => e.id === elementId) || archived.some((e) => e.id === elementId);
@@ -111,12 +84,12 @@ export function Attribution(props: { ctx: ReviewContext }) {
         <VersionPicker versions={ctx.versions} choice={choice} onChoose={(c) => navigate(url({ choice: c }))} submitLabel="Show at this time" idPrefix="pick" />
       </div>
       {!elementId && <p class="empty-state">This draft has no elements.</p>}
-      <ReviewError message={error} onRetry={() => setAttempt((n) => n + 1)} />
+      <ReviewError message={error} onRetry={retry} />
       {loading && <Loading>Finding who wrote what…</Loading>}
       {data && !error && (
         <AttributionBody
           ctx={ctx}
-          data={data.attribution}
+          data={data.value}
           choice={choice}
           stale={loading || data.key !== key}
           showDeletions={showDeletions}

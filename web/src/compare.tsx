@@ -11,6 +11,7 @@ import {
   Loading,
   ReviewError,
   Swatch,
+  TimeInput,
   authorWords,
   entityLabel,
   errorMessage,
@@ -19,6 +20,7 @@ import {
   parseTyped,
   reviewPath,
   typedValue,
+  useLoaded,
   utcTime,
   type ReviewContext,
 } from "./review";
@@ -88,10 +90,11 @@ export function Compare(props: { ctx: ReviewContext }) {
   const params = new URLSearchParams(ctx.search);
   const fromParam = params.get("from");
   const toSpec = normalSpec(params.get("to") ?? "now");
-  const [result, setResult] = useState<{ key: string; data: Comparison } | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const [loading, setLoading] = useState(true);
-  const [attempt, setAttempt] = useState(0);
+  const fromSpec = fromParam ? normalSpec(fromParam) : null;
+  const key = JSON.stringify([draftId, fromSpec, toSpec]);
+  const { result, loading, error, setError, retry } = useLoaded(fromSpec ? key : null, () =>
+    api.compare(draftId, fromSpec as string, toSpec),
+  );
 
   // No `from`: the latest named version, else the draft's beginning; the URL
   // then says which, so the link shows the same comparison later.
@@ -105,42 +108,12 @@ export function Compare(props: { ctx: ReviewContext }) {
       .then((from) => {
         if (live) navigate(reviewPath(draftId, "compare", { from, to: params.get("to") }), true);
       })
-      .catch((e) => {
-        if (!live) return;
-        setError(errorMessage(e));
-        setLoading(false);
-      });
+      .catch((e) => live && setError(errorMessage(e)));
     return () => {
       live = false;
     };
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [fromParam, versions === null]);
-
-  const fromSpec = fromParam ? normalSpec(fromParam) : null;
-  const key = `${fromSpec}|${toSpec}`;
-
-  useEffect(() => {
-    if (!fromSpec) return;
-    let live = true;
-    setLoading(true);
-    setError(null);
-    api
-      .compare(draftId, fromSpec, toSpec)
-      .then((data) => {
-        if (!live) return;
-        setResult({ key, data });
-        setLoading(false);
-      })
-      .catch((e) => {
-        if (!live) return;
-        setError(errorMessage(e));
-        setLoading(false);
-      });
-    return () => {
-      live = false;
-    };
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [draftId, key, attempt]);
 
   const go = (from: string, to: string) => navigate(reviewPath(draftId, "compare", { from, to }));
 
@@ -154,9 +127,9 @@ export function Compare(props: { ctx: ReviewContext }) {
         onSwap={() => fromSpec && go(toSpec, fromSpec)}
         canSwap={!!fromSpec}
       />
-      <ReviewError message={error} onRetry={() => setAttempt((n) => n + 1)} />
-      {loading && <Loading>Comparing the two versions…</Loading>}
-      {result && !error && <CompareBody ctx={ctx} data={result.data} stale={loading || result.key !== key} />}
+      <ReviewError message={error} onRetry={retry} />
+      {(loading || (!fromSpec && !error)) && <Loading>Comparing the two versions…</Loading>}
+      {result && !error && <CompareBody ctx={ctx} data={result.value} stale={loading || result.key !== key} />}
     </div>
   );
 }
@@ -223,19 +196,7 @@ function ComparePickers(props: {
             <label for={`compare-${which}-at`}>
               Date and time <span class="muted">(UTC)</span>
             </label>
-            <input
-              id={`compare-${which}-at`}
-              data-testid={`compare-${which}-at`}
-              class="time-input"
-              type="text"
-              inputMode="numeric"
-              autoComplete="off"
-              spellcheck={false}
-              placeholder="YYYY-MM-DDTHH:MM"
-              value={value.typed}
-              aria-invalid={invalid === which ? "true" : undefined}
-              onInput={(e) => set({ ...value, typed: (e.target as HTMLInputElement).value })}
-            />
+            <TimeInput id={`compare-${which}-at`} testid={`compare-${which}-at`} value={value.typed} invalid={invalid === which} onInput={(typed) => set({ ...value, typed })} />
           </span>
         )}
       </fieldset>

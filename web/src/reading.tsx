@@ -2,7 +2,6 @@
 // now — the title, the preamble, every element's label and text, and the
 // consensus annex as the ledger stood then.
 
-import { useEffect, useState } from "preact/hooks";
 import { api, type AnnexElement, type AnnexPosition, type Reading as ReadingData, type VersionChoice } from "./api";
 import type { Palette } from "./colours";
 import { CELL_SYMBOL, STANCE_LABEL, STATUS_WORDS, type CellPosition } from "./format";
@@ -16,8 +15,8 @@ import {
   choiceOf,
   choiceParams,
   choiceSpec,
-  errorMessage,
   reviewPath,
+  useLoaded,
   utcTime,
   type ReviewContext,
 } from "./review";
@@ -26,43 +25,18 @@ export function Reading(props: { ctx: ReviewContext }) {
   const { ctx } = props;
   const { draftId, navigate } = ctx;
   const choice = choiceOf(new URLSearchParams(ctx.search));
-  const key = JSON.stringify(choice);
-  const [data, setData] = useState<{ key: string; reading: ReadingData } | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const [loading, setLoading] = useState(true);
-  const [attempt, setAttempt] = useState(0);
-
-  useEffect(() => {
-    let live = true;
-    setLoading(true);
-    setError(null);
-    api
-      .read(draftId, choice)
-      .then((r) => {
-        if (!live) return;
-        setData({ key, reading: r });
-        setLoading(false);
-      })
-      .catch((e) => {
-        if (!live) return;
-        setError(errorMessage(e));
-        setLoading(false);
-      });
-    return () => {
-      live = false;
-    };
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [draftId, key, attempt]);
+  const key = JSON.stringify([draftId, choice]);
+  const { result, loading, error, retry } = useLoaded(key, () => api.read(draftId, choice));
 
   const choose = (c: VersionChoice) => navigate(reviewPath(draftId, "read", choiceParams(c)));
-  const reading = data?.key === key ? data.reading : null;
+  const reading = result?.key === key ? result.value : null;
 
   return (
     <div class="reading-view">
       <div class="review-toolbar">
         <VersionPicker versions={ctx.versions} choice={choice} onChoose={choose} submitLabel="Read at this time" idPrefix="pick" />
       </div>
-      <ReviewError message={error} onRetry={() => setAttempt((n) => n + 1)} />
+      <ReviewError message={error} onRetry={retry} />
       {loading && <Loading>Reading the draft{choice.version ? ` at ${choice.version}` : choice.at ? ` at ${utcTime(choice.at)}` : ""}…</Loading>}
       {reading && !error && <ReadingBody ctx={ctx} reading={reading} choice={choice} stale={loading} />}
     </div>

@@ -221,6 +221,55 @@ export function errorMessage(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
+/** What a view loaded for its choices (`key`): the last answer (for
+ *  whatever key; compare `result.key` with the current one to know whether
+ *  it is stale), whether a load is under way, its error, and a retry. No key:
+ *  nothing to load. `load` runs whenever the key changes or on retry. */
+export function useLoaded<T>(key: string | null, load: () => Promise<T>) {
+  const [result, setResult] = useState<{ key: string; value: T } | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [loading, setLoading] = useState(key !== null);
+  const [attempt, setAttempt] = useState(0);
+  useEffect(() => {
+    if (key === null) {
+      setLoading(false);
+      return;
+    }
+    let live = true;
+    setLoading(true);
+    setError(null);
+    load()
+      .then((value) => live && setResult({ key, value }))
+      .catch((e) => live && setError(errorMessage(e)))
+      .finally(() => live && setLoading(false));
+    return () => {
+      live = false;
+    };
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [key, attempt]);
+  return { result, loading, error, setError, retry: () => setAttempt((n) => n + 1) };
+}
+
+/** A UTC date and time typed as text (a browser's picker shows local time). */
+export function TimeInput(props: { id: string; testid: string; value: string; invalid: boolean; describedBy?: string; onInput: (value: string) => void }) {
+  return (
+    <input
+      id={props.id}
+      data-testid={props.testid}
+      class="time-input"
+      type="text"
+      inputMode="numeric"
+      autoComplete="off"
+      spellcheck={false}
+      placeholder="YYYY-MM-DDTHH:MM"
+      value={props.value}
+      aria-invalid={props.invalid ? "true" : undefined}
+      aria-describedby={props.describedBy}
+      onInput={(e) => props.onInput((e.target as HTMLInputElement).value)}
+    />
+  );
+}
+
 export function Loading(props: { children: ComponentChildren }) {
   return (
     <p class="review-loading" role="status" aria-live="polite">
@@ -291,20 +340,7 @@ export function VersionPicker(props: {
           or a date and time <span class="muted">(UTC)</span>
         </label>
         <span class="picker-row">
-          <input
-            id={`${id}-at`}
-            class="time-input"
-            data-testid="pick-at"
-            type="text"
-            inputMode="numeric"
-            autoComplete="off"
-            spellcheck={false}
-            placeholder="YYYY-MM-DDTHH:MM"
-            value={typed}
-            aria-invalid={invalid ? "true" : undefined}
-            aria-describedby={`${id}-at-hint`}
-            onInput={(e) => setTyped((e.target as HTMLInputElement).value)}
-          />
+          <TimeInput id={`${id}-at`} testid="pick-at" value={typed} invalid={!!invalid} describedBy={`${id}-at-hint`} onInput={setTyped} />
           <button type="submit" class="compact" data-testid="pick-at-submit">
             {props.submitLabel}
           </button>

@@ -14,6 +14,7 @@ import {
   Link,
   Loading,
   ReviewError,
+  TimeInput,
   clockTime,
   dayName,
   errorMessage,
@@ -303,39 +304,13 @@ function Filters(props: {
         <label for="filter-from">
           From <span class="muted">(UTC)</span>
         </label>
-        <input
-          id="filter-from"
-          data-testid="filter-from"
-          class="time-input"
-          type="text"
-          inputMode="numeric"
-          autoComplete="off"
-          spellcheck={false}
-          placeholder="YYYY-MM-DDTHH:MM"
-          value={from}
-          aria-invalid={invalid === "from" || invalid === "order" ? "true" : undefined}
-          aria-describedby="filter-time-hint"
-          onInput={(e) => setFrom((e.target as HTMLInputElement).value)}
-        />
+        <TimeInput id="filter-from" testid="filter-from" value={from} invalid={invalid === "from" || invalid === "order"} describedBy="filter-time-hint" onInput={setFrom} />
       </div>
       <div class="filter-field filter-time">
         <label for="filter-to">
           Until <span class="muted">(UTC, not included)</span>
         </label>
-        <input
-          id="filter-to"
-          data-testid="filter-to"
-          class="time-input"
-          type="text"
-          inputMode="numeric"
-          autoComplete="off"
-          spellcheck={false}
-          placeholder="YYYY-MM-DDTHH:MM"
-          value={to}
-          aria-invalid={invalid === "to" || invalid === "order" ? "true" : undefined}
-          aria-describedby="filter-time-hint"
-          onInput={(e) => setTo((e.target as HTMLInputElement).value)}
-        />
+        <TimeInput id="filter-to" testid="filter-to" value={to} invalid={invalid === "to" || invalid === "order"} describedBy="filter-time-hint" onInput={setTo} />
       </div>
       <div class="filter-buttons">
         <button type="submit" class="compact" data-testid="filter-apply">
@@ -416,6 +391,16 @@ class TimelinePage extends Component<PageProps> {
     return <>{out}</>;
   }
 }
+
+/** Chair actions on an element that read "<chair> <verb> <element>". */
+const CHAIR_ACTS: Record<string, string> = {
+  element_archived: "archived",
+  element_restored: "restored",
+  silence_started: "started the silence procedure on",
+  silence_cancelled: "cancelled the silence procedure on",
+  element_adopted: "adopted",
+  element_reopened: "reopened",
+};
 
 function bySilence(item: HistoryItem): item is PositionItem {
   return item.kind === "position" && item.by_silence;
@@ -636,26 +621,17 @@ function EventEntry(props: { item: EventItem; label: string }) {
       break;
     }
     case "element_archived":
-      sentence = (
-        <>
-          {by ?? "A chair"} archived {el}
-        </>
-      );
-      break;
     case "element_restored":
-      sentence = (
-        <>
-          {by ?? "A chair"} restored {el}
-        </>
-      );
-      break;
     case "silence_started":
+    case "silence_cancelled":
+    case "element_adopted":
+    case "element_reopened":
       sentence = (
         <>
-          {by ?? "A chair"} started the silence procedure on {el}
+          {by ?? "A chair"} {CHAIR_ACTS[item.type]} {el}
         </>
       );
-      if (typeof d.deadline === "number" || typeof d.deadline === "string") detail = `Deadline: ${utcTime(d.deadline)}`;
+      if (item.type === "silence_started" && (typeof d.deadline === "number" || typeof d.deadline === "string")) detail = `Deadline: ${utcTime(d.deadline)}`;
       break;
     case "silence_broken":
       sentence = (
@@ -669,27 +645,6 @@ function EventEntry(props: { item: EventItem; label: string }) {
     case "silence_fired":
       sentence = <>The silence on {el} ended with no objection: agreed by silence</>;
       if (typeof d.recorded === "number") detail = `${plural(d.recorded, "position")} recorded by silence`;
-      break;
-    case "silence_cancelled":
-      sentence = (
-        <>
-          {by ?? "A chair"} cancelled the silence procedure on {el}
-        </>
-      );
-      break;
-    case "element_adopted":
-      sentence = (
-        <>
-          {by ?? "A chair"} adopted {el}
-        </>
-      );
-      break;
-    case "element_reopened":
-      sentence = (
-        <>
-          {by ?? "A chair"} reopened {el}
-        </>
-      );
       break;
     case "version_named":
       sentence = (
