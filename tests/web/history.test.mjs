@@ -261,6 +261,19 @@ test("reviewers follow the history: timeline, reading, compare, attribution, sha
     const unhcrOnA = await rpage.locator(tid("timeline-item")).evaluateAll((items) => items.map((i) => i.dataset.kind));
     assert.deepEqual(unhcrOnA, ["revision", "revision"], "UNHCR's revisions of (a) only");
     await shot(rpage, "history-timeline-filtered");
+    // A time range: from Rev.1 on (typed in UTC), everything after it only.
+    await rpage.locator(tid("filter-clear")).click();
+    await until("the filters to clear", async () => new URL(rpage.url()).search === "");
+    const rev1At = (await apiJson(`/api/v1/drafts/${draftId}/versions`)).versions[0].created_at;
+    await rpage.locator(tid("filter-from")).fill(rev1At.replace(/Z$/, ""));
+    await rpage.locator(tid("filter-apply")).click();
+    await until("the URL to hold the time range", async () => new URL(rpage.url()).searchParams.get("from") !== null);
+    await loadAll(rpage);
+    const since = await rpage.locator(tid("timeline-item")).evaluateAll((items) => items.map((i) => [i.dataset.kind, i.dataset.at]));
+    const sinceExpected = await apiTimeline(draftId, `from=${rev1At}`);
+    assert.equal(since.length, sinceExpected.length, "the items from Rev.1 on");
+    assert.ok(since.length > 0 && since.every(([, at]) => at >= rev1At), JSON.stringify(since));
+    assert.equal(since[0][0], "event", "Rev.1 itself opens the range");
 
     // --- Reading at Rev.1 (picked in the reading view).
     await rpage.locator(tid("nav-read")).click();
