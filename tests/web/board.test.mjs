@@ -56,6 +56,8 @@ const CHAIR_CONTROLS = [
   "adopt-element",
   "reopen-element",
   "adopt-draft",
+  "name-version-input",
+  "name-version-submit",
   "structure",
   "add-element-label",
   "add-element-submit",

@@ -13,6 +13,7 @@
 //
 // tests/e2e.rs runs this file last, on its own: it moves the consensus clock
 // on by minutes.
+import { readFile } from "node:fs/promises";
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
@@ -293,6 +294,13 @@ test("reviewers follow the history: timeline, reading, compare, attribution, sha
       .evaluateAll((cells) => cells.map((c) => [c.dataset.entity, c.dataset.position]));
     assert.deepEqual(annexB, [["IOM", "none"], ["ILO", "none"], ["UNHCR", "none"]]);
     await shot(rpage, "history-read-rev1");
+    // Rev.1 downloads as the API exports it.
+    const [download] = await Promise.all([rpage.waitForEvent("download"), rpage.locator(tid("export-md")).click()]);
+    const downloaded = await readFile(await download.path(), "utf8");
+    const exported = await api("GET", `/api/v1/drafts/${draftId}/export?format=md&version=Rev.1`);
+    assert.equal(exported.status, 200);
+    assert.equal(downloaded, exported.text, "the download is Rev.1's Markdown export");
+    assert.ok(downloaded.includes("Member States should closely cooperate."), downloaded);
     // Now, for contrast: (a) has the later text, (b) is adopted.
     await rpage.locator(tid("pick-version")).selectOption("");
     await rpage.locator(`${tid("reading")}[data-version-label="current"]`).waitFor({ timeout: 20000 });
@@ -393,5 +401,17 @@ test("reviewers follow the history: timeline, reading, compare, attribution, sha
     assert.deepEqual(sharedDiff, diffA, "the shared link shows the same comparison");
     assert.equal(await other.page.locator(`${tid("compare")}`).getAttribute("data-to-label"), "current");
     await shot(other.page, "history-compare-shared");
+
+    // --- The chair names Rev.2 on the board; it is a landmark at once.
+    await other.page.goto(`${base}${draftPath}/board`);
+    await other.page.locator(tid("name-version-input")).fill("Rev.2");
+    await other.page.locator(tid("name-version-submit")).click();
+    await other.page.locator(tid("board-feedback", { "data-state": "ok" })).waitFor({ timeout: 20000 });
+    const names = (await apiJson(`/api/v1/drafts/${draftId}/versions`)).versions.map((v) => v.name);
+    assert.deepEqual(names, ["Rev.1", "Rev.2"]);
+    await rpage.goto(`${base}${draftPath}/history`);
+    await loadAll(rpage);
+    await rpage.locator(tid("timeline-item", { "data-version": "Rev.2" })).waitFor({ timeout: 20000 });
+    await rpage.locator(tid("version-link", { "data-version": "Rev.2" })).waitFor({ timeout: 20000 });
   });
 });

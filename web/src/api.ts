@@ -426,6 +426,8 @@ export const api = {
     ),
   adoptDraft: (draft: string, name: string | null) =>
     call<{ version: { name: string; created_at: string } }>("POST", `/api/v1/drafts/${encodeURIComponent(draft)}/adopt`, { name }),
+  nameVersion: (draft: string, name: string) =>
+    call<NamedVersion>("POST", `/api/v1/drafts/${encodeURIComponent(draft)}/versions`, { name }),
 
   // ---- chairs: structure
   updateDraft: (draft: string, patch: { title?: string; preamble?: string }) =>
@@ -444,6 +446,9 @@ export const api = {
     call<HistoryPage>("GET", `/api/v1/drafts/${encodeURIComponent(draft)}/history${query({ ...filters, cursor, limit })}`),
   historyPeople: (draft: string) => call<{ people: Person[] }>("GET", `/api/v1/drafts/${encodeURIComponent(draft)}/history/people`),
   versions: (draft: string) => call<{ versions: NamedVersion[]; server_time: string }>("GET", `/api/v1/drafts/${encodeURIComponent(draft)}/versions`),
+  /** The address of an export of the draft at a version (a download). */
+  exportUrl: (draft: string, format: "md" | "html" | "akn", choice: VersionChoice) =>
+    `/api/v1/drafts/${encodeURIComponent(draft)}/export${query({ format, version: choice.version, at: choice.at })}`,
   read: (draft: string, choice: VersionChoice) =>
     call<Reading>("GET", `/api/v1/drafts/${encodeURIComponent(draft)}/read${query({ version: choice.version, at: choice.at })}`),
   /** `from`/`to`: "now", "name:NAME" or "at:ISO". */

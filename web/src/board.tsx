@@ -1434,6 +1434,7 @@ function ProcedurePanel(props: {
     if (!edited.current) setDeadlineValue(utcInputValue(roundUp(Date.now() + props.offset + 65 * 60_000)));
   }, [props.offset]);
   const [name, setName] = useState("");
+  const [versionName, setVersionName] = useState("");
   const now = useServerNow(props.offset);
   const statusAt = (id: string) => statusOf(consensus[id], props.report, id);
   const chosen = elements.filter((e) => props.selected.has(e.id) && !silenceBlock(statusAt(e.id)));
@@ -1623,6 +1624,50 @@ function ProcedurePanel(props: {
               </div>
             </>
           )}
+        </form>
+
+        <form
+          class="adopt-form"
+          onSubmit={(e) => {
+            e.preventDefault();
+            const wanted = versionName.trim();
+            if (!wanted) return;
+            void actions.run(
+              "name-version",
+              async () => {
+                const v = await api.nameVersion(draftId, wanted);
+                setVersionName("");
+                return `The draft as it stands now is recorded as “${v.name}”: reviewers find it on the timeline.`;
+              },
+              "Could not name the version",
+            );
+          }}
+        >
+          <h3>Name this version</h3>
+          <p class="muted" id="name-version-why">
+            Records the whole draft as it stands now (for instance “Rev.2”), to read, compare and export later.
+          </p>
+          <div class="deadline-row">
+            <label for="name-version-input" class="inline">
+              Version name
+            </label>
+            <input
+              id="name-version-input"
+              data-testid="name-version-input"
+              value={versionName}
+              placeholder="Rev.2"
+              maxLength={200}
+              onInput={(e) => setVersionName((e.target as HTMLInputElement).value)}
+            />
+            <button
+              type="submit"
+              data-testid="name-version-submit"
+              aria-disabled={!versionName.trim() || actions.busy ? "true" : undefined}
+              aria-describedby="name-version-why"
+            >
+              Name the version
+            </button>
+          </div>
         </form>
       </div>
     </section>

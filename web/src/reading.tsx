@@ -84,6 +84,18 @@ function ReadingBody(props: { ctx: ReviewContext; reading: ReadingData; choice: 
             </Link>
           )}
         </p>
+        <p class="banner-links" data-testid="export-links">
+          Download {isNow ? "the draft now" : "this version"}:{" "}
+          <a href={api.exportUrl(draftId, "md", choice)} download data-testid="export-md">
+            Markdown
+          </a>{" "}
+          <a href={api.exportUrl(draftId, "html", choice)} target="_blank" rel="noopener" data-testid="export-html">
+            Printable page
+          </a>{" "}
+          <a href={api.exportUrl(draftId, "akn", choice)} download data-testid="export-akn">
+            Akoma Ntoso XML
+          </a>
+        </p>
       </div>
 
       <h2 class="reading-title" data-testid="reading-title">
