@@ -362,6 +362,40 @@ async fn history_reads_compares_and_attributes(db: Db) {
             .any(|d| d["user_name"] == "carol" && d["text"] == "safe"),
         "{attribution}"
     );
+    // At Rev.1: the text of then, without Carol's later deletion; at the
+    // current heads given explicitly, the same as now.
+    let at_rev1 = s
+        .get(&format!(
+            "/api/v1/drafts/{}/elements/{element_id}/attribution?version=Rev.1",
+            s.draft
+        ))
+        .await;
+    assert_eq!(at_rev1["text"], rev1_text);
+    let joined: String = at_rev1["spans"]
+        .as_array()
+        .expect("spans")
+        .iter()
+        .map(|s| s["text"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(joined, rev1_text);
+    assert!(
+        !at_rev1["deletions"]
+            .as_array()
+            .expect("deletions")
+            .iter()
+            .any(|d| d["user_name"] == "carol"),
+        "{at_rev1}"
+    );
+    let by_heads = s
+        .get(&format!(
+            "/api/v1/drafts/{}/elements/{element_id}/attribution?heads={}",
+            s.draft,
+            urlencode(&heads_q)
+        ))
+        .await;
+    for key in ["text", "spans", "deletions"] {
+        assert_eq!(by_heads[key], attribution[key], "{key}");
+    }
 
     // Chairs' structure edits follow the server's clock too: a rename an
     // hour on (on the test clock) comes after everything before it.

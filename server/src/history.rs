@@ -690,10 +690,19 @@ fn attribute_doc(
     let chars = authorship::char_ops(d, &text, Some(&heads)).map_err(|e| e.to_string())?;
     let spans = authorship::runs(chars.iter().map(|c| (c.ch.clone(), authors.of(&c.op.1))));
     let full: String = chars.iter().map(|c| c.ch.as_str()).collect();
-    // Deletions by the changes up to the version, in document order per author.
-    let changes: Vec<automerge::Change> = match d.fork_at(&heads) {
-        Ok(at) => at.get_changes(&[]),
-        Err(e) => return Err(e.to_string()),
+    // Deletions by the changes up to the version, in document order per
+    // author (the document itself when the version is now: forking replays
+    // every change).
+    let mut now = d.get_heads();
+    now.sort();
+    let mut at = heads.clone();
+    at.sort();
+    let changes: Vec<automerge::Change> = if at == now {
+        d.get_changes(&[])
+    } else {
+        d.fork_at(&heads)
+            .map_err(|e| e.to_string())?
+            .get_changes(&[])
     };
     let values = authorship::insertions(&changes);
     let deleted = authorship::deletions(&changes);
