@@ -669,12 +669,7 @@ async fn the_index_document_shows_consensus_live() {
         let path = id.clone();
         watcher
             .wait_until(&index, "the objection in the index", move |d| {
-                let Ok(Some((_, obj))) =
-                    automerge::ReadDoc::get(&d.doc, automerge::ROOT, "consensus")
-                else {
-                    return false;
-                };
-                let value = accord_model::to_json(&d.doc, &obj).unwrap_or_default();
+                let value = projection(&d.doc);
                 value["elements"][&path]["status"] == "objected"
                     && value["elements"][&path]["positions"]["UNICEF"]["note"] == "children omitted"
             })
@@ -688,18 +683,21 @@ async fn the_index_document_shows_consensus_live() {
         let path = id.clone();
         watcher
             .wait_until(&index, "the stale objection in the index", move |d| {
-                let Ok(Some((_, obj))) =
-                    automerge::ReadDoc::get(&d.doc, automerge::ROOT, "consensus")
-                else {
-                    return false;
-                };
-                let value = accord_model::to_json(&d.doc, &obj).unwrap_or_default();
+                let value = projection(&d.doc);
                 value["elements"][&path]["status"] == "open"
                     && value["elements"][&path]["positions"]["UNICEF"]["standing"] == "stale"
             })
             .await;
     })
     .await;
+}
+
+/// The index document's `consensus` map as JSON (null while absent).
+fn projection(doc: &impl automerge::ReadDoc) -> Value {
+    match automerge::ReadDoc::get(doc, automerge::ROOT, "consensus") {
+        Ok(Some((_, obj))) => accord_model::to_json(doc, &obj).unwrap_or_default(),
+        _ => Value::Null,
+    }
 }
 
 /// A deadline survives a restart and fires once after it.

@@ -1685,6 +1685,87 @@ function weekday(ms: number): string {
 
 // ---------------------------------------------------------------- structure
 
+/** The draft's title or preamble, shown, and edited in place on request. */
+function DraftTextField(props: { draftId: string; field: "title" | "preamble"; value: string; actions: Actions }) {
+  const { draftId, field, value, actions } = props;
+  const name = field === "title" ? "Title" : "Preamble";
+  const [editing, setEditing] = useState<string | null>(null);
+  const inputRef = useRef<HTMLInputElement & HTMLTextAreaElement>(null);
+  const editButton = useRef<HTMLButtonElement>(null);
+  useEffect(() => {
+    if (editing !== null) inputRef.current?.focus();
+  }, [editing !== null]);
+
+  const save = async () => {
+    const next = field === "title" ? (editing ?? "").trim() : (editing ?? "");
+    if (field === "title" && !next) {
+      actions.fail("A title cannot be empty.");
+      return;
+    }
+    const ok = await actions.run(
+      field,
+      async () => {
+        await api.updateDraft(draftId, { [field]: next });
+        return `${name} saved: everyone sees it now.`;
+      },
+      `Could not save the ${field}`,
+    );
+    if (ok) {
+      setEditing(null);
+      setTimeout(() => editButton.current?.focus(), 0);
+    }
+  };
+
+  if (editing === null) {
+    const edit = (
+      <button type="button" class="compact secondary" data-testid={`edit-${field}`} ref={editButton} onClick={() => setEditing(value)}>
+        Edit {field}
+      </button>
+    );
+    return field === "title" ? (
+      <p class="current">
+        <span class="muted">Title: </span>
+        {value} {edit}
+      </p>
+    ) : (
+      <div class="current">
+        <p class="preamble-small">
+          <span class="muted">Preamble: </span>
+          {value || <span class="muted">(none)</span>}
+        </p>
+        {edit}
+      </div>
+    );
+  }
+  const input = {
+    id: `${field}-input`,
+    ref: inputRef,
+    "data-testid": `${field}-input`,
+    value: editing,
+    onInput: (e: Event) => setEditing((e.target as HTMLInputElement).value),
+    onKeyDown: (e: KeyboardEvent) => e.key === "Escape" && setEditing(null),
+  };
+  return (
+    <form
+      onSubmit={(e) => {
+        e.preventDefault();
+        void save();
+      }}
+    >
+      <label for={`${field}-input`}>{name}</label>
+      {field === "title" ? <input {...input} maxLength={500} required /> : <textarea {...input} rows={4} />}
+      <div class="form-buttons">
+        <button type="submit" class="compact primary" data-testid={`${field}-submit`} aria-disabled={actions.busy ? "true" : undefined}>
+          Save {field}
+        </button>
+        <button type="button" class="compact secondary" onClick={() => setEditing(null)}>
+          Cancel
+        </button>
+      </div>
+    </form>
+  );
+}
+
 function StructurePanel(props: {
   draftId: string;
   title: string;
@@ -1695,56 +1776,9 @@ function StructurePanel(props: {
   afterChange: () => Promise<void>;
 }) {
   const { draftId, actions, elements } = props;
-  const [editTitle, setEditTitle] = useState<string | null>(null);
-  const [editPreamble, setEditPreamble] = useState<string | null>(null);
   const [label, setLabel] = useState("");
   const [text, setText] = useState("");
   const [where, setWhere] = useState("end");
-  const titleRef = useRef<HTMLInputElement>(null);
-  const preambleRef = useRef<HTMLTextAreaElement>(null);
-  const editTitleBtn = useRef<HTMLButtonElement>(null);
-  const editPreambleBtn = useRef<HTMLButtonElement>(null);
-
-  useEffect(() => {
-    if (editTitle !== null) titleRef.current?.focus();
-  }, [editTitle !== null]);
-  useEffect(() => {
-    if (editPreamble !== null) preambleRef.current?.focus();
-  }, [editPreamble !== null]);
-
-  const saveTitle = async () => {
-    const next = (editTitle ?? "").trim();
-    if (!next) {
-      actions.fail("A title cannot be empty.");
-      return;
-    }
-    const ok = await actions.run(
-      "title",
-      async () => {
-        await api.updateDraft(draftId, { title: next });
-        return "Title saved: everyone sees it now.";
-      },
-      "Could not save the title",
-    );
-    if (ok) {
-      setEditTitle(null);
-      setTimeout(() => editTitleBtn.current?.focus(), 0);
-    }
-  };
-  const savePreamble = async () => {
-    const ok = await actions.run(
-      "preamble",
-      async () => {
-        await api.updateDraft(draftId, { preamble: editPreamble ?? "" });
-        return "Preamble saved: everyone sees it now.";
-      },
-      "Could not save the preamble",
-    );
-    if (ok) {
-      setEditPreamble(null);
-      setTimeout(() => editPreambleBtn.current?.focus(), 0);
-    }
-  };
   const add = async () => {
     const l = label.trim();
     if (!l) {
@@ -1773,79 +1807,8 @@ function StructurePanel(props: {
       <div class="structure-grid">
         <div class="structure-box">
           <h3>Title and preamble</h3>
-          {editTitle === null ? (
-            <p class="current">
-              <span class="muted">Title: </span>
-              {props.title}{" "}
-              <button type="button" class="compact secondary" data-testid="edit-title" ref={editTitleBtn} onClick={() => setEditTitle(props.title)}>
-                Edit title
-              </button>
-            </p>
-          ) : (
-            <form
-              onSubmit={(e) => {
-                e.preventDefault();
-                void saveTitle();
-              }}
-            >
-              <label for="title-input">Title</label>
-              <input
-                id="title-input"
-                ref={titleRef}
-                data-testid="title-input"
-                value={editTitle}
-                maxLength={500}
-                required
-                onInput={(e) => setEditTitle((e.target as HTMLInputElement).value)}
-                onKeyDown={(e) => e.key === "Escape" && setEditTitle(null)}
-              />
-              <div class="form-buttons">
-                <button type="submit" class="compact primary" data-testid="title-submit" aria-disabled={actions.busy ? "true" : undefined}>
-                  Save title
-                </button>
-                <button type="button" class="compact secondary" onClick={() => setEditTitle(null)}>
-                  Cancel
-                </button>
-              </div>
-            </form>
-          )}
-          {editPreamble === null ? (
-            <div class="current">
-              <p class="preamble-small">
-                <span class="muted">Preamble: </span>
-                {props.preamble || <span class="muted">(none)</span>}
-              </p>
-              <button type="button" class="compact secondary" data-testid="edit-preamble" ref={editPreambleBtn} onClick={() => setEditPreamble(props.preamble)}>
-                Edit preamble
-              </button>
-            </div>
-          ) : (
-            <form
-              onSubmit={(e) => {
-                e.preventDefault();
-                void savePreamble();
-              }}
-            >
-              <label for="preamble-input">Preamble</label>
-              <textarea
-                id="preamble-input"
-                ref={preambleRef}
-                data-testid="preamble-input"
-                rows={4}
-                value={editPreamble}
-                onInput={(e) => setEditPreamble((e.target as HTMLTextAreaElement).value)}
-                onKeyDown={(e) => e.key === "Escape" && setEditPreamble(null)}
-              />
-              <div class="form-buttons">
-                <button type="submit" class="compact primary" data-testid="preamble-submit" aria-disabled={actions.busy ? "true" : undefined}>
-                  Save preamble
-                </button>
-                <button type="button" class="compact secondary" onClick={() => setEditPreamble(null)}>
-                  Cancel
-                </button>
-              </div>
-            </form>
-          )}
+          <DraftTextField draftId={draftId} field="title" value={props.title} actions={actions} />
+          <DraftTextField draftId={draftId} field="preamble" value={props.preamble} actions={actions} />
         </div>
 
         <form
