@@ -529,6 +529,20 @@ impl TestServer {
             .await
     }
 
+    /// Moves the server's test clock (`--test-clock`) on by `secs`, as the
+    /// chair holding `token`.
+    pub async fn advance_clock(&self, token: &str, secs: i64) {
+        let resp = self
+            .request(
+                "POST",
+                "/api/v1/test/clock",
+                Some(token),
+                Some(&serde_json::json!({ "advance_secs": secs })),
+            )
+            .await;
+        assert_eq!(resp.status, 200, "moving the clock: {}", resp.body);
+    }
+
     /// A new user signed in: their session token.
     pub async fn session_for(&self, name: &str, role: &str, entity: Option<&str>) -> String {
         let invite = self.add_user(name, role, entity).await;

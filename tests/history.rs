@@ -29,16 +29,7 @@ impl Setup {
     }
 
     async fn advance(&self, secs: i64) {
-        let resp = self
-            .server
-            .request(
-                "POST",
-                "/api/v1/test/clock",
-                Some(&self.chair),
-                Some(&json!({ "advance_secs": secs })),
-            )
-            .await;
-        assert_eq!(resp.status, 200, "{}", resp.body);
+        self.server.advance_clock(&self.chair, secs).await;
     }
 
     async fn get(&self, path: &str) -> Value {

@@ -256,6 +256,29 @@ pub async fn stored_texts(
     Ok(texts)
 }
 
+/// The draft's participating entities (code, name) and its ledger, up to
+/// time `until` (inclusive) when given.
+pub async fn participants_and_ledger(
+    store: &accord_store::Store,
+    draft_id: &str,
+    until: Option<i64>,
+) -> Result<(Vec<(String, String)>, Vec<PositionEntry>), accord_store::Error> {
+    let participants = store
+        .draft_entities(draft_id)
+        .await?
+        .into_iter()
+        .map(|e| (e.code, e.name))
+        .collect();
+    let ledger = store
+        .positions(draft_id)
+        .await?
+        .into_iter()
+        .filter(|p| until.is_none_or(|until| p.at <= until))
+        .filter_map(ledger_entry)
+        .collect();
+    Ok((participants, ledger))
+}
+
 /// A draft's facts around the given texts.
 pub async fn gather_with(
     store: &accord_store::Store,
@@ -263,18 +286,7 @@ pub async fn gather_with(
     elements: Vec<ElementRow>,
     texts: HashMap<String, ElementText>,
 ) -> Result<DraftFacts, accord_store::Error> {
-    let participants = store
-        .draft_entities(&draft.id)
-        .await?
-        .into_iter()
-        .map(|e| (e.code, e.name))
-        .collect();
-    let ledger = store
-        .positions(&draft.id)
-        .await?
-        .into_iter()
-        .filter_map(ledger_entry)
-        .collect::<Vec<_>>();
+    let (participants, ledger) = participants_and_ledger(store, &draft.id, None).await?;
     let mut silences = HashMap::new();
     let mut ended_silences: HashMap<String, SilenceRow> = HashMap::new();
     // Newest first: the first ended one per element is the latest.

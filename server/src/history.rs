@@ -316,19 +316,8 @@ impl ConsensusAt {
         draft: &DraftRow,
         at: i64,
     ) -> Result<Self, ApiError> {
-        let participants = store
-            .draft_entities(&draft.id)
-            .await?
-            .into_iter()
-            .map(|e| (e.code, e.name))
-            .collect();
-        let ledger = store
-            .positions(&draft.id)
-            .await?
-            .into_iter()
-            .filter(|p| p.at <= at)
-            .filter_map(crate::consensus::ledger_entry)
-            .collect();
+        let (participants, ledger) =
+            crate::consensus::participants_and_ledger(store, &draft.id, Some(at)).await?;
         Ok(Self {
             at,
             participants,
