@@ -916,14 +916,22 @@ pub async fn cancel_silence(
     Ok(Json(json!({ "cancelled": cancelled })))
 }
 
+/// The lock an adopted element holds: its adopted text.
+fn adopted_lock(label: &str, text: String) -> Lock {
+    Lock {
+        text,
+        message: format!("{label} has been adopted: your edit was undone"),
+    }
+}
+
 /// Lifts an element's lock unless it is still adopted.
 async fn unlock(app: &AppState, facts: &DraftFacts, element_id: &str) -> Result<(), ApiError> {
     let element = facts.element(element_id)?;
     let doc: DocumentId = element.doc_id.parse().map_err(ApiError::internal)?;
-    let lock = facts.adoptions.get(element_id).map(|a| Lock {
-        text: a.text.clone(),
-        message: format!("{} has been adopted: your edit was undone", element.label),
-    });
+    let lock = facts
+        .adoptions
+        .get(element_id)
+        .map(|a| adopted_lock(&element.label, a.text.clone()));
     app.docs.set_lock(doc, lock).await?;
     Ok(())
 }
@@ -961,13 +969,7 @@ pub async fn adopt_element(
             .await?;
         let doc: DocumentId = element.doc_id.parse().map_err(ApiError::internal)?;
         app.docs
-            .set_lock(
-                doc,
-                Some(Lock {
-                    text: text.text,
-                    message: format!("{} has been adopted: your edit was undone", element.label),
-                }),
-            )
+            .set_lock(doc, Some(adopted_lock(&element.label, text.text)))
             .await?;
         Ok(())
     })

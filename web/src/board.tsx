@@ -1049,13 +1049,7 @@ function BoardElement(props: {
                       Proposed wording: “{p.wording}”
                     </span>
                   )}
-                  {!props.projector && (
-                    <span class="muted be-by">
-                      {" "}
-                      — {p.user_name ?? "a delegate"}
-                      {p.at ? `, ${utc(p.at)}` : ""}
-                    </span>
-                  )}
+                  {!props.projector && <ByLine p={p} />}
                 </li>
               ))}
             </ul>
@@ -1077,13 +1071,7 @@ function BoardElement(props: {
               {t.reservations.map(([code, p]) => (
                 <li key={code}>
                   <strong>{code}</strong>: “{p.note ?? ""}”
-                  {!props.projector && (
-                    <span class="muted">
-                      {" "}
-                      — {p.user_name ?? "a delegate"}
-                      {p.at ? `, ${utc(p.at)}` : ""}
-                    </span>
-                  )}
+                  <ByLine p={p} />
                 </li>
               ))}
             </ul>
@@ -1671,6 +1659,17 @@ function ProcedurePanel(props: {
         </form>
       </div>
     </section>
+  );
+}
+
+/** "— who, when" after a position on an element's panel. */
+function ByLine(props: { p: { user_name: string | null; at: number | null } }) {
+  return (
+    <span class="muted be-by">
+      {" "}
+      — {props.p.user_name ?? "a delegate"}
+      {props.p.at ? `, ${utc(props.p.at)}` : ""}
+    </span>
   );
 }
 
