@@ -32,6 +32,19 @@ async function until(what, predicate, ms = 15000) {
   }
 }
 
+/**
+ * The document at `url`, once synced. The stock websocket adapter calls
+ * itself ready after 1 s even when it has not connected yet (a loaded
+ * machine), and a find with no peer then reports "unavailable"; the handle
+ * still becomes ready when the server answers, so wait for that (as the web
+ * app does).
+ */
+async function findReady(repo, url) {
+  const handle = await repo.find(url, { allowableStates: ["ready", "unavailable"] });
+  await until(`${url} to sync`, () => handle.isReady());
+  return handle;
+}
+
 async function shutdown(...repos) {
   for (const repo of repos) await repo.shutdown();
 }
@@ -42,8 +55,8 @@ test("two stock clients edit an element and converge through the server", async 
   const alice = client();
   const bob = client();
   try {
-    const a = await alice.find(element.doc_url);
-    const b = await bob.find(element.doc_url);
+    const a = await findReady(alice, element.doc_url);
+    const b = await findReady(bob, element.doc_url);
     assert.equal(a.doc().text, element.text);
     assert.equal(b.doc().text, element.text);
 
@@ -67,7 +80,7 @@ test("two stock clients edit an element and converge through the server", async 
     // A third client joining later gets the full state.
     const carol = client();
     try {
-      const c = await carol.find(element.doc_url);
+      const c = await findReady(carol, element.doc_url);
       await until("carol to get the full text", () => c.doc().text === a.doc().text);
     } finally {
       await shutdown(carol);
@@ -81,7 +94,7 @@ test("the index document lists the elements and is served read-only", async () =
   const [draft] = await (await api(`/api/v1/drafts`)).json();
   const repo = client();
   try {
-    const index = await repo.find(draft.index_url);
+    const index = await findReady(repo, draft.index_url);
     const doc = index.doc();
     assert.equal(doc.title, draft.title);
     assert.deepEqual(doc.elements.map((e) => e.doc), draft.elements.map((e) => e.doc_url));
@@ -91,8 +104,11 @@ test("the index document lists the elements and is served read-only", async () =
 });
 
 test("a document the server never created is unavailable", async () => {
+  const [draft] = await (await api(`/api/v1/drafts`)).json();
   const repo = client();
   try {
+    // Connected first, so "unavailable" is the server's answer.
+    await findReady(repo, draft.index_url);
     // A fresh random id: valid, but the server never created it.
     await assert.rejects(repo.find(generateAutomergeUrl()), /unavailable/i);
   } finally {
@@ -105,7 +121,7 @@ test("four stock clients typing at once converge with each other and the server"
   const element = draft.elements[2];
   const repos = [client(), client(), client(), client()];
   try {
-    const handles = await Promise.all(repos.map((r) => r.find(element.doc_url)));
+    const handles = await Promise.all(repos.map((r) => findReady(r, element.doc_url)));
     const typist = async (handle, n) => {
       for (let i = 0; i < 60; i++) {
         handle.change((d) => {
