@@ -35,6 +35,8 @@ use automerge::legacy::{ObjectId, OpId, OpType};
 use automerge::sync::{self, SyncDoc};
 use automerge::{ActorId, Automerge, Change, ChangeHash, ObjId, ReadDoc, ScalarValue};
 
+use crate::chunks::{self, Budget, Kind, ScanError};
+
 /// The connection a message came from. Peers are routed by connection, never
 /// by the peer id they claim.
 pub type ConnId = u64;
@@ -91,6 +93,23 @@ pub enum Received {
     Refused(Refusal),
 }
 
+/// A received message waiting for [`DocSync::apply`]. Its change bytes are
+/// dropped on receipt: accepted changes are applied from the pending list and
+/// refused ones must never reach automerge.
+struct Inbound {
+    conn: ConnId,
+    /// The message without its changes.
+    message: sync::Message,
+    /// Whether it carried changes.
+    carried_changes: bool,
+    /// The hashes of the changes it carried (a writable peer's; decoded once).
+    hashes: Vec<ChangeHash>,
+}
+
+/// Rows one message may describe beyond the text limit's share (see
+/// [`DocSync::max_rows`]).
+const MIN_ROWS: usize = 4096;
+
 struct Peer {
     state: sync::State,
     /// In the relay set: the heads this peer holds once it has processed
@@ -119,7 +138,7 @@ pub struct DocSync {
     /// Messages in the inbox from peers outside the relay set.
     urgent: usize,
     /// Messages received since the last apply, to be shown to the sync states.
-    inbox: Vec<(ConnId, sync::Message)>,
+    inbox: Vec<Inbound>,
     /// Characters the pending changes insert: the length check counts them
     /// before they are applied.
     pending_inserts: usize,
@@ -181,11 +200,11 @@ impl DocSync {
 
     pub fn remove_peer(&mut self, conn: ConnId) {
         self.peers.remove(&conn);
-        self.inbox.retain(|(c, _)| *c != conn);
+        self.inbox.retain(|m| m.conn != conn);
         self.urgent = self
             .inbox
             .iter()
-            .filter(|(c, _)| self.peers.get(c).is_some_and(|p| p.relay.is_none()))
+            .filter(|m| self.peers.get(&m.conn).is_some_and(|p| p.relay.is_none()))
             .count();
     }
 
@@ -221,21 +240,23 @@ impl DocSync {
         data: &[u8],
         may_use: &mut dyn FnMut(&ActorId) -> bool,
     ) -> Result<Received, BadSyncData> {
-        let message =
+        chunks::check_envelope(data).map_err(|e| BadSyncData(format!("sync message: {e}")))?;
+        let mut message =
             sync::Message::decode(data).map_err(|e| BadSyncData(format!("sync message: {e}")))?;
         if !message.have.iter().all(|have| sane_bloom(&have.bloom)) {
             return Err(BadSyncData("sync message: degenerate bloom filter".into()));
         }
         self.add_peer(conn, false);
         let read_only = self.is_read_only(conn);
+        let mut hashes = Vec::new();
         let outcome = if message.changes.is_empty() {
             Received::Accepted { new_changes: 0 }
         } else {
-            match self.check_changes(conn, &message, read_only, may_use)? {
+            match self.check_changes(conn, &message, read_only, may_use, &mut hashes)? {
                 Ok(new) => {
                     let new_changes = new.len();
-                    self.pending_inserts += new.iter().map(|(_, n)| n).sum::<usize>();
-                    for (change, _) in new {
+                    self.pending_inserts += new.iter().map(|c| c.inserted).sum::<usize>();
+                    for change in new {
                         self.known.insert(change.hash);
                         self.pending.push(change);
                     }
@@ -252,20 +273,54 @@ impl DocSync {
         if self.peers.get(&conn).is_some_and(|p| p.relay.is_none()) {
             self.urgent += 1;
         }
-        self.inbox.push((conn, message));
+        let carried_changes = !message.changes.is_empty();
+        message.changes = sync::ChunkList::empty();
+        self.inbox.push(Inbound {
+            conn,
+            message,
+            carried_changes,
+            hashes,
+        });
         Ok(outcome)
     }
 
-    /// Decodes and checks the changes of a message the server does not have
-    /// yet. The outer error is a protocol violation, the inner a refusal.
-    #[allow(clippy::type_complexity)]
+    /// Rows (operations, changes, dependencies, actors, columns) one message
+    /// may make the server decode: four times the text limit (or the text,
+    /// if longer) and a margin. An honest message inserts at most the limit
+    /// and deletes at most the text, and each delete names one predecessor.
+    fn max_rows(&self) -> usize {
+        match &self.policy {
+            Policy::ServerOnly => MIN_ROWS,
+            Policy::Text {
+                text_obj,
+                max_chars,
+            } => {
+                let len = self.doc.length(text_obj) + self.unapplied_inserts + self.pending_inserts;
+                (*max_chars)
+                    .max(len)
+                    .saturating_mul(4)
+                    .saturating_add(MIN_ROWS)
+            }
+        }
+    }
+
+    /// Checks the changes of a message the server does not have yet, and
+    /// notes in `hashes` the hashes of all it carries. The outer error is a
+    /// protocol violation, the inner a refusal.
+    ///
+    /// Nothing is decoded beyond the message's [`Budget`]: each chunk is
+    /// measured (inflated size, rows) before automerge sees it, and a
+    /// read-only peer's chunks are never decoded (an uncompressed change the
+    /// server already has is recognised by its hash; anything else is
+    /// refused).
     fn check_changes(
         &self,
         conn: ConnId,
         message: &sync::Message,
         read_only: bool,
         may_use: &mut dyn FnMut(&ActorId) -> bool,
-    ) -> Result<Result<Vec<(PendingChange, usize)>, Refusal>, BadSyncData> {
+        hashes: &mut Vec<ChangeHash>,
+    ) -> Result<Result<Vec<PendingChange>, Refusal>, BadSyncData> {
         let total: usize = message.changes.iter().map(<[u8]>::len).sum();
         if total > self.max_message_bytes {
             return Ok(Err(Refusal {
@@ -276,42 +331,86 @@ impl DocSync {
                 ),
             }));
         }
-        let mut changes = Vec::new();
-        for chunk in message.changes.iter() {
-            changes.extend(chunk_changes(chunk).map_err(BadSyncData)?);
-        }
+        let read_only_refusal = || Refusal {
+            code: "read_only",
+            message: "this connection may not change this document".into(),
+        };
+        let mut budget = Budget {
+            bytes: self.max_message_bytes,
+            rows: self.max_rows(),
+        };
         let mut seen = HashSet::new();
         let mut new = Vec::new();
-        let mut inserts = 0;
-        for change in changes {
-            let hash = change.hash();
-            if self.known.contains(&hash) || !seen.insert(hash) {
-                continue;
+        for entry in message.changes.iter() {
+            for chunk in chunks::split(entry) {
+                let chunk = chunk.map_err(BadSyncData)?;
+                let inflated;
+                let (chunk, document) = match chunk.kind {
+                    Kind::Change => (chunk, None),
+                    _ if read_only => return Ok(Err(read_only_refusal())),
+                    Kind::Compressed => {
+                        inflated = match chunks::inflate_change(&chunk, &mut budget) {
+                            Ok(bytes) => bytes,
+                            Err(e) => return scan_failed(e),
+                        };
+                        let chunk = chunks::split(&inflated)
+                            .next()
+                            .expect("one chunk")
+                            .map_err(BadSyncData)?;
+                        (chunk, None)
+                    }
+                    Kind::Document => {
+                        if let Err(e) = chunks::measure(&chunk, &mut budget) {
+                            return scan_failed(e);
+                        }
+                        let doc = Automerge::load(chunk.bytes)
+                            .map_err(|e| BadSyncData(format!("document chunk: {e}")))?;
+                        (chunk, Some(doc.get_changes(&[])))
+                    }
+                };
+                let decoded = match document {
+                    Some(mut changes) => {
+                        hashes.extend(changes.iter().map(Change::hash));
+                        changes
+                            .retain(|c| !self.known.contains(&c.hash()) && seen.insert(c.hash()));
+                        changes
+                    }
+                    None => {
+                        let hash = chunks::change_hash(chunk.data);
+                        hashes.push(hash);
+                        if self.known.contains(&hash) || !seen.insert(hash) {
+                            continue;
+                        }
+                        if read_only {
+                            return Ok(Err(read_only_refusal()));
+                        }
+                        if let Err(e) = chunks::measure(&chunk, &mut budget) {
+                            return scan_failed(e);
+                        }
+                        vec![
+                            Change::try_from(chunk.bytes)
+                                .map_err(|e| BadSyncData(format!("change chunk: {e}")))?,
+                        ]
+                    }
+                };
+                for change in decoded {
+                    let (inserted, deleted) = match self.check_change(&change) {
+                        Ok(counts) => counts,
+                        Err(refusal) => return Ok(Err(refusal)),
+                    };
+                    new.push(PendingChange {
+                        hash: change.hash(),
+                        deps: change.deps().to_vec(),
+                        bytes: change.raw_bytes().to_vec(),
+                        actor: change.actor_id().clone(),
+                        inserted,
+                        deleted,
+                        conn,
+                    });
+                }
             }
-            if read_only {
-                return Ok(Err(Refusal {
-                    code: "read_only",
-                    message: "this connection may not change this document".into(),
-                }));
-            }
-            let (inserted, deleted) = match self.check_change(&change) {
-                Ok(counts) => counts,
-                Err(refusal) => return Ok(Err(refusal)),
-            };
-            inserts += inserted;
-            new.push((
-                PendingChange {
-                    hash,
-                    deps: change.deps().to_vec(),
-                    bytes: change.raw_bytes().to_vec(),
-                    actor: change.actor_id().clone(),
-                    inserted,
-                    deleted,
-                    conn,
-                },
-                inserted,
-            ));
         }
+        let inserts: usize = new.iter().map(|c| c.inserted).sum();
         if let Policy::Text {
             text_obj,
             max_chars,
@@ -326,7 +425,7 @@ impl DocSync {
             }
         }
         let mut asked = HashSet::new();
-        for (change, _) in &new {
+        for change in &new {
             if asked.insert(&change.actor) && !may_use(&change.actor) {
                 return Ok(Err(Refusal {
                     code: "foreign_actor",
@@ -468,7 +567,13 @@ impl DocSync {
             self.unapplied_inserts = 0;
         }
         self.urgent = 0;
-        for (conn, mut message) in std::mem::take(&mut self.inbox) {
+        for inbound in std::mem::take(&mut self.inbox) {
+            let Inbound {
+                conn,
+                message,
+                carried_changes,
+                ..
+            } = inbound;
             let Some(peer) = self.peers.get_mut(&conn) else {
                 continue;
             };
@@ -485,11 +590,9 @@ impl DocSync {
                 receive_in_relay_set(&mut peer.state, message, relay, &self.known);
                 continue;
             }
-            let carried_changes = !message.changes.is_empty();
-            if !peer.state.read_only {
-                // Its new changes are applied above; the rest are known.
-                message.changes = sync::ChunkList::empty();
-            }
+            // The message comes without its changes: accepted ones are
+            // applied above, known ones are known, and a refused or read-only
+            // peer's never reach automerge.
             let last_sent = peer.state.last_sent_heads.clone();
             self.doc.receive_sync_message(&mut peer.state, message)?;
             if carried_changes {
@@ -555,9 +658,11 @@ impl DocSync {
         // it was not pending again, and its copy is dropped with the others
         // (its sync state would never send it again: a sync loop).
         let dropped: HashSet<ChangeHash> = self.pending.iter().map(|c| c.hash).collect();
-        for (conn, message) in &self.inbox {
-            if !self.is_read_only(*conn) && chunk_hashes(message).any(|h| dropped.contains(&h)) {
-                culprits.push(*conn);
+        for inbound in &self.inbox {
+            if !self.is_read_only(inbound.conn)
+                && inbound.hashes.iter().any(|h| dropped.contains(h))
+            {
+                culprits.push(inbound.conn);
             }
         }
         culprits.sort_unstable();
@@ -715,50 +820,6 @@ fn note_relayed(state: &mut sync::State, heads: &[ChangeHash]) {
     // that leaves the set at worst hears a change twice.
 }
 
-/// The hashes of the changes a message carries (its chunks were decoded
-/// once already in [`DocSync::receive`]).
-fn chunk_hashes(message: &sync::Message) -> impl Iterator<Item = ChangeHash> + '_ {
-    message
-        .changes
-        .iter()
-        .flat_map(|chunk| chunk_changes(chunk).unwrap_or_default())
-        .map(|change| change.hash())
-}
-
-/// The changes in one entry of a sync message's change list. An entry is one
-/// or more storage chunks back to back (the JS client concatenates several
-/// changes into one entry): change chunks, compressed change chunks, or a
-/// whole document (a V2 message).
-fn chunk_changes(mut bytes: &[u8]) -> Result<Vec<Change>, String> {
-    const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
-    const DOCUMENT: u8 = 0;
-    let mut changes = Vec::new();
-    while !bytes.is_empty() {
-        // magic (4) | checksum (4) | type (1) | uleb128 length | data
-        if bytes.len() < 9 || bytes[..4] != MAGIC {
-            return Err("change entry: not an Automerge chunk".into());
-        }
-        let kind = bytes[8];
-        let mut rest = &bytes[9..];
-        let len = read_uleb(&mut rest).ok_or("change entry: bad chunk length")?;
-        let header = bytes.len() - rest.len();
-        let end = usize::try_from(len)
-            .ok()
-            .and_then(|len| header.checked_add(len))
-            .filter(|end| *end <= bytes.len())
-            .ok_or("change entry: chunk longer than its entry")?;
-        let chunk = &bytes[..end];
-        if kind == DOCUMENT {
-            let doc = Automerge::load(chunk).map_err(|e| format!("document chunk: {e}"))?;
-            changes.extend(doc.get_changes(&[]));
-        } else {
-            changes.push(Change::try_from(chunk).map_err(|e| format!("change chunk: {e}"))?);
-        }
-        bytes = &bytes[end..];
-    }
-    Ok(changes)
-}
-
 /// Automerge trusts the parameters of a peer's bloom filter when it computes
 /// what to send: zero bits divides by zero (a panic), a huge probe count
 /// allocates gigabytes. Such a filter is bad sync data.
@@ -771,9 +832,9 @@ fn sane_bloom(bloom: &sync::BloomFilter) -> bool {
         return true;
     }
     let (Some(_entries), Some(_bits_per_entry), Some(probes)) = (
-        read_uleb(&mut input),
-        read_uleb(&mut input),
-        read_uleb(&mut input),
+        chunks::uleb(&mut input),
+        chunks::uleb(&mut input),
+        chunks::uleb(&mut input),
     ) else {
         return false;
     };
@@ -781,17 +842,16 @@ fn sane_bloom(bloom: &sync::BloomFilter) -> bool {
     !input.is_empty() && input.len() < (1 << 29) && probes <= MAX_PROBES
 }
 
-fn read_uleb(input: &mut &[u8]) -> Option<u64> {
-    let mut value = 0u64;
-    for shift in (0..64).step_by(7) {
-        let (&byte, rest) = input.split_first()?;
-        *input = rest;
-        value |= u64::from(byte & 0x7f) << shift;
-        if byte & 0x80 == 0 {
-            return Some(value);
-        }
+/// A chunk that failed its measurement: undecodable (a protocol violation)
+/// or beyond the message's budget (refused as `too_large`).
+fn scan_failed<T>(error: ScanError) -> Result<Result<T, Refusal>, BadSyncData> {
+    match error {
+        ScanError::Bad(message) => Err(BadSyncData(message)),
+        ScanError::TooLarge(message) => Ok(Err(Refusal {
+            code: "too_large",
+            message,
+        })),
     }
-    None
 }
 
 fn invalid(message: &str) -> Refusal {

@@ -5,6 +5,7 @@
 //! - [`doc`]: one document's sync with many peers, in check–commit–apply rounds;
 //! - [`ids`]: document ids and `automerge:` URLs.
 
+mod chunks;
 pub mod doc;
 mod error;
 pub mod ids;
