@@ -16,6 +16,8 @@ mod consensus;
 mod docs;
 mod error;
 mod export;
+#[doc(hidden)]
+pub mod fuzzing;
 mod history;
 mod metrics;
 mod openapi;
