@@ -545,7 +545,7 @@ async fn exports_render_the_text_and_annex_at_a_version() {
         let schema = std::env::var("ACCORD_AKN_XSD").unwrap_or_else(|_| {
             concat!(
                 env!("CARGO_MANIFEST_DIR"),
-                "/../../shared/data/akn/akomantoso30.xsd"
+                "/../crates/export/tests/data/akn/akomantoso30.xsd"
             )
             .into()
         });

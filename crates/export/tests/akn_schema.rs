@@ -1,9 +1,9 @@
 //! The Akoma Ntoso export validates against the OASIS schema (with xmllint).
 //!
-//! The schema is taken from `ACCORD_AKN_XSD`, by default
-//! `../../../shared/data/akn/akomantoso30.xsd` relative to this crate. These
-//! tests FAIL when xmllint (Debian package `libxml2-utils`) or the schema is
-//! missing.
+//! The schema is the repository's copy, `tests/data/akn/akomantoso30.xsd`
+//! in this crate (see its README), or `ACCORD_AKN_XSD`. These tests FAIL
+//! (never skip) when xmllint (Debian package `libxml2-utils`) or the schema
+//! is missing.
 
 mod common;
 
@@ -17,12 +17,12 @@ use accord_export::{Snapshot, akoma_ntoso};
 fn schema() -> PathBuf {
     let path = match std::env::var_os("ACCORD_AKN_XSD") {
         Some(p) => PathBuf::from(p),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../../../shared/data/akn/akomantoso30.xsd"),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/akn/akomantoso30.xsd"),
     };
     assert!(
         path.is_file(),
-        "the Akoma Ntoso schema is missing: {} (set ACCORD_AKN_XSD to the path of akomantoso30.xsd; \
+        "the Akoma Ntoso schema is missing: {} (the repository's copy is \
+         crates/export/tests/data/akn/akomantoso30.xsd; ACCORD_AKN_XSD overrides it; \
          validating also needs xmllint, from the Debian package libxml2-utils)",
         path.display()
     );
