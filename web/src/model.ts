@@ -88,8 +88,15 @@ export interface Feedback {
 }
 
 const CURSOR_TTL_MS = 30_000;
+/** Our cursor is repeated after this long without a cursor message (the
+ * others forget a cursor after CURSOR_TTL_MS). */
 const CURSOR_HEARTBEAT_MS = 10_000;
+/** At most one cursor message per interval while typing; the latest wins. */
 const CURSOR_THROTTLE_MS = 150;
+/** A cursor of a peer the presence list does not name is kept this long. */
+const CURSOR_UNLISTED_MS = 3_000;
+/** A click is a focus change then a selection: one message for both. */
+const CURSOR_SETTLE_MS = 25;
 
 export const isLocked = (status: ElementStatus | undefined) => status === "under_silence" || status === "adopted";
 
@@ -134,7 +141,12 @@ export class DraftSession {
   #storedHeads = new Map<string, Set<string>>();
   #pollTimer: ReturnType<typeof setTimeout> | undefined;
   #myCursor: { element: string; from: number; to: number } | undefined;
+  /** What the others last heard of our cursor (undefined: nothing, or left). */
+  #sentCursor: { element: string; from: number; to: number } | undefined;
+  #sentCursorAt = 0;
   #cursorTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Live presence messages seen; an API answer older than one is stale. */
+  #presenceSeq = 0;
 
   constructor(
     readonly draft: Draft,
@@ -189,15 +201,29 @@ export class DraftSession {
         this.#scheduleSaveCheck();
         if (state === "connected") {
           void this.#refreshPresence();
-          // The server registers this connection's documents as they open.
-          setTimeout(() => void this.#refreshPresence(), 1500);
+          // Back online: the others forgot our cursor when we left.
+          this.#sentCursor = undefined;
+          this.#scheduleCursor();
         }
       }),
       this.sync.serverStorageId.subscribe(() => this.#scheduleSaveCheck()),
     );
     const sweep = setInterval(() => this.#sweepCursors(), 5000);
-    const heartbeat = setInterval(() => this.#sendMyCursor(), CURSOR_HEARTBEAT_MS);
-    this.#cleanup.push(() => clearInterval(sweep), () => clearInterval(heartbeat));
+    const heartbeat = setInterval(() => {
+      if (Date.now() - this.#sentCursorAt >= CURSOR_HEARTBEAT_MS) this.#sendMyCursor();
+    }, CURSOR_HEARTBEAT_MS / 4);
+    // Closing the tab or going to another page: the others hear it at once
+    // (the server's presence change follows when the socket closes).
+    const leave = () => {
+      const mine = this.#myCursor;
+      if (mine) this.#broadcastCursor(mine.element, null);
+    };
+    window.addEventListener("pagehide", leave);
+    this.#cleanup.push(
+      () => clearInterval(sweep),
+      () => clearInterval(heartbeat),
+      () => window.removeEventListener("pagehide", leave),
+    );
   }
 
   dispose() {
@@ -259,12 +285,11 @@ export class DraftSession {
   async #openIndex() {
     const onMessage = ({ senderId, message }: { senderId: PeerId; message: unknown }) => {
       const m = message as Record<string, unknown> | null;
-      if (!m || m.type !== "accord-presence" || m.draftId !== this.draft.id) return;
+      if (!m || m.draftId !== this.draft.id) return;
+      if (m.type !== "accord-presence" && m.type !== "accord-presence-change") return;
       // Presence identity comes from the server only.
       if (senderId !== this.sync.serverPeerId) return;
-      const present = Array.isArray(m.present) ? m.present.map((p) => normalisePresent(p as Record<string, unknown>)) : [];
-      this.presence.set(present);
-      this.#sweepCursors();
+      this.#presenceMessage(m);
     };
     const handle = await this.#ready<IndexDoc>(this.draft.index_url, (early) => {
       early.on("ephemeral-message", onMessage);
@@ -275,6 +300,32 @@ export class DraftSession {
     handle.on("change", onChange);
     this.#cleanup.push(() => handle.off("change", onChange));
     this.#readIndex(handle);
+  }
+
+  /** The server's presence feed: the full list when this connection starts
+   * syncing the index document (`accord-presence`), then changes keyed by
+   * peer id (`accord-presence-change`: `upsert` new or changed entries,
+   * `left` peer ids gone), in order. */
+  #presenceMessage(m: Record<string, unknown>) {
+    this.#presenceSeq++;
+    const entries = (list: unknown) =>
+      Array.isArray(list) ? list.filter((p) => p && typeof p === "object").map((p) => normalisePresent(p as Record<string, unknown>)) : [];
+    if (m.type === "accord-presence") {
+      this.presence.set(entries(m.present));
+    } else {
+      const left = Array.isArray(m.left) ? m.left.map(String) : [];
+      const upsert = entries(m.upsert).filter((p) => p.peerId);
+      if (left.length === 0 && upsert.length === 0) return;
+      const byPeer = new Map(this.presence.value.map((p) => [p.peerId, p]));
+      // Gone first: a peer id that left and came back (a reloaded tab) is
+      // present with its new entry.
+      for (const peer of left) byPeer.delete(peer);
+      for (const p of upsert) byPeer.set(p.peerId, p); // a changed entry keeps its place
+      this.presence.set([...byPeer.values()]);
+      // Cursors of peers that left go at once.
+      this.#dropCursors(new Set(left.filter((peer) => !byPeer.has(peer))));
+    }
+    this.#sweepCursors();
   }
 
   #readIndex(handle: DocHandle<IndexDoc>) {
@@ -359,47 +410,86 @@ export class DraftSession {
       const next = new Map(state.cursors.value);
       const from = Number(m.from);
       const to = Number(m.to);
-      if (m.from == null || !Number.isFinite(from) || !Number.isFinite(to) || from < 0 || to < 0) next.delete(senderId);
-      else next.set(senderId, { peerId: senderId, from: Math.floor(from), to: Math.floor(to), at: Date.now() });
-      const entered = next.has(senderId) !== state.cursors.value.has(senderId);
+      const placed = !(m.from == null || !Number.isFinite(from) || !Number.isFinite(to) || from < 0 || to < 0);
+      if (placed) next.set(senderId, { peerId: senderId, from: Math.floor(from), to: Math.floor(to), at: Date.now() });
+      else next.delete(senderId);
+      let moved = next.has(senderId) !== state.cursors.value.has(senderId);
       state.cursors.set(next);
-      if (entered) this.cursorTick.set(this.cursorTick.value + 1);
+      // One cursor per peer: placed here, it is no longer anywhere else
+      // (should the element it left not have heard so).
+      if (placed) {
+        for (const other of this.elements.values()) {
+          if (other === state || !other.cursors.value.has(senderId)) continue;
+          const rest = new Map(other.cursors.value);
+          rest.delete(senderId);
+          other.cursors.set(rest);
+          moved = true;
+        }
+      }
+      if (moved) this.cursorTick.set(this.cursorTick.value + 1);
     }
   }
 
+  /** Forgets cursors not heard of for CURSOR_TTL_MS, and those of peers
+   * the presence list does not name (after a grace period: a peer's first
+   * cursor can come before the presence entry of its connection). */
   #sweepCursors() {
     const now = Date.now();
     const present = new Set(this.presence.value.map((p) => p.peerId));
+    this.#filterCursors((peer, c) => now - c.at < CURSOR_TTL_MS && (present.has(peer) || now - c.at < CURSOR_UNLISTED_MS));
+  }
+
+  #dropCursors(peers: Set<string>) {
+    if (peers.size > 0) this.#filterCursors((peer) => !peers.has(peer));
+  }
+
+  #filterCursors(keep: (peer: string, cursor: RemoteCursor) => boolean) {
+    let changed = false;
     for (const state of this.elements.values()) {
       const cursors = state.cursors.value;
       if (cursors.size === 0) continue;
-      const next = new Map([...cursors].filter(([peer, c]) => now - c.at < CURSOR_TTL_MS && present.has(peer)));
+      const next = new Map([...cursors].filter(([peer, c]) => keep(peer, c)));
       if (next.size !== cursors.size) {
         state.cursors.set(next);
-        this.cursorTick.set(this.cursorTick.value + 1);
+        changed = true;
       }
     }
+    if (changed) this.cursorTick.set(this.cursorTick.value + 1);
   }
 
-  /** Tells the others where this user's cursor is (null: left the element). */
+  /** Tells the others where this user's cursor is (null: left the
+   * element). One message per document per move: leaving an element sends
+   * `{from: null}` there at once, before anything about the next one; the
+   * position goes out after CURSOR_SETTLE_MS (a click's focus and selection
+   * are one move), then at most once per CURSOR_THROTTLE_MS. */
   setMyCursor(element: string, range: { from: number; to: number } | null) {
     const before = this.#myCursor;
     if (range) {
-      if (before && before.element !== element) this.#broadcastCursor(before.element, null);
-      this.#myCursor = { element, ...range };
-      // At most one message per interval while typing; the latest wins.
-      if (this.#cursorTimer === undefined) {
-        this.#broadcastCursor(element, range);
-        this.#cursorTimer = setTimeout(() => {
-          this.#cursorTimer = undefined;
-          const mine = this.#myCursor;
-          if (mine && (mine.from !== range.from || mine.to !== range.to || mine.element !== element)) this.#sendMyCursor();
-        }, CURSOR_THROTTLE_MS);
-      }
+      if (before && before.element !== element) this.#leaveCursor(before.element);
+      this.#myCursor = { element, from: range.from, to: range.to };
+      this.#scheduleCursor();
     } else if (before && before.element === element) {
       this.#myCursor = undefined;
-      this.#broadcastCursor(element, null);
+      this.#leaveCursor(element);
     }
+  }
+
+  /** `{from: null}` on `element`, if the others last heard us there. */
+  #leaveCursor(element: string) {
+    if (this.#sentCursor?.element !== element) return;
+    this.#broadcastCursor(element, null);
+  }
+
+  #scheduleCursor() {
+    if (this.#cursorTimer !== undefined || !this.#myCursor) return;
+    const wait = Math.max(CURSOR_SETTLE_MS, this.#sentCursorAt + CURSOR_THROTTLE_MS - Date.now());
+    this.#cursorTimer = setTimeout(() => {
+      this.#cursorTimer = undefined;
+      const mine = this.#myCursor;
+      const sent = this.#sentCursor;
+      if (!mine || (sent && sent.element === mine.element && sent.from === mine.from && sent.to === mine.to)) return;
+      this.#sendMyCursor();
+    }, wait);
   }
 
   #sendMyCursor() {
@@ -412,6 +502,8 @@ export class DraftSession {
     if (!handle || this.sync.connection.value !== "connected") return;
     try {
       handle.broadcast(range ? { type: "cursor", from: range.from, to: range.to } : { type: "cursor", from: null, to: null });
+      this.#sentCursor = range ? { element, from: range.from, to: range.to } : undefined;
+      this.#sentCursorAt = Date.now();
     } catch {
       // the socket is closing: the next heartbeat tells them
     }
@@ -469,11 +561,17 @@ export class DraftSession {
     });
   }
 
+  /** The presence list from the API, until the live feed has spoken (its
+   * full list and changes are newer than an answer asked for before them). */
   async #refreshPresence() {
+    const seq = this.#presenceSeq;
     try {
       const present = await api.presence(this.draft.id);
       // Disconnected, the server no longer counts us: keep the last list.
-      if (!this.#disposed && this.sync.connection.value === "connected") this.presence.set(present);
+      if (!this.#disposed && seq === this.#presenceSeq && this.sync.connection.value === "connected") {
+        this.presence.set(present);
+        this.#sweepCursors();
+      }
     } catch {
       // the feed will tell us
     }

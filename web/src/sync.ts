@@ -1,9 +1,20 @@
 // The stock automerge-repo client: a Repo with the websocket network adapter
 // (same origin, the session cookie authenticates the upgrade) and IndexedDB
 // storage kept per user. No protocol or CRDT code of our own: the only
-// addition is an on/off switch around the stock adapter's connect, so that
-// going offline (the browser's event, or the test hook) stops it
-// reconnecting until we are back.
+// additions around the stock adapter are an on/off switch around its
+// connect, so that going offline (the browser's event, or the test hook)
+// stops it reconnecting until we are back, and a filter on ephemeral
+// messages (cursors):
+//
+// - The stock repo passes every ephemeral message it receives on to all its
+//   other peers (`DocSynchronizer.receiveEphemeralMessage`, made for a mesh
+//   of peers). Our only peer is the server, which already relays a message
+//   to everyone on the document, so passing it on only sends it back: the
+//   server relayed it to the others again, and to its author, who heard its
+//   own cursor and passed that on too (each cursor crossed the network twice
+//   per reader). The adapter sends only this client's own ephemerals.
+// - An ephemeral message under this client's own peer id is its own, come
+//   back: it is dropped before the repo sees it (which would pass it on).
 
 import { Repo, type PeerId, type StorageId } from "@automerge/automerge-repo/slim";
 import { WebSocketClientAdapter } from "@automerge/automerge-repo-network-websocket";
@@ -17,6 +28,17 @@ type PeerMetadata = NonNullable<WebSocketClientAdapter["peerMetadata"]>;
 /** The stock adapter, which does not reconnect while switched off. */
 class SwitchableWebSocketAdapter extends WebSocketClientAdapter {
   enabled = true;
+
+  constructor(url: string, retryInterval: number) {
+    super(url, retryInterval);
+    const emit = this.emit.bind(this) as (event: string, ...args: unknown[]) => boolean;
+    this.emit = ((event: string, ...args: unknown[]) => {
+      const m = args[0] as { type?: unknown; senderId?: unknown } | undefined;
+      // Our own ephemeral message come back: not news, and not to pass on.
+      if (event === "message" && m?.type === "ephemeral" && m.senderId === this.peerId) return false;
+      return emit(event, ...args);
+    }) as typeof this.emit;
+  }
 
   connect(peerId: PeerId, peerMetadata?: PeerMetadata): void {
     if (!this.enabled) {
@@ -44,6 +66,14 @@ class SwitchableWebSocketAdapter extends WebSocketClientAdapter {
     this.enabled = true;
     if (this.peerId) this.connect(this.peerId, this.peerMetadata);
   }
+
+  send(message: Parameters<WebSocketClientAdapter["send"]>[0]): void {
+    // Someone else's ephemeral message, passed on by the repo: the server
+    // has relayed it to everyone already.
+    if (message.type === "ephemeral" && message.senderId !== this.peerId) return;
+    super.send(message);
+  }
+
 }
 
 const SERVER_STORAGE_KEY = "accord-server-storage-id";
