@@ -1,7 +1,9 @@
 // Shared helpers of the browser tests: the environment tests/e2e.rs sets,
 // Debian's headless Chromium through playwright-core, sign-in through
-// `/join?invite=…`, the UI contract's selectors, the JSON API as the chair,
-// and screenshots.
+// `/join?invite=…` (or with a session token as the browser's cookie), the UI
+// contract's selectors, the JSON API as the chair, the websocket frames of
+// a page (CBOR-decoded with cbor-x, as the stock client does), and
+// screenshots.
 //
 // Environment (set by tests/e2e.rs):
 // - ACCORD_URL: the server, exactly its --public-url (http://127.0.0.1:PORT);
@@ -10,10 +12,12 @@
 // - ACCORD_CHAIR_TOKEN: a chair's session token for API calls;
 // - ACCORD_DELEGATE_TOKENS: JSON object, entity code → a session token of a
 //   delegate of that entity (one per entity of the draft), for positions
-//   recorded through the API;
+//   recorded through the API, and for browser contexts beyond the invites
+//   (`signInWithSession`);
 // - ACCORD_SHOTS: the folder screenshots go to.
-import { mkdirSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { decode } from "cbor-x";
 import { chromium } from "playwright-core";
 
 function required(name) {
@@ -170,6 +174,78 @@ export async function signIn(browser, key, who = key) {
   await page.locator(tid("draft")).waitFor({ timeout: 20000 });
   await page.locator(tid("connection", { "data-state": "connected" })).waitFor({ timeout: 20000 });
   return { context, page };
+}
+
+/**
+ * Opens the app in a fresh context signed in with the session `token` (the
+ * browser's session cookie), and waits for the draft view with a live
+ * connection. `beforeOpen(page)` runs before the page loads (to listen to
+ * its websocket from the start). Returns { context, page }.
+ */
+export async function signInWithSession(browser, token, who, beforeOpen) {
+  const { context, page } = await newPage(browser, who);
+  await context.addCookies([{ name: "accord_session", value: token, url: base }]);
+  if (beforeOpen) beforeOpen(page);
+  await page.goto(`${base}/`);
+  await page.locator(tid("draft")).waitFor({ timeout: 20000 });
+  await page.locator(tid("connection", { "data-state": "connected" })).waitFor({ timeout: 20000 });
+  return { context, page };
+}
+
+/** One websocket frame of the sync protocol, CBOR-decoded; an `ephemeral`
+ * message's `data` decoded too (as `content`). */
+function decodeFrame(payload) {
+  const bytes = typeof payload === "string" ? Buffer.from(payload) : payload;
+  let message;
+  try {
+    message = decode(bytes);
+  } catch {
+    return { type: "(undecodable)", bytes: bytes.length };
+  }
+  let content;
+  if (message?.type === "ephemeral" && message.data) {
+    try {
+      content = decode(message.data);
+    } catch {
+      content = undefined;
+    }
+  }
+  return { ...message, content, bytes: bytes.length };
+}
+
+/**
+ * Records every frame of `page`'s `/sync` websockets (call before the page
+ * loads): `frames` holds { dir: "sent"|"received", at, ...decoded message }.
+ * `mark()` is the number of frames so far, `since(mark)` those after it.
+ */
+export function recordSync(page) {
+  const frames = [];
+  page.on("websocket", (ws) => {
+    if (!new URL(ws.url()).pathname.endsWith("/sync")) return;
+    ws.on("framesent", (f) => frames.push({ dir: "sent", at: Date.now(), ...decodeFrame(f.payload) }));
+    ws.on("framereceived", (f) => frames.push({ dir: "received", at: Date.now(), ...decodeFrame(f.payload) }));
+  });
+  /** Writes the frames (without sync data) to `<shots>/<name>.json`. */
+  const save = (name) => {
+    try {
+      const plain = (_, v) => (typeof v === "bigint" ? Number(v) : v instanceof Uint8Array ? `(${v.length} bytes)` : v);
+      const list = frames.map(({ data, ...f }) => ({ ...f, data: f.type === "ephemeral" ? undefined : data?.length }));
+      writeFileSync(join(shots, `${name}.json`), JSON.stringify(list, plain, 1));
+    } catch (e) {
+      console.error(`saving the frames ${name}: ${e}`);
+    }
+  };
+  return { frames, mark: () => frames.length, since: (mark) => frames.slice(mark), save };
+}
+
+/** The document id of an `automerge:` URL. */
+export function documentIdOf(url) {
+  return String(url).replace(/^automerge:/, "");
+}
+
+/** This page's automerge-repo peer id. */
+export async function peerIdOf(page) {
+  return page.evaluate(() => window.__accord?.repo?.peerId);
 }
 
 export async function shot(page, name) {
