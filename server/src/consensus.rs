@@ -54,10 +54,30 @@ impl Clock {
         crate::auth::now_ms() + self.offset_ms.load(Ordering::Relaxed)
     }
 
-    fn advance(&self, ms: i64) {
-        self.offset_ms.fetch_add(ms, Ordering::Relaxed);
+    /// Moves the clock on by `secs` (checked by the caller against
+    /// [`MAX_ADVANCE_SECS`]); refuses (false) a move that would take it more
+    /// than [`MAX_OFFSET_SECS`] ahead of the real time, or any overflow.
+    fn advance(&self, secs: i64) -> bool {
+        let Some(ms) = secs.checked_mul(1000) else {
+            return false;
+        };
+        self.offset_ms
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |offset| {
+                offset
+                    .checked_add(ms)
+                    .filter(|o| (0..=MAX_OFFSET_SECS * 1000).contains(o))
+            })
+            .is_ok()
     }
 }
+
+/// The furthest one `POST /api/v1/test/clock` moves the clock: ten years
+/// (of 366 days).
+pub const MAX_ADVANCE_SECS: i64 = 3660 * 86_400;
+
+/// The furthest the test clock goes ahead of the real time, in all: a
+/// hundred years.
+pub const MAX_OFFSET_SECS: i64 = 10 * MAX_ADVANCE_SECS;
 
 /// Shared state of the consensus service.
 pub struct Consensus {
@@ -1185,13 +1205,26 @@ pub async fn advance_clock(
     Body(request): Body<ClockRequest>,
 ) -> Result<Json<Value>, ApiError> {
     auth.user.require(&[Role::Chair], "move the clock")?;
-    if !app.consensus.clock.controllable || request.advance_secs < 0 {
+    if !app.consensus.clock.controllable {
         return Err(ApiError::bad_request(
             "invalid",
-            "the clock only moves forward, with --test-clock",
+            "the clock only moves with --test-clock",
         ));
     }
-    app.consensus.clock.advance(request.advance_secs * 1000);
+    if !(0..=MAX_ADVANCE_SECS).contains(&request.advance_secs) {
+        return Err(ApiError::bad_request(
+            "invalid",
+            format!(
+                "the clock only moves forward, at most {MAX_ADVANCE_SECS} seconds (ten years) at a time"
+            ),
+        ));
+    }
+    if !app.consensus.clock.advance(request.advance_secs) {
+        return Err(ApiError::bad_request(
+            "invalid",
+            format!("the clock goes at most {MAX_OFFSET_SECS} seconds (a hundred years) ahead"),
+        ));
+    }
     app.consensus.wake.notify_one();
     Ok(Json(json!({ "now": iso(app.consensus.clock.now()) })))
 }
