@@ -144,6 +144,12 @@ pub async fn export(
     let snapshot = snapshot(&Reader::Live(&app), &app.store, &draft, &version).await?;
     let body = format.render(&snapshot);
     let filename = format!("accord-{}.{}", draft.id, format.extension());
+    // The HTML page needs its style; every other format gets the strict
+    // policy of the headers layer.
+    let policy = match format {
+        Format::Html => crate::headers::html_export_policy(),
+        Format::Markdown | Format::AkomaNtoso => crate::headers::STRICT_POLICY,
+    };
     Ok((
         [
             (header::CONTENT_TYPE, format.content_type().to_owned()),
@@ -151,6 +157,7 @@ pub async fn export(
                 header::CONTENT_DISPOSITION,
                 format!("inline; filename=\"{filename}\""),
             ),
+            (header::CONTENT_SECURITY_POLICY, policy.to_owned()),
         ],
         body,
     )

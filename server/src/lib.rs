@@ -18,6 +18,7 @@ mod error;
 mod export;
 #[doc(hidden)]
 pub mod fuzzing;
+mod headers;
 mod history;
 mod metrics;
 mod openapi;
@@ -331,6 +332,7 @@ fn router(state: AppState) -> Router {
         .route("/metrics", get(api::metrics))
         .nest("/api/v1", api)
         .fallback(web::serve)
+        .layer(axum::middleware::map_response(headers::secure))
         .with_state(state)
 }
 

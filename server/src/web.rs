@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::AppState;
 use crate::error::ApiError;
+use crate::headers::page_policy;
 
 #[derive(rust_embed::Embed)]
 #[folder = "../web/dist"]
@@ -45,15 +46,16 @@ pub async fn serve(State(app): State<AppState>, method: Method, uri: Uri) -> Res
         && let Some((bytes, mime)) = file(app.config.web_dir.as_deref(), wanted)
     {
         let immutable = wanted.starts_with("assets/");
-        return respond(bytes, &mime, immutable);
+        return respond(&app, bytes, &mime, immutable);
     }
     // A path with an extension is a missing file, not a client route.
     if Path::new(wanted).extension().is_some_and(|e| e != "html") {
         return ApiError::not_found("this file").into_response();
     }
     match file(app.config.web_dir.as_deref(), "index.html") {
-        Some((bytes, mime)) => respond(bytes, &mime, false),
+        Some((bytes, mime)) => respond(&app, bytes, &mime, false),
         None => respond(
+            &app,
             PLACEHOLDER.as_bytes().to_vec(),
             "text/html; charset=utf-8",
             false,
@@ -88,7 +90,7 @@ fn file(dir: Option<&Path>, wanted: &str) -> Option<(Vec<u8>, String)> {
     }
 }
 
-fn respond(bytes: Vec<u8>, mime: &str, immutable: bool) -> Response {
+fn respond(app: &AppState, bytes: Vec<u8>, mime: &str, immutable: bool) -> Response {
     let mut response = (StatusCode::OK, Body::from(bytes)).into_response();
     let headers = response.headers_mut();
     if let Ok(value) = HeaderValue::from_str(mime) {
@@ -102,22 +104,19 @@ fn respond(bytes: Vec<u8>, mime: &str, immutable: bool) -> Response {
             "no-cache"
         }),
     );
+    if let Ok(policy) = HeaderValue::from_str(&page_policy(&app.config.public_url)) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, policy);
+    }
     for (name, value) in SECURITY_HEADERS {
         headers.insert(name.clone(), HeaderValue::from_static(value));
     }
     response
 }
 
-/// The page may talk to its own origin only (and its websocket), run its own
-/// scripts and WebAssembly, and never be framed; links never carry the URL
+/// Besides the page's policy (`page_policy`: its own origin and websocket,
+/// its own scripts and WebAssembly, never framed): links never carry the URL
 /// (invite tokens) to other sites.
 const SECURITY_HEADERS: &[(header::HeaderName, &str)] = &[
-    (
-        header::CONTENT_SECURITY_POLICY,
-        "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; \
-         img-src 'self' data:; connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'self'; \
-         form-action 'self'",
-    ),
     (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
     (header::REFERRER_POLICY, "no-referrer"),
     (header::X_FRAME_OPTIONS, "DENY"),

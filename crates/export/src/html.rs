@@ -40,6 +40,12 @@ abbr[title] { text-decoration: none; }
 }
 ";
 
+/// The content of the page's one `<style>` element: all that a
+/// Content-Security-Policy for the page has to allow (by its hash).
+pub fn html_style() -> String {
+    format!("\n{CSS}")
+}
+
 /// The draft at the version as a standalone HTML page: title, version label
 /// and date (UTC), preamble, the elements with their labels, then the
 /// consensus annex: a matrix entity × element and, per element, its status
@@ -58,7 +64,7 @@ pub fn html(s: &Snapshot) -> String {
         escape(&title),
         escape(&version)
     );
-    let _ = writeln!(out, "<style>\n{CSS}</style>\n</head>\n<body>");
+    let _ = writeln!(out, "<style>{}</style>\n</head>\n<body>", html_style());
 
     out.push_str("<header>\n");
     let _ = writeln!(out, "<h1>{}</h1>", escape(&title));

@@ -28,7 +28,7 @@ mod html;
 mod markdown;
 
 pub use akn::akoma_ntoso;
-pub use html::html;
+pub use html::{html, html_style};
 pub use markdown::markdown;
 
 /// A draft at one version, as it is to be exported.
