@@ -1,15 +1,16 @@
 //! The HTTP endpoints: health, readiness, metrics and the JSON API.
 
-use crate::harness::{Db, TestServer, within};
+use crate::harness::{Db, METRICS_TOKEN, TestServer, within};
 
 #[tokio::test]
 async fn operational_endpoints_answer() {
     within(60, async {
-        let server = TestServer::start(Db::sqlite()).await;
+        let server =
+            TestServer::start_with(Db::sqlite(), &["--metrics-token", METRICS_TOKEN]).await;
         assert_eq!(server.get("/healthz").await.status, 200);
         assert_eq!(server.readyz().await, 200);
 
-        let metrics = server.get("/metrics").await;
+        let metrics = server.metrics().await;
         assert_eq!(metrics.status, 200);
         let content_type = metrics.header("content-type").unwrap_or_default();
         assert!(content_type.contains("openmetrics") || content_type.starts_with("text/plain"));

@@ -686,7 +686,31 @@ impl TestServer {
     pub async fn readyz(&self) -> u16 {
         self.get("/readyz").await.status
     }
+
+    /// `GET /metrics` with the `--metrics-token` the server was started
+    /// with (e.g. `start_with(db, &["--metrics-token", METRICS_TOKEN])`).
+    pub async fn metrics(&self) -> HttpResponse {
+        let token = self
+            .extra_args
+            .iter()
+            .skip_while(|a| *a != "--metrics-token")
+            .nth(1)
+            .expect("/metrics needs the server started with --metrics-token");
+        let auth = format!("Bearer {token}");
+        http_request(
+            self.port,
+            "GET",
+            "/metrics",
+            &[("Authorization", &auth)],
+            None,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("GET /metrics failed: {e}"))
+    }
 }
+
+/// A token for `--metrics-token` (see [`TestServer::metrics`]).
+pub const METRICS_TOKEN: &str = "metrics-token-for-tests-7f3a9c";
 
 impl Drop for TestServer {
     fn drop(&mut self) {
@@ -701,7 +725,7 @@ impl Drop for TestServer {
 }
 
 /// A port that was free a moment ago.
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("binding a probe port")

@@ -4,10 +4,10 @@
 
 use std::time::Duration;
 
-use crate::harness::{Client, Db, TestServer, within};
+use crate::harness::{Client, Db, METRICS_TOKEN, TestServer, within};
 
 async fn metric(server: &TestServer, name: &str) -> f64 {
-    let body = server.get("/metrics").await.body;
+    let body = server.metrics().await.body;
     body.lines()
         .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
         .unwrap_or(0.0)
@@ -49,7 +49,11 @@ async fn a_silent_peer_is_closed_and_a_live_one_stays() {
 #[tokio::test]
 async fn a_peer_that_cannot_keep_up_is_closed_and_the_others_go_on() {
     within(120, async {
-        let server = TestServer::start_with(Db::sqlite(), &["--outbound-queue", "16"]).await;
+        let server = TestServer::start_with(
+            Db::sqlite(),
+            &["--outbound-queue", "16", "--metrics-token", METRICS_TOKEN],
+        )
+        .await;
         let doc = server.element_doc(5).await;
         let mut slow = Client::connect_small_buffer(&server).await;
         slow.open(&doc).await;

@@ -13,6 +13,9 @@
 //! - `refusals`: protocol violations (error + close) and content refusals
 //!   (notice + read-only, connection kept);
 //! - `api`: the HTTP endpoints;
+//! - `headers`: security headers (the page's websocket origin, `nosniff`
+//!   and strict policies elsewhere, the HTML export's style hash), the
+//!   metrics token and listener, the test clock's bounds;
 //! - `access`: the administration CLI, sign-in, sessions and device links,
 //!   sign-in throttling, body limits, `Origin` checks, and the roles ×
 //!   actions matrix (who may do what; refusals change nothing);
@@ -52,6 +55,8 @@ mod consensus;
 mod durability;
 #[cfg(test)]
 mod e2e;
+#[cfg(test)]
+mod headers;
 #[cfg(test)]
 mod hygiene;
 #[cfg(test)]

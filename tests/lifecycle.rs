@@ -1,16 +1,27 @@
 //! Documents are snapshotted, leave memory when idle, and come back from
 //! their snapshot on demand.
 
-use crate::harness::{Client, Db, TestServer, on_both_backends};
+use crate::harness::{Client, Db, METRICS_TOKEN, TestServer, on_both_backends};
 
 async fn metric(server: &TestServer, name: &str) -> Option<f64> {
-    let body = server.get("/metrics").await.body;
+    let body = server.metrics().await.body;
     body.lines()
         .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
 }
 
 async fn idle_documents_are_snapshotted_evicted_and_reloaded(db: Db) {
-    let server = TestServer::start_with(db, &["--evict-secs", "1", "--snapshot-every", "10"]).await;
+    let server = TestServer::start_with(
+        db,
+        &[
+            "--evict-secs",
+            "1",
+            "--snapshot-every",
+            "10",
+            "--metrics-token",
+            METRICS_TOKEN,
+        ],
+    )
+    .await;
     let doc = server.element_doc(4).await;
     let mut a = Client::connect(&server).await;
     a.open(&doc).await;

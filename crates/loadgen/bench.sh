@@ -22,6 +22,8 @@ WARMUP="${WARMUP:-10s}"
 FLOOR_SECS="${FLOOR_SECS:-60}"
 
 source "$(dirname "$0")/bench-env.sh"
+# /metrics answers only with a token (the server reads it from the environment).
+export ACCORD_METRICS_TOKEN="$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
 start_server
 # One chair session for every load-generator connection.
 export ACCORD_TOKEN="$(session loadgen chair)"
@@ -37,7 +39,8 @@ echo "== sync ($DURATION) =="
   --duration "$DURATION" --warmup "$WARMUP" \
   --server-pid "$SERVER_PID" --out "$OUT/sync.json" | tee "$OUT/sync.txt"
 
-curl -fsS "http://127.0.0.1:$PORT/metrics" >"$OUT/metrics.txt" || true
+curl -fsS -H "Authorization: Bearer $ACCORD_METRICS_TOKEN" \
+  "http://127.0.0.1:$PORT/metrics" >"$OUT/metrics.txt" || true
 kill -TERM "$SERVER_PID"
 if wait "$SERVER_PID"; then echo "server stopped cleanly"; else echo "server exit status $?"; fi
 SERVER_PID=""

@@ -567,16 +567,6 @@ pub async fn readyz(State(app): State<AppState>) -> Result<impl IntoResponse, Ap
     ))
 }
 
-pub async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
-    (
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        app.metrics.render(),
-    )
-}
-
 /// `GET /api/v1/users`: who takes part, by name, role and entity.
 pub async fn users(
     State(app): State<AppState>,

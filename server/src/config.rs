@@ -242,6 +242,17 @@ pub struct ServeConfig {
     /// Largest JSON request body, in bytes (413 above).
     #[arg(long, env = "ACCORD_MAX_BODY_BYTES", default_value_t = 1 << 20)]
     pub max_body_bytes: usize,
+
+    /// `/metrics` answers requests with `Authorization: Bearer TOKEN`
+    /// (on every listener). Without it and without `--metrics-listen`,
+    /// `/metrics` is off (404).
+    #[arg(long, env = "ACCORD_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+
+    /// A second address serving only `/metrics` (with the token when one is
+    /// set, otherwise to anyone who reaches it: keep it private).
+    #[arg(long, env = "ACCORD_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl ServeConfig {

@@ -23,6 +23,7 @@ mod history;
 mod metrics;
 mod openapi;
 mod presence;
+mod scrape;
 mod status;
 mod structure;
 mod web;
@@ -142,6 +143,7 @@ pub async fn run(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
+    scrape::check(&config)?;
     let store = Store::connect(&config.database_url).await?;
     store.migrate().await?;
     let actor = bootstrap::server_actor(&store).await?;
@@ -234,6 +236,7 @@ pub async fn run(
     }
 
     let app = router(state.clone());
+    let metrics_server = scrape::start(&state, shutdown.clone()).await?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, backend = store.backend_name(), "Accord is listening");
     let server_shutdown = shutdown.clone();
@@ -254,6 +257,9 @@ pub async fn run(
         peers.close_all();
     })
     .await?;
+    if let Some(metrics_server) = metrics_server {
+        metrics_server.await??;
+    }
 
     // Every acknowledged change is already committed; let the document
     // actors finish their round and write snapshots, then stop.
@@ -329,7 +335,7 @@ fn router(state: AppState) -> Router {
         .route("/sync", get(ws::upgrade))
         .route("/healthz", get(api::healthz))
         .route("/readyz", get(api::readyz))
-        .route("/metrics", get(api::metrics))
+        .route("/metrics", get(scrape::on_main))
         .nest("/api/v1", api)
         .fallback(web::serve)
         .layer(axum::middleware::map_response(headers::secure))

@@ -127,6 +127,25 @@ test("a cursor moves between elements: others see it promptly, one frame per doc
     }
     console.log("cursor moves (ms to show at B, frames A sent, own frames A heard):", JSON.stringify(report));
     await shot(b.page, "cursors-b");
+
+    // A leaves the text for the page around it: gone from B's view at once,
+    // with one {from: null} on the element A was in.
+    const last = MOVES % 2 === 0 ? e1.id : e2.id;
+    await a.page.waitForTimeout(300);
+    const mark = rec.mark();
+    await a.page.locator(tid("draft-title")).click();
+    await until(
+      "B to see A's cursor and 'Here now' go when A leaves the text",
+      async () => !(await cursorIn(b.page, last, tag)) && !(await hereIn(b.page, last, nameOf(xa))),
+      PROMPT_MS,
+    );
+    await a.page.waitForTimeout(400);
+    const sent = rec.since(mark).filter((f) => f.dir === "sent" && isCursor(f));
+    assert.deepEqual(
+      sent.map((f) => [f.documentId, f.content.from]),
+      [[doc[last], null]],
+      "leaving the text sends one {from: null} on the element left",
+    );
   });
 });
 
