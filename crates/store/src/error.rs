@@ -18,6 +18,11 @@ pub enum Error {
     /// The request breaks a rule of the data (e.g. a delegate without an entity).
     #[error("{0}")]
     Invalid(String),
+    /// Another process holds a lock this one needs: another `accord serve`
+    /// runs on the database, or another process migrates it (the message
+    /// says which, and who holds it).
+    #[error("{0}")]
+    Locked(String),
     /// Something the request names does not exist (e.g. "no draft X").
     #[error("{0}")]
     NotFound(String),

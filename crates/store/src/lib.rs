@@ -21,6 +21,7 @@
 //! reads at a version and compares never replay the whole change log.
 
 mod error;
+mod instance;
 #[cfg(test)]
 mod tests;
 
@@ -35,6 +36,7 @@ use sqlx::sqlite::{
 use sqlx::{Postgres, QueryBuilder, Sqlite, Transaction};
 
 pub use error::{Error, Result};
+pub use instance::{InstanceLock, MIGRATION_LOCK_WAIT, PG_INSTANCE_LOCK_KEY};
 
 /// Connections in a SQLite pool. SQLite has a single writer (write
 /// transactions queue on `busy_timeout`), but WAL lets readers run alongside.
@@ -1297,7 +1299,7 @@ impl Store {
                     .foreign_keys(true)
                     .busy_timeout(SQLITE_BUSY_TIMEOUT);
                 // An in-memory database exists once per connection: keep exactly one, forever.
-                let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+                let in_memory = instance::is_in_memory(url);
                 let pool_options = if in_memory {
                     SqlitePoolOptions::new()
                         .max_connections(1)
@@ -1307,6 +1309,8 @@ impl Store {
                 } else {
                     SqlitePoolOptions::new().max_connections(SQLITE_MAX_CONNECTIONS)
                 };
+                // A new file switches to WAL on its first connection: one process at a time.
+                let _lock = instance::sqlite_url_migration_lock(url).await?;
                 let pool = pool_options.connect_with(options).await?;
                 Ok(Store::Sqlite(pool))
             }
@@ -1327,10 +1331,24 @@ impl Store {
         }
     }
 
-    /// Applies the embedded migrations of this backend (idempotent).
+    /// Applies the embedded migrations of this backend (idempotent), one
+    /// process at a time: on SQLite under the lock file `DB.migrate.lock`
+    /// (waiting at most [`MIGRATION_LOCK_WAIT`]), on PostgreSQL under
+    /// sqlx's own advisory lock.
     pub async fn migrate(&self) -> Result<()> {
         match self {
-            Store::Sqlite(pool) => sqlx::migrate!("./migrations/sqlite").run(pool).await?,
+            Store::Sqlite(pool) => {
+                // The main database's file; empty when it is in memory or temporary.
+                let file: String =
+                    sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
+                        .fetch_one(pool)
+                        .await?;
+                let _lock = match file.as_str() {
+                    "" => None,
+                    file => Some(instance::sqlite_migration_lock(file.as_ref()).await?),
+                };
+                sqlx::migrate!("./migrations/sqlite").run(pool).await?
+            }
             Store::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
         }
         Ok(())
