@@ -95,6 +95,9 @@ const CURSOR_HEARTBEAT_MS = 10_000;
 const CURSOR_THROTTLE_MS = 150;
 /** A cursor of a peer the presence list does not name is kept this long. */
 const CURSOR_UNLISTED_MS = 3_000;
+/** After reconnecting, our cursor is sent again this much later (the
+ * server relays only on documents the connection has asked for). */
+const CURSOR_RESUME_MS = 1_000;
 /** A click is a focus change then a selection: one message for both. */
 const CURSOR_SETTLE_MS = 25;
 
@@ -201,9 +204,13 @@ export class DraftSession {
         this.#scheduleSaveCheck();
         if (state === "connected") {
           void this.#refreshPresence();
-          // Back online: the others forgot our cursor when we left.
-          this.#sentCursor = undefined;
-          this.#scheduleCursor();
+          // Back online: the others forgot our cursor when we left; tell
+          // them once the server has our documents again.
+          setTimeout(() => {
+            if (this.#disposed) return;
+            this.#sentCursor = undefined;
+            this.#scheduleCursor();
+          }, CURSOR_RESUME_MS);
         }
       }),
       this.sync.serverStorageId.subscribe(() => this.#scheduleSaveCheck()),
