@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 use automerge::{ActorId, AutoCommit, ChangeHash};
 use tokio_tungstenite::tungstenite;
 
-use crate::harness::{Client, Db, TestServer, WAIT, http_request, on_both_backends, within};
+use crate::harness::{
+    Client, Db, TestServer, WAIT, http_request, on_both_backends, presence_view, within,
+};
 
 /// The change log entry of `hash`, as the API reports it.
 async fn logged(server: &TestServer, hash: &ChangeHash) -> Option<serde_json::Value> {
@@ -440,43 +442,12 @@ async fn a_chairs_structure_edits_reach_every_client_live() {
     .await;
 }
 
-/// One entry of the presence feed: name, entity, elements.
-type PresentEntry = (String, Option<String>, Vec<String>);
-
-/// The server's `accord-presence` feed on the index document.
-fn presence_of(client: &Client) -> Option<Vec<PresentEntry>> {
-    let last = client.ephemerals.iter().rev().find_map(|e| {
-        let value: ciborium::Value = ciborium::from_reader(&e.data[..]).ok()?;
-        let map = value.as_map()?.clone();
-        let get = |key: &str| {
-            map.iter()
-                .find(|(k, _)| k.as_text() == Some(key))
-                .map(|(_, v)| v.clone())
-        };
-        (get("type")?.as_text()? == "accord-presence").then(|| get("present"))?
-    })?;
-    let entries = last.as_array()?;
+/// The presence feed as (name, entity, elements).
+fn presence_of(client: &Client) -> Option<Vec<(String, Option<String>, Vec<String>)>> {
     Some(
-        entries
-            .iter()
-            .filter_map(|entry| {
-                let map = entry.as_map()?;
-                let get = |key: &str| {
-                    map.iter()
-                        .find(|(k, _)| k.as_text() == Some(key))
-                        .map(|(_, v)| v.clone())
-                };
-                let elements = get("elements")?
-                    .as_array()?
-                    .iter()
-                    .filter_map(|v| v.as_text().map(str::to_owned))
-                    .collect();
-                Some((
-                    get("name")?.as_text()?.to_owned(),
-                    get("entity").and_then(|v| v.as_text().map(str::to_owned)),
-                    elements,
-                ))
-            })
+        presence_view(client)?
+            .into_iter()
+            .map(|p| (p.name, p.entity, p.elements))
             .collect(),
     )
 }

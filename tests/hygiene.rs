@@ -51,7 +51,14 @@ async fn a_peer_that_cannot_keep_up_is_closed_and_the_others_go_on() {
     within(120, async {
         let server = TestServer::start_with(
             Db::sqlite(),
-            &["--outbound-queue", "16", "--metrics-token", METRICS_TOKEN],
+            &[
+                "--outbound-queue",
+                "16",
+                "--outbound-queue-bytes",
+                "65536",
+                "--metrics-token",
+                METRICS_TOKEN,
+            ],
         )
         .await;
         let doc = server.element_doc(5).await;
@@ -62,9 +69,10 @@ async fn a_peer_that_cannot_keep_up_is_closed_and_the_others_go_on() {
         let mut writer = Client::connect(&server).await;
         writer.open(&doc).await;
 
-        // `slow` stops reading. Presence traffic relayed to every peer of the
-        // document fills its socket, then its outbound queue.
-        let data = vec![7u8; 64 * 1024];
+        // `slow` stops reading. Ephemeral messages relayed to every peer of
+        // the document (as large and as frequent as the server relays) fill
+        // its socket, then its outbound queue.
+        let data = vec![7u8; 12 * 1024];
         let mut sent = 0;
         while metric(
             &server,
@@ -79,6 +87,7 @@ async fn a_peer_that_cannot_keep_up_is_closed_and_the_others_go_on() {
             fast.wait_for("the relayed message", |c| c.ephemerals.len() as u64 == sent)
                 .await;
             writer.drain_ready().await;
+            tokio::time::sleep(Duration::from_millis(35)).await;
         }
         slow.expect_closed().await;
 

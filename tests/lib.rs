@@ -32,6 +32,10 @@
 //!   broken live, adopt/reopen, structure edits, projector mode);
 //!   screenshots under `<target>/test-output/web/`;
 //! - `history`: revisions, reading at a version, compare, attribution;
+//! - `hostile`: clients that stop reading (write timeout, memory given
+//!   back), forged server messages, presence as changes, the order of
+//!   relayed ephemeral messages, peer-id and frame limits, sessions
+//!   revoked while their websocket is open;
 //!
 //! Prerequisites: `cargo build -p accord` (or `ACCORD_BIN`), a PostgreSQL
 //! server for the `postgres` variants (`ACCORD_TEST_PG_URL`, default
@@ -58,7 +62,11 @@ mod e2e;
 #[cfg(test)]
 mod headers;
 #[cfg(test)]
+mod hostile;
+#[cfg(test)]
 mod hygiene;
+#[cfg(test)]
+mod instances;
 #[cfg(test)]
 mod interop;
 #[cfg(test)]

@@ -136,6 +136,39 @@ pub async fn authenticate(app: &AppState, token: &str) -> Result<Auth, ApiError>
     })
 }
 
+/// How often the store is asked for sessions revoked since (signed out,
+/// a user disabled, also by the CLI or another process).
+const REVOCATION_POLL: Duration = Duration::from_secs(2);
+
+/// Revocations are read back this far, so processes whose clocks differ a
+/// little still see each other's.
+const REVOCATION_SLACK_MS: i64 = 5 * 60_000;
+
+/// Closes open websockets within [`REVOCATION_POLL`] of their session's
+/// revocation: one small query per poll, whatever the number of
+/// connections.
+pub async fn watch_revocations(app: AppState) {
+    let mut tick = tokio::time::interval(REVOCATION_POLL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = app.shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let since = now_ms() - REVOCATION_SLACK_MS;
+        match app.store.sessions_revoked_since(since).await {
+            Ok(revoked) if !revoked.is_empty() => {
+                let revoked = revoked.into_iter().collect();
+                for _ in 0..app.peers.close_sessions(&revoked) {
+                    app.metrics.close("session_ended");
+                }
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "reading revoked sessions failed"),
+        }
+    }
+}
+
 /// Whether the session behind `hash` is still live (for open websockets).
 pub async fn session_is_live(app: &AppState, hash: &str) -> bool {
     match app.store.session(hash, now_ms()).await {

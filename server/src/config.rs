@@ -179,6 +179,16 @@ pub struct ServeConfig {
     #[arg(long, env = "ACCORD_OUTBOUND_QUEUE", default_value_t = 4096)]
     pub outbound_queue: usize,
 
+    /// Bytes waiting for one connection before it is closed as too slow
+    /// (one larger frame still passes when nothing else waits).
+    #[arg(long, env = "ACCORD_OUTBOUND_QUEUE_BYTES", default_value_t = 8 << 20)]
+    pub outbound_queue_bytes: usize,
+
+    /// Seconds a write to a client may make no progress before the
+    /// connection is closed (a client that stopped reading).
+    #[arg(long, env = "ACCORD_WRITE_TIMEOUT_SECS", default_value_t = 10)]
+    pub write_timeout_secs: u64,
+
     /// Seconds between websocket pings.
     #[arg(long, env = "ACCORD_PING_SECS", default_value_t = 20)]
     pub ping_secs: u64,
@@ -264,6 +274,10 @@ impl ServeConfig {
 
     pub fn ping_interval(&self) -> Duration {
         Duration::from_secs(self.ping_secs.max(1))
+    }
+
+    pub fn write_timeout(&self) -> Duration {
+        Duration::from_secs(self.write_timeout_secs.max(1))
     }
 
     pub fn idle_timeout(&self) -> Duration {

@@ -1,9 +1,9 @@
 //! One websocket connection as the rest of the server sees it: an id, the
-//! signed-in user it speaks for, the peer id it claimed, and a bounded
-//! outbound queue.
+//! signed-in user it speaks for, the peer id it claimed, and an outbound
+//! queue bounded in frames and in bytes.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use accord_protocol::wire::{Ephemeral, Message};
 use accord_protocol::{ConnId, DocumentId};
@@ -37,11 +37,23 @@ pub struct ConnHandle {
     /// The server's peer id, the sender of every message to this connection.
     pub server_peer_id: Arc<str>,
     tx: mpsc::Sender<Frame>,
+    /// Bytes of the frames queued and not yet written.
+    queued_bytes: AtomicUsize,
+    /// The most bytes the queue may hold (one larger frame may still pass
+    /// when the queue is empty).
+    max_queued_bytes: usize,
     /// Cancelled when the connection must end (closed, too slow, replaced).
     pub closer: CancellationToken,
     closing: AtomicBool,
-    /// Counter for the server's ephemeral notices to this connection.
-    notice_count: AtomicU64,
+    /// Counter for the server's ephemeral notices to this connection; the
+    /// lock keeps counts in the order the frames are queued (the stock
+    /// client drops a count lower than one it has seen).
+    notice_count: Mutex<u64>,
+    /// The session id under which this connection's own ephemeral messages
+    /// are relayed to others, and their count: assigned by the server, so a
+    /// client can neither pose as the server nor as another peer.
+    pub relay_session: String,
+    relay_count: AtomicU64,
     metrics: Arc<Metrics>,
 }
 
@@ -54,6 +66,7 @@ impl ConnHandle {
         peer_id: String,
         server_peer_id: Arc<str>,
         tx: mpsc::Sender<Frame>,
+        max_queued_bytes: usize,
         metrics: Arc<Metrics>,
     ) -> Self {
         Self {
@@ -61,11 +74,15 @@ impl ConnHandle {
             user,
             session,
             peer_id,
+            relay_session: format!("{server_peer_id}/{id}"),
             server_peer_id,
             tx,
+            queued_bytes: AtomicUsize::new(0),
+            max_queued_bytes,
             closer: CancellationToken::new(),
             closing: AtomicBool::new(false),
-            notice_count: AtomicU64::new(0),
+            notice_count: Mutex::new(0),
+            relay_count: AtomicU64::new(0),
             metrics,
         }
     }
@@ -80,19 +97,42 @@ impl ConnHandle {
         if self.closing.load(Ordering::Relaxed) {
             return false;
         }
+        let len = bytes.len();
+        let before = self.queued_bytes.fetch_add(len, Ordering::Relaxed);
+        if before > 0 && before + len > self.max_queued_bytes {
+            self.queued_bytes.fetch_sub(len, Ordering::Relaxed);
+            self.too_slow("outbound queue over its byte limit");
+            return false;
+        }
         match self.tx.try_send(Frame::Binary(bytes)) {
             Ok(()) => {
                 self.metrics.outbound_queue_depth.inc();
+                self.metrics.outbound_queue_bytes.inc_by(len as i64);
                 true
             }
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                tracing::warn!(conn = self.id, "outbound queue full: closing the slow peer");
-                self.metrics.close("slow_consumer");
-                self.abort();
+            Err(e) => {
+                self.queued_bytes.fetch_sub(len, Ordering::Relaxed);
+                if matches!(e, mpsc::error::TrySendError::Full(_)) {
+                    self.too_slow("outbound queue full");
+                }
                 false
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
         }
+    }
+
+    /// The writer took a frame of `len` bytes off the queue.
+    pub fn dequeued(&self, len: usize) {
+        self.queued_bytes.fetch_sub(len, Ordering::Relaxed);
+        self.metrics.outbound_queue_depth.dec();
+        self.metrics.outbound_queue_bytes.dec_by(len as i64);
+    }
+
+    /// A peer that does not keep up is closed, never skipped: its client
+    /// resyncs when it reconnects.
+    fn too_slow(&self, why: &str) {
+        tracing::warn!(conn = self.id, why, "closing the slow peer");
+        self.metrics.close("slow_consumer");
+        self.abort();
     }
 
     /// A sync message for one document.
@@ -129,15 +169,36 @@ impl ConnHandle {
     /// An `ephemeral` message from the server itself (its own sender and
     /// session id) carrying CBOR `data`.
     pub fn server_ephemeral(&self, document: &DocumentId, data: Vec<u8>) {
-        let count = self.notice_count.fetch_add(1, Ordering::Relaxed) + 1;
+        let mut count = self.notice_count.lock().unwrap_or_else(|e| e.into_inner());
+        *count += 1;
         self.send(&Message::Ephemeral(Ephemeral {
             sender_id: self.server_peer_id.to_string(),
             target_id: self.peer_id.clone(),
             document_id: document.to_string(),
-            count,
+            count: *count,
             session_id: self.server_peer_id.to_string(),
             data,
         }));
+    }
+
+    /// This connection's ephemeral `data` for `document` as relayed to
+    /// `to`: sender, session and count are the server's word for this
+    /// connection, whatever the client put in its message. Call from the
+    /// connection's reader only, so counts follow arrival order.
+    pub fn relay_ephemeral(&self, to: &ConnHandle, document: &str, data: &[u8], count: u64) {
+        to.send(&Message::Ephemeral(Ephemeral {
+            sender_id: self.peer_id.clone(),
+            target_id: to.peer_id.clone(),
+            document_id: document.to_owned(),
+            count,
+            session_id: self.relay_session.clone(),
+            data: data.to_vec(),
+        }));
+    }
+
+    /// The count for this connection's next relayed ephemeral message.
+    pub fn next_relay_count(&self) -> u64 {
+        self.relay_count.fetch_add(1, Ordering::Relaxed) + 1
     }
 
     /// A protocol violation: an `error` message, then the socket is closed.

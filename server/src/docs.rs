@@ -6,7 +6,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use accord_protocol::wire::Ephemeral;
 use accord_protocol::{ConnId, DocSync, DocumentId, Policy, Received};
 use accord_store::{DocKind, NewChange, Role, Store};
 use automerge::transaction::Transaction;
@@ -26,11 +25,6 @@ pub enum DocCmd {
     Sync {
         conn: Arc<ConnHandle>,
         data: Vec<u8>,
-    },
-    /// An `ephemeral` message, relayed to the document's other peers.
-    Ephemeral {
-        conn: Arc<ConnHandle>,
-        message: Ephemeral,
     },
     /// The connection has gone.
     Leave { conn: ConnId },
@@ -56,8 +50,6 @@ pub enum DocCmd {
         persist: Persist,
         reply: oneshot::Sender<Result<Vec<ChangeHash>, WriteError>>,
     },
-    /// An `ephemeral` message from the server to every peer of the document.
-    Broadcast { data: Vec<u8> },
     /// Runs a read of the committed, applied document (history, compare,
     /// attribution); the closure sends its own answer.
     Inspect { f: Inspection },
@@ -594,16 +586,6 @@ impl DocActor {
                         Ok(Received::Accepted { .. }) => {}
                     }
                 }
-                DocCmd::Ephemeral { conn, message } => {
-                    self.conns.entry(conn.id).or_insert_with(|| conn.clone());
-                    for (id, other) in &self.conns {
-                        if *id != conn.id {
-                            let mut relayed = message.clone();
-                            relayed.target_id = other.peer_id.clone();
-                            other.send(&accord_protocol::Message::Ephemeral(relayed));
-                        }
-                    }
-                }
                 DocCmd::Leave { conn } => self.drop_conn(conn),
                 DocCmd::Read { check, reply } => reads.push((check, reply)),
                 DocCmd::SetLock { lock, reply } => locks.push((lock, reply)),
@@ -613,11 +595,6 @@ impl DocActor {
                     persist,
                     reply,
                 } => writes.push((edit, persist, reply)),
-                DocCmd::Broadcast { data } => {
-                    for conn in self.conns.values() {
-                        conn.server_ephemeral(&self.id, data.clone());
-                    }
-                }
             }
         }
 

@@ -48,7 +48,7 @@ use crate::config::ServeConfig;
 use crate::conn::ConnHandle;
 use crate::docs::{ActorOwners, DocSettings, Docs};
 use crate::metrics::Metrics;
-use crate::presence::{Directory, Presence};
+use crate::presence::{Directory, Presence, Subscribers};
 
 pub use admin::run_admin;
 pub use bootstrap::REFERENCE_SCENARIO;
@@ -75,6 +75,8 @@ pub struct AppState {
     server_actor: automerge::ActorId,
     directory: Arc<Directory>,
     presence: Arc<Presence>,
+    /// Who syncs each document, for relaying ephemeral messages.
+    subscribers: Arc<Subscribers>,
     throttle: Arc<SignInThrottle>,
     /// Serialises structure and consensus commands per draft.
     draft_locks: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
@@ -120,6 +122,19 @@ impl PeerTable {
         for conn in map.values().filter(|c| c.session == session) {
             conn.close(4001, "signed out");
         }
+    }
+
+    /// Closes every connection opened with one of `sessions` (revoked).
+    fn close_sessions(&self, sessions: &std::collections::HashSet<String>) -> usize {
+        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut closed = 0;
+        for conn in map.values().filter(|c| sessions.contains(&c.session)) {
+            if !conn.is_closing() {
+                conn.close(4001, "the session has ended: sign in again");
+                closed += 1;
+            }
+        }
+        closed
     }
 
     fn remove(&self, conn: &ConnHandle) {
@@ -222,11 +237,13 @@ pub async fn run(
         server_actor: actor,
         directory: Arc::new(Directory::default()),
         presence: Arc::new(Presence::default()),
+        subscribers: Arc::new(Subscribers::default()),
         throttle,
         draft_locks: Arc::default(),
         consensus: consensus_service,
     };
     consensus::spawn(&state, &tracker);
+    tracker.spawn(auth::watch_revocations(state.clone()));
     // Every index document carries its consensus projection before anyone
     // connects (a new database, or one written by an older version).
     for draft in state.store.drafts().await? {

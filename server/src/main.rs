@@ -4,6 +4,12 @@ use tracing_subscriber::EnvFilter;
 
 use accord::config::{Cli, Command};
 
+/// jemalloc with background threads returns freed memory to the system
+/// within seconds (glibc's malloc kept hundreds of MiB after a thousand
+/// stuck connections had gone).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     // automerge instruments hot functions with INFO spans whose arguments

@@ -25,6 +25,8 @@ pub struct Metrics {
     pub commit_batch_changes: Histogram,
     pub apply_seconds: Histogram,
     pub outbound_queue_depth: Gauge,
+    pub outbound_queue_bytes: Gauge,
+    pub ephemerals_dropped: Counter,
     pub protocol_errors: Counter,
     pub relayed_messages: Counter,
     pub regular_messages: Counter,
@@ -59,6 +61,8 @@ impl Metrics {
             ]),
             apply_seconds: Histogram::new(seconds),
             outbound_queue_depth: Gauge::default(),
+            outbound_queue_bytes: Gauge::default(),
+            ephemerals_dropped: Counter::default(),
             protocol_errors: Counter::default(),
             relayed_messages: Counter::default(),
             regular_messages: Counter::default(),
@@ -124,6 +128,18 @@ impl Metrics {
             "outbound_queue_depth",
             "Frames waiting in outbound queues, all connections",
             &metrics.outbound_queue_depth,
+        );
+        register(
+            &mut registry,
+            "outbound_queue_bytes",
+            "Bytes waiting in outbound queues, all connections",
+            &metrics.outbound_queue_bytes,
+        );
+        register(
+            &mut registry,
+            "ephemerals_dropped",
+            "Ephemeral messages not relayed (too large or too frequent)",
+            &metrics.ephemerals_dropped,
         );
         register(
             &mut registry,

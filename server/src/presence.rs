@@ -1,7 +1,10 @@
 //! Who is connected to which draft, and in which elements — from the
 //! server's own knowledge of each connection's session, never from what
-//! clients claim. Each change is pushed to the draft's index document peers
-//! as a server `ephemeral` message (`type: "accord-presence"`).
+//! clients claim. A connection that starts syncing a draft's index document
+//! gets the whole list as a server `ephemeral` message
+//! (`type: "accord-presence"`), then each change (`accord-presence-change`).
+//! Also who syncs each document ([`Subscribers`]), to relay clients' own
+//! ephemeral messages.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
@@ -13,7 +16,6 @@ use serde::Serialize;
 
 use crate::auth::User;
 use crate::conn::ConnHandle;
-use crate::docs::{DocCmd, Docs};
 
 /// Where a document belongs.
 #[derive(Debug, Clone)]
@@ -90,6 +92,44 @@ impl Directory {
     }
 }
 
+/// The connections that sync each document. Clients' ephemeral messages
+/// (cursors) are relayed from here by the sender's own reader task, so one
+/// connection's messages reach everyone in the order it sent them, whatever
+/// documents they are about (the stock client drops a message whose count
+/// is not above the last one it saw from that session).
+#[derive(Default)]
+pub struct Subscribers(Mutex<HashMap<DocumentId, HashMap<ConnId, Arc<ConnHandle>>>>);
+
+impl Subscribers {
+    pub fn add(&self, doc: DocumentId, conn: &Arc<ConnHandle>) {
+        let mut docs = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        docs.entry(doc).or_default().insert(conn.id, conn.clone());
+    }
+
+    pub fn remove(&self, doc: &DocumentId, conn: ConnId) {
+        let mut docs = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(conns) = docs.get_mut(doc) {
+            conns.remove(&conn);
+            if conns.is_empty() {
+                docs.remove(doc);
+            }
+        }
+    }
+
+    /// Relays `from`'s ephemeral `data` about `doc` to the document's other
+    /// subscribers, under the sender and session the server vouches for.
+    pub fn relay(&self, from: &ConnHandle, doc: &DocumentId, data: &[u8]) {
+        let count = from.next_relay_count();
+        let document_id = doc.to_string();
+        let docs = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        for (id, to) in docs.get(doc).into_iter().flatten() {
+            if *id != from.id {
+                from.relay_ephemeral(to, &document_id, data, count);
+            }
+        }
+    }
+}
+
 /// One connection present in a draft.
 #[derive(Debug, Clone, Serialize)]
 pub struct Present {
@@ -113,29 +153,67 @@ struct Entry {
     since: i64,
 }
 
+impl Entry {
+    fn present(&self) -> Present {
+        Present {
+            user_id: self.user.id.clone(),
+            name: self.user.name.clone(),
+            role: self.user.role.as_str(),
+            entity: self.user.entity.clone(),
+            peer_id: self.peer_id.clone(),
+            elements: self.elements.iter().cloned().collect(),
+            since: self.since,
+        }
+    }
+}
+
 struct DraftPresence {
     index_doc: DocumentId,
     entries: HashMap<ConnId, Entry>,
+    /// The connections that sync the draft's index document: they hear
+    /// about presence.
+    watchers: HashMap<ConnId, Arc<ConnHandle>>,
 }
 
-/// Connections per draft.
+impl DraftPresence {
+    fn list(&self) -> Vec<Present> {
+        let mut out: Vec<Present> = self.entries.values().map(Entry::present).collect();
+        out.sort_by(|a, b| (&a.name, &a.peer_id).cmp(&(&b.name, &b.peer_id)));
+        out
+    }
+
+    /// Tells every watcher but `except` about one change.
+    fn tell(&self, data: &[u8], except: Option<ConnId>) {
+        for (id, watcher) in &self.watchers {
+            if Some(*id) != except {
+                watcher.server_ephemeral(&self.index_doc, data.to_vec());
+            }
+        }
+    }
+}
+
+/// Connections per draft. Watchers get the whole list once, when they
+/// start syncing the index document, and then only what changes: a
+/// connection that comes and goes costs each of the others one small
+/// message, whatever the number present. Every message is queued under the
+/// lock, so each watcher hears the changes in the order they happened.
 #[derive(Default)]
 pub struct Presence(Mutex<HashMap<String, DraftPresence>>);
 
 impl Presence {
-    /// Records that `conn` syncs a document of the draft; true when that
-    /// changed what others see.
-    pub fn joined(&self, conn: &ConnHandle, info: &DocInfo) -> bool {
+    /// Records that `conn` syncs a document of the draft, and tells the
+    /// watchers what that changed.
+    pub fn joined(&self, conn: &Arc<ConnHandle>, info: &DocInfo) {
         let mut drafts = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        let entries = &mut drafts
+        let draft = drafts
             .entry(info.draft_id.clone())
             .or_insert_with(|| DraftPresence {
                 index_doc: info.index_doc,
                 entries: HashMap::new(),
-            })
-            .entries;
-        let is_new = !entries.contains_key(&conn.id);
-        let entry = entries.entry(conn.id).or_insert_with(|| Entry {
+                watchers: HashMap::new(),
+            });
+        let is_new = !draft.entries.contains_key(&conn.id);
+        let entry = draft.entries.entry(conn.id).or_insert_with(|| Entry {
             user: conn.user.clone(),
             peer_id: conn.peer_id.clone(),
             elements: BTreeSet::new(),
@@ -145,85 +223,99 @@ impl Presence {
             Some(element) => entry.elements.insert(element.clone()),
             None => false,
         };
-        is_new || new_element
+        let changed = (is_new || new_element).then(|| entry.present());
+        let new_watcher = info.element_id.is_none() && !draft.watchers.contains_key(&conn.id) && {
+            draft.watchers.insert(conn.id, conn.clone());
+            true
+        };
+        if new_watcher {
+            conn.server_ephemeral(&info.index_doc, encode_list(&info.draft_id, &draft.list()));
+        }
+        if let Some(present) = changed {
+            let data = encode_change(&info.draft_id, &[present], &[]);
+            draft.tell(&data, new_watcher.then_some(conn.id));
+        }
     }
 
-    /// Forgets a connection; returns the drafts whose presence changed,
-    /// with their index documents.
-    pub fn left(&self, conn: ConnId) -> Vec<(String, DocumentId)> {
+    /// Forgets a connection and tells the watchers of its drafts.
+    pub fn left(&self, conn: ConnId) {
         let mut drafts = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        let mut changed = Vec::new();
-        drafts.retain(|draft, presence| {
-            if presence.entries.remove(&conn).is_some() {
-                changed.push((draft.clone(), presence.index_doc));
+        drafts.retain(|draft_id, presence| {
+            presence.watchers.remove(&conn);
+            if let Some(entry) = presence.entries.remove(&conn)
+                && !presence.watchers.is_empty()
+            {
+                let data = encode_change(draft_id, &[], &[entry.peer_id]);
+                presence.tell(&data, None);
             }
-            !presence.entries.is_empty()
+            !presence.entries.is_empty() || !presence.watchers.is_empty()
         });
-        changed
     }
 
     /// Everyone present in a draft, by name.
     pub fn list(&self, draft_id: &str) -> Vec<Present> {
         let drafts = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        let mut out: Vec<Present> = drafts
+        drafts
             .get(draft_id)
-            .map(|presence| {
-                presence
-                    .entries
-                    .values()
-                    .map(|e| Present {
-                        user_id: e.user.id.clone(),
-                        name: e.user.name.clone(),
-                        role: e.user.role.as_str(),
-                        entity: e.user.entity.clone(),
-                        peer_id: e.peer_id.clone(),
-                        elements: e.elements.iter().cloned().collect(),
-                        since: e.since,
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        out.sort_by(|a, b| (&a.name, &a.peer_id).cmp(&(&b.name, &b.peer_id)));
-        out
-    }
-
-    /// Sends the draft's presence to the peers of its index document.
-    pub async fn broadcast(&self, docs: &Docs, draft_id: &str, index_doc: DocumentId) {
-        let data = encode(draft_id, &self.list(draft_id));
-        docs.send_if_loaded(index_doc, DocCmd::Broadcast { data })
-            .await;
+            .map(DraftPresence::list)
+            .unwrap_or_default()
     }
 }
 
-/// CBOR `{ type: "accord-presence", draftId, present: [...] }`.
-fn encode(draft_id: &str, present: &[Present]) -> Vec<u8> {
-    let text = |s: &str| Value::Text(s.to_owned());
-    let entries = present
-        .iter()
-        .map(|p| {
-            Value::Map(vec![
-                (text("userId"), text(&p.user_id)),
-                (text("name"), text(&p.name)),
-                (text("role"), text(p.role)),
-                (
-                    text("entity"),
-                    p.entity.as_deref().map(text).unwrap_or(Value::Null),
-                ),
-                (text("peerId"), text(&p.peer_id)),
-                (
-                    text("elements"),
-                    Value::Array(p.elements.iter().map(|e| text(e)).collect()),
-                ),
-                (text("since"), Value::Integer(p.since.into())),
-            ])
-        })
-        .collect();
-    let body = Value::Map(vec![
+/// CBOR `{ type: "accord-presence", draftId, present: [...] }`: the whole list.
+fn encode_list(draft_id: &str, present: &[Present]) -> Vec<u8> {
+    cbor(vec![
         (text("type"), text("accord-presence")),
         (text("draftId"), text(draft_id)),
-        (text("present"), Value::Array(entries)),
-    ]);
+        (text("present"), entries(present)),
+    ])
+}
+
+/// CBOR `{ type: "accord-presence-change", draftId, upsert: [...], left:
+/// [peerId, ...] }`: entries new or changed, and connections gone.
+fn encode_change(draft_id: &str, upsert: &[Present], left: &[String]) -> Vec<u8> {
+    cbor(vec![
+        (text("type"), text("accord-presence-change")),
+        (text("draftId"), text(draft_id)),
+        (text("upsert"), entries(upsert)),
+        (
+            text("left"),
+            Value::Array(left.iter().map(|p| text(p)).collect()),
+        ),
+    ])
+}
+
+fn entries(present: &[Present]) -> Value {
+    Value::Array(
+        present
+            .iter()
+            .map(|p| {
+                Value::Map(vec![
+                    (text("userId"), text(&p.user_id)),
+                    (text("name"), text(&p.name)),
+                    (text("role"), text(p.role)),
+                    (
+                        text("entity"),
+                        p.entity.as_deref().map(text).unwrap_or(Value::Null),
+                    ),
+                    (text("peerId"), text(&p.peer_id)),
+                    (
+                        text("elements"),
+                        Value::Array(p.elements.iter().map(|e| text(e)).collect()),
+                    ),
+                    (text("since"), Value::Integer(p.since.into())),
+                ])
+            })
+            .collect(),
+    )
+}
+
+fn text(s: &str) -> Value {
+    Value::Text(s.to_owned())
+}
+
+fn cbor(map: Vec<(Value, Value)>) -> Vec<u8> {
     let mut out = Vec::new();
-    ciborium::into_writer(&body, &mut out).expect("writing CBOR to a Vec cannot fail");
+    ciborium::into_writer(&Value::Map(map), &mut out).expect("writing CBOR to a Vec cannot fail");
     out
 }

@@ -22,9 +22,34 @@ use crate::conn::{ConnHandle, Frame};
 use crate::docs::{Delivery, DocCmd};
 use crate::error::ApiError;
 
-/// How often an open connection's session is checked again (sign-out,
-/// expiry, a disabled user).
+/// How often an open connection's session is checked again (expiry; it
+/// also extends a sliding session). Sign-outs and disabled users are seen
+/// sooner, by [`crate::auth::watch_revocations`].
 const SESSION_RECHECK: Duration = Duration::from_secs(60);
+
+/// How long a closing connection's writer may take to send what precedes
+/// the close frame, and then to stop.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
+
+/// The websocket's read buffer (tungstenite's default, 128 KiB, is
+/// allocated for every connection).
+const READ_BUFFER_BYTES: usize = 8 << 10;
+
+/// What the websocket's write buffer collects before it writes.
+const WRITE_BUFFER_BYTES: usize = 64 << 10;
+
+/// The longest peer id a client may claim.
+pub const MAX_PEER_ID_BYTES: usize = 256;
+
+/// The server's own peer ids start with this; no client may claim one.
+pub const SERVER_PEER_PREFIX: &str = "accord-server";
+
+/// The largest ephemeral message relayed (cursors take a few dozen bytes).
+const MAX_EPHEMERAL_BYTES: usize = 16 << 10;
+
+/// Ephemeral messages relayed per connection: a burst, then a rate.
+const EPHEMERAL_BURST: u32 = 64;
+const EPHEMERAL_PER_SEC: u32 = 32;
 
 /// The upgrade happens only with a live session and a matching `Origin`;
 /// otherwise the answer is the HTTP error (401/403) and no websocket.
@@ -53,6 +78,12 @@ pub async fn upgrade(
     let limit = app.config.frame_limit();
     ws.max_message_size(limit)
         .max_frame_size(limit)
+        // An idle connection holds little: the read buffer grows only for
+        // a large frame, and the write buffer (which batches a burst into
+        // one system call) holds at most one frame beyond its target.
+        .read_buffer_size(READ_BUFFER_BYTES)
+        .write_buffer_size(WRITE_BUFFER_BYTES)
+        .max_write_buffer_size(WRITE_BUFFER_BYTES + limit)
         .on_upgrade(move |socket| connection(app, auth, socket))
 }
 
@@ -88,6 +119,16 @@ async fn connection(app: AppState, auth: Auth, socket: WebSocket) {
     let Message::Peer { target_id, .. } = &peer else {
         unreachable!("answer_join answers with peer")
     };
+    if let Err(message) = check_peer_id(target_id) {
+        app.metrics.protocol_errors.inc();
+        app.metrics.close("protocol_error");
+        let error = Message::Error {
+            message: message.clone(),
+        };
+        let _ = sink.send(ws::Message::Binary(error.encode().into())).await;
+        let _ = sink.send(close_frame(1008, &message)).await;
+        return;
+    }
 
     let (tx, rx) = mpsc::channel(app.config.outbound_queue);
     let conn = Arc::new(ConnHandle::new(
@@ -97,6 +138,7 @@ async fn connection(app: AppState, auth: Auth, socket: WebSocket) {
         target_id.clone(),
         app.server_peer_id.clone(),
         tx,
+        app.config.outbound_queue_bytes,
         app.metrics.clone(),
     ));
     // One connection per peer id: the same user's new connection replaces
@@ -119,45 +161,73 @@ async fn connection(app: AppState, auth: Auth, socket: WebSocket) {
             return;
         }
     }
-    if sink
-        .send(ws::Message::Binary(peer.encode().into()))
-        .await
-        .is_err()
-    {
+    let write_timeout = app.config.write_timeout();
+    let sent = tokio::time::timeout(
+        write_timeout,
+        sink.send(ws::Message::Binary(peer.encode().into())),
+    )
+    .await;
+    if !matches!(sent, Ok(Ok(()))) {
         app.peers.remove(&conn);
         return;
     }
 
-    let writer = tokio::spawn(writer(
+    let mut writer = tokio::spawn(writer(
         sink,
         rx,
         conn.clone(),
         app.config.ping_interval(),
+        write_timeout,
         app.metrics.clone(),
     ));
-    let mut writer = writer;
     let joined_docs = reader(&app, &conn, &mut stream).await;
 
     // A close is queued (a protocol error, say): let the writer send what
     // precedes it, the `error` message first, then the close frame.
     let flushed = conn.is_closing()
         && !conn.closer.is_cancelled()
-        && tokio::time::timeout(Duration::from_secs(5), &mut writer)
-            .await
-            .is_ok();
+        && tokio::time::timeout(CLOSE_GRACE, &mut writer).await.is_ok();
     conn.abort();
-    if !flushed {
-        let _ = writer.await;
+    // The writer gives up on a write that makes no progress within the
+    // write timeout; past a short grace it is stopped here, dropping the
+    // socket, so nothing of the connection outlives it.
+    if !flushed
+        && tokio::time::timeout(CLOSE_GRACE, &mut writer)
+            .await
+            .is_err()
+    {
+        writer.abort();
     }
     app.peers.remove(&conn);
+    for id in &joined_docs {
+        app.subscribers.remove(id, conn.id);
+    }
     for id in joined_docs {
         app.docs
             .send_if_loaded(id, DocCmd::Leave { conn: conn.id })
             .await;
     }
-    for (draft, index_doc) in app.presence.left(conn.id) {
-        app.presence.broadcast(&app.docs, &draft, index_doc).await;
+    app.presence.left(conn.id);
+}
+
+/// A peer id is an address, not a credential: it must be short, printable
+/// and not the server's.
+fn check_peer_id(peer_id: &str) -> Result<(), String> {
+    if peer_id.is_empty() || peer_id.len() > MAX_PEER_ID_BYTES {
+        return Err(format!(
+            "a peer id must have 1 to {MAX_PEER_ID_BYTES} bytes; this one has {}",
+            peer_id.len()
+        ));
     }
+    if peer_id.chars().any(char::is_control) {
+        return Err("a peer id may not contain control characters".into());
+    }
+    if peer_id.starts_with(SERVER_PEER_PREFIX) {
+        return Err(format!(
+            "peer ids starting with {SERVER_PEER_PREFIX:?} are the server's"
+        ));
+    }
+    Ok(())
 }
 
 /// Reads frames until the socket ends; returns the documents it synced.
@@ -168,6 +238,7 @@ async fn reader(
 ) -> HashSet<DocumentId> {
     let mut joined = HashSet::new();
     let mut actors = HashMap::new();
+    let mut ephemerals = TokenBucket::new(EPHEMERAL_BURST, EPHEMERAL_PER_SEC);
     let idle = app.config.idle_timeout();
     let mut recheck = tokio::time::interval(SESSION_RECHECK);
     recheck.tick().await;
@@ -190,7 +261,17 @@ async fn reader(
                 conn.close(1001, "idle timeout");
                 break;
             }
-            Ok(None) | Ok(Some(Err(_))) => break,
+            Ok(Some(Err(e))) => {
+                if let Some(too_large) = too_large(e) {
+                    app.metrics.close("too_large");
+                    conn.close(1009, &too_large);
+                }
+                break;
+            }
+            Ok(None) => break,
+            // A connection being closed (signed out, disabled, too slow)
+            // acts on nothing more it sends.
+            Ok(Some(Ok(_))) if conn.is_closing() => break,
             Ok(Some(Ok(ws::Message::Binary(bytes)))) => bytes,
             Ok(Some(Ok(ws::Message::Text(_)))) => {
                 conn.protocol_error("text frames are not part of the protocol");
@@ -236,13 +317,10 @@ async fn reader(
                 };
                 match app.docs.send_cached(&mut actors, id, cmd).await {
                     Ok(Delivery::Delivered) => {
-                        joined.insert(id);
-                        if let Some(info) = info
-                            && app.presence.joined(conn, &info)
-                        {
-                            app.presence
-                                .broadcast(&app.docs, &info.draft_id, info.index_doc)
-                                .await;
+                        if let Some(info) = info {
+                            joined.insert(id);
+                            app.subscribers.add(id, conn);
+                            app.presence.joined(conn, &info);
                         }
                     }
                     Ok(Delivery::Unknown) => unavailable(conn, &m.document_id),
@@ -253,14 +331,17 @@ async fn reader(
                 }
             }
             Message::Ephemeral(e) => {
+                // Best effort, like the protocol's own: too large or too
+                // frequent messages are dropped, so one peer cannot fill the
+                // others' queues.
                 if let Ok(id) = e.document_id.parse::<DocumentId>()
                     && joined.contains(&id)
                 {
-                    let cmd = DocCmd::Ephemeral {
-                        conn: conn.clone(),
-                        message: e,
-                    };
-                    let _ = app.docs.send_cached(&mut actors, id, cmd).await;
+                    if e.data.len() > MAX_EPHEMERAL_BYTES || !ephemerals.take() {
+                        app.metrics.ephemerals_dropped.inc();
+                    } else {
+                        app.subscribers.relay(conn, &id, &e.data);
+                    }
                 }
             }
             Message::Leave { .. } => break,
@@ -289,30 +370,40 @@ fn unavailable(conn: &ConnHandle, document_id: &str) {
     });
 }
 
+/// Writes the connection's queue to the socket. A write that makes no
+/// progress within `write_timeout` (a client that stopped reading) ends the
+/// connection.
 async fn writer(
     mut sink: futures::stream::SplitSink<WebSocket, ws::Message>,
     mut rx: mpsc::Receiver<Frame>,
     conn: Arc<ConnHandle>,
     ping_every: Duration,
+    write_timeout: Duration,
     metrics: Arc<crate::metrics::Metrics>,
 ) {
     let mut ping = tokio::time::interval(ping_every);
     ping.tick().await;
-    loop {
+    let timed = |r: Result<Result<(), axum::Error>, tokio::time::error::Elapsed>| match r {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) => Err(false),
+        Err(_) => Err(true),
+    };
+    let outcome: Result<(), bool> = loop {
         tokio::select! {
             frame = rx.recv() => {
                 // Write everything already queued, then flush once: one
                 // system call for a burst of relayed changes.
                 let mut next = frame;
                 let mut close = None;
-                let mut failed = false;
                 let mut fed = 0;
+                let mut result = Ok(());
                 while let Some(frame) = next.take() {
                     match frame {
                         Frame::Binary(bytes) => {
-                            metrics.outbound_queue_depth.dec();
-                            if sink.feed(ws::Message::Binary(bytes.into())).await.is_err() {
-                                failed = true;
+                            conn.dequeued(bytes.len());
+                            let feed = sink.feed(ws::Message::Binary(bytes.into()));
+                            result = timed(tokio::time::timeout(write_timeout, feed).await);
+                            if result.is_err() {
                                 break;
                             }
                             fed += 1;
@@ -326,38 +417,91 @@ async fn writer(
                         next = rx.try_recv().ok();
                     }
                 }
-                if failed || sink.flush().await.is_err() {
-                    break;
+                if result.is_ok() {
+                    result = timed(tokio::time::timeout(write_timeout, sink.flush()).await);
+                }
+                if result.is_err() {
+                    break result;
                 }
                 if let Some(close) = close {
-                    let _ = sink.send(close).await;
-                    break;
+                    break timed(tokio::time::timeout(write_timeout, sink.send(close)).await);
                 }
                 if fed == 0 {
                     // The queue is closed and empty.
-                    break;
+                    break Ok(());
                 }
             }
             _ = ping.tick() => {
-                if sink.send(ws::Message::Ping(Vec::new().into())).await.is_err() {
-                    break;
+                let ping = sink.send(ws::Message::Ping(Vec::new().into()));
+                if let Err(stuck) = timed(tokio::time::timeout(write_timeout, ping).await) {
+                    break Err(stuck);
                 }
             }
             () = conn.closer.cancelled() => {
-                let _ = sink.send(close_frame(1001, "closing")).await;
-                break;
+                let close = sink.send(close_frame(1001, "closing"));
+                break timed(tokio::time::timeout(write_timeout, close).await);
             }
         }
+    };
+    if outcome == Err(true) {
+        tracing::info!(conn = conn.id, "no write progress: closing the connection");
+        metrics.close("write_timeout");
     }
     conn.abort();
     // Whatever is still queued will never be sent.
     rx.close();
     while let Some(frame) = rx.recv().await {
-        if matches!(frame, Frame::Binary(_)) {
-            metrics.outbound_queue_depth.dec();
+        if let Frame::Binary(bytes) = frame {
+            conn.dequeued(bytes.len());
         }
     }
-    let _ = sink.close().await;
+    if outcome.is_ok() {
+        let _ = tokio::time::timeout(write_timeout, sink.close()).await;
+    }
+}
+
+/// The reason to close with 1009 when a frame was over the limit.
+fn too_large(e: axum::Error) -> Option<String> {
+    use tokio_tungstenite::tungstenite::error::{CapacityError, Error};
+    match e.into_inner().downcast_ref::<Error>()? {
+        Error::Capacity(CapacityError::MessageTooLong { size, max_size }) => Some(format!(
+            "message of {size} bytes is over the limit of {max_size} bytes"
+        )),
+        Error::Capacity(e) => Some(e.to_string()),
+        _ => None,
+    }
+}
+
+/// Allows `burst` events at once and `per_sec` a second on average.
+struct TokenBucket {
+    tokens: f64,
+    burst: f64,
+    per_sec: f64,
+    last: tokio::time::Instant,
+}
+
+impl TokenBucket {
+    fn new(burst: u32, per_sec: u32) -> Self {
+        Self {
+            tokens: f64::from(burst),
+            burst: f64::from(burst),
+            per_sec: f64::from(per_sec),
+            last: tokio::time::Instant::now(),
+        }
+    }
+
+    fn take(&mut self) -> bool {
+        let now = tokio::time::Instant::now();
+        let refill = now.duration_since(self.last).as_secs_f64() * self.per_sec;
+        self.tokens = (self.tokens + refill).min(self.burst);
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
 }
 
 fn close_frame(code: u16, reason: &str) -> ws::Message {

@@ -2125,6 +2125,18 @@ impl Store {
         Ok(())
     }
 
+    /// The sessions revoked at or after `since` (Unix ms): signed out, or
+    /// their user disabled, by any process on this database.
+    pub async fn sessions_revoked_since(&self, since: i64) -> Result<Vec<String>> {
+        let rows: Vec<(String,)> = with_pool!(self, |pool| {
+            sqlx::query_as("SELECT token_hash FROM sessions WHERE revoked_at >= $1")
+                .bind(since)
+                .fetch_all(pool)
+                .await?
+        });
+        Ok(rows.into_iter().map(|(hash,)| hash).collect())
+    }
+
     // --- Actor ownership ------------------------------------------------
 
     /// Every recorded actor owner: (actor bytes, user_id), oldest first.
