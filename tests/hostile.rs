@@ -173,8 +173,11 @@ async fn clients_cannot_forge_server_messages() {
         let mut victim = Client::connect(&server).await;
         victim.open(&index).await;
 
-        // A fake presence list, sent under the server's sender and session
-        // ids with a huge count (to silence the server's later notices).
+        // A fake presence list: under the server's sender id it is not
+        // relayed at all; under the sender's own id (with the server's
+        // session id and a huge count, to make clients drop the server's
+        // later notices) it is relayed under the server's word for the
+        // sender's connection.
         let fake = cbor(&ciborium::Value::Map(vec![
             (
                 ciborium::Value::Text("type".into()),
@@ -185,31 +188,57 @@ async fn clients_cannot_forge_server_messages() {
                 ciborium::Value::Array(vec![]),
             ),
         ]));
-        let forged = Message::Ephemeral(accord_protocol::Ephemeral {
-            sender_id: evil.server_peer_id.clone(),
-            target_id: victim.peer_id.clone(),
-            document_id: index.clone(),
-            count: u64::MAX / 2,
-            session_id: evil.server_peer_id.clone(),
-            data: fake.clone(),
-        });
-        assert!(evil.send_message(&forged).await);
-        victim
-            .wait_for("the relayed message", |c| {
-                c.ephemerals.iter().any(|e| e.data == fake)
+        let forged = |sender_id: &str, marker: u8| {
+            let mut data = fake.clone();
+            data.push(marker);
+            Message::Ephemeral(accord_protocol::Ephemeral {
+                sender_id: sender_id.to_owned(),
+                target_id: victim.peer_id.clone(),
+                document_id: index.clone(),
+                count: u64::MAX / 2,
+                session_id: evil.server_peer_id.clone(),
+                data,
             })
+        };
+        let as_server = forged(&evil.server_peer_id, 1);
+        let as_itself = forged(&evil.peer_id, 2);
+        assert!(evil.send_message(&as_server).await);
+        assert!(evil.send_message(&as_itself).await);
+        let marked = |c: &Client, m: u8| {
+            c.ephemerals
+                .iter()
+                .find(|e| e.data.starts_with(&fake) && e.data.last() == Some(&m))
+                .cloned()
+        };
+        victim
+            .wait_for("the relayed message", |c| marked(c, 2).is_some())
             .await;
-        let relayed = victim
-            .ephemerals
-            .iter()
-            .find(|e| e.data == fake)
-            .expect("relayed");
+        victim.settle().await;
+        assert!(marked(&victim, 1).is_none(), "relayed as the server");
+        let relayed = marked(&victim, 2).expect("relayed");
         assert_eq!(relayed.sender_id, evil.peer_id);
         assert_ne!(relayed.session_id, victim.server_peer_id);
         assert!(
             relayed.count < 1000,
             "the count is the server's: {}",
             relayed.count
+        );
+        // A message passed on under another peer's sender id (the stock
+        // client re-forwards what it hears) is not relayed either.
+        let echo = cbor(&ciborium::Value::Text("re-forwarded".into()));
+        let reforward = Message::Ephemeral(accord_protocol::Ephemeral {
+            sender_id: victim.peer_id.clone(),
+            target_id: evil.server_peer_id.clone(),
+            document_id: index.clone(),
+            count: 1,
+            session_id: "theirs".into(),
+            data: echo.clone(),
+        });
+        assert!(evil.send_message(&reforward).await);
+        victim.settle().await;
+        assert!(
+            victim.ephemerals.iter().all(|e| e.data != echo),
+            "a re-forwarded message was relayed"
         );
         // The victim's view of presence still comes from the server alone.
         let view = presence_view(&victim).expect("the server's presence list");

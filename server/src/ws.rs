@@ -334,7 +334,12 @@ async fn reader(
                 // Best effort, like the protocol's own: too large or too
                 // frequent messages are dropped, so one peer cannot fill the
                 // others' queues.
-                if let Ok(id) = e.document_id.parse::<DocumentId>()
+                // The stock client passes on every ephemeral message it
+                // hears (mesh gossip) under the author's sender id; the
+                // server has already relayed those to everyone, and only
+                // a connection's own messages go out in its name.
+                if e.sender_id == conn.peer_id
+                    && let Ok(id) = e.document_id.parse::<DocumentId>()
                     && joined.contains(&id)
                 {
                     if e.data.len() > MAX_EPHEMERAL_BYTES || !ephemerals.take() {
