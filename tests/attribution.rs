@@ -442,8 +442,11 @@ async fn a_chairs_structure_edits_reach_every_client_live() {
     .await;
 }
 
+/// One entry of the presence feed: name, entity, elements.
+type PresentEntry = (String, Option<String>, Vec<String>);
+
 /// The presence feed as (name, entity, elements).
-fn presence_of(client: &Client) -> Option<Vec<(String, Option<String>, Vec<String>)>> {
+fn presence_of(client: &Client) -> Option<Vec<PresentEntry>> {
     Some(
         presence_view(client)?
             .into_iter()
