@@ -204,12 +204,14 @@ fn change_rows(mut i: &[u8], max: usize) -> Result<usize, ScanError> {
     let columns = columns(&mut i, max)?;
     rows += columns.len();
     let mut widest = 0;
+    // Actor columns index the change's actor and its other actors.
+    let actors = others as u64 + 1;
     for (spec, len) in columns {
         let data = take(&mut i, len)?;
         if spec & DEFLATE != 0 {
             return Err(bad("a change's columns may not be compressed"));
         }
-        widest = widest.max(column_rows(spec, data, max)?);
+        widest = widest.max(column_rows(spec, data, max, actors)?);
     }
     rows = rows.checked_add(widest).ok_or_else(too_many_rows)?;
     (rows <= max).then_some(rows).ok_or_else(too_many_rows)
@@ -235,9 +237,9 @@ fn document_rows(mut i: &[u8], budget: &mut Budget) -> Result<usize, ScanError> 
         for (spec, len) in group {
             let data = take(&mut i, len)?;
             let n = if spec & DEFLATE != 0 {
-                column_rows(spec, &inflate(data, budget)?, max)?
+                column_rows(spec, &inflate(data, budget)?, max, actors as u64)?
             } else {
-                column_rows(spec, data, max)?
+                column_rows(spec, data, max, actors as u64)?
             };
             widest = widest.max(n);
         }
@@ -266,8 +268,9 @@ fn columns(i: &mut &[u8], max: usize) -> Result<Vec<(u32, usize)>, ScanError> {
 
 /// The rows a column describes (for a group column, the larger of its rows
 /// and the total of its values: the rows of the columns it groups).
-/// Stops as soon as `max` is passed.
-fn column_rows(spec: u32, mut data: &[u8], max: usize) -> Result<usize, ScanError> {
+/// Stops as soon as `max` is passed. The values of an actor column must
+/// index one of `actors` (automerge's `Change::decode` panics on others).
+fn column_rows(spec: u32, mut data: &[u8], max: usize, actors: u64) -> Result<usize, ScanError> {
     let i = &mut data;
     let mut rows = 0usize;
     let mut grouped = 0usize;
@@ -293,11 +296,12 @@ fn column_rows(spec: u32, mut data: &[u8], max: usize) -> Result<usize, ScanErro
         kind => {
             let group = kind == 0;
             let value = |i: &mut &[u8]| -> Result<u64, ScanError> {
-                if kind == 5 {
-                    skip_prefixed(i)?;
-                    Ok(0)
-                } else {
-                    uleb(i).ok_or_else(|| bad("column value"))
+                match kind {
+                    5 => skip_prefixed(i).map(|()| 0),
+                    1 => uleb(i)
+                        .filter(|a| *a < actors)
+                        .ok_or_else(|| bad("actor index out of range")),
+                    _ => uleb(i).ok_or_else(|| bad("column value")),
                 }
             };
             while !i.is_empty() {

@@ -96,6 +96,7 @@ pub enum Received {
 /// A received message waiting for [`DocSync::apply`]. Its change bytes are
 /// dropped on receipt: accepted changes are applied from the pending list and
 /// refused ones must never reach automerge.
+#[derive(Clone)]
 struct Inbound {
     conn: ConnId,
     /// The message without its changes.
@@ -110,6 +111,7 @@ struct Inbound {
 /// [`DocSync::max_rows`]).
 const MIN_ROWS: usize = 4096;
 
+#[derive(Clone)]
 struct Peer {
     state: sync::State,
     /// In the relay set: the heads this peer holds once it has processed
@@ -120,6 +122,8 @@ struct Peer {
 }
 
 /// One document, its peers' sync states, and the changes of the current round.
+/// (A clone is a fork: tests and fuzz targets start from one.)
+#[derive(Clone)]
 pub struct DocSync {
     doc: Automerge,
     policy: Policy,

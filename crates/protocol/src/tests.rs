@@ -2224,3 +2224,283 @@ fn a_change_from_a_peer_outside_the_relay_set_is_acknowledged_at_once() {
         "acknowledged with the new heads"
     );
 }
+
+// ---------------------------------------------------------------------------
+// Sync engine: decoding bounds (decompression bombs, run-length bombs)
+// ---------------------------------------------------------------------------
+
+fn uleb(out: &mut Vec<u8>, mut value: u64) {
+    loop {
+        let byte = (value & 0x7f) as u8;
+        value >>= 7;
+        if value == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
+fn sleb(out: &mut Vec<u8>, mut value: i64) {
+    loop {
+        let byte = (value & 0x7f) as u8;
+        value >>= 7;
+        if (value == 0 && byte & 0x40 == 0) || (value == -1 && byte & 0x40 != 0) {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
+/// A chunk of type `kind` around `data`, with the checksum of a change.
+fn chunk(kind: u8, data: &[u8]) -> Vec<u8> {
+    let hash = crate::chunks::change_hash(data);
+    let mut out = vec![0x85, 0x6f, 0x4a, 0x83];
+    out.extend_from_slice(&hash.0[..4]);
+    out.push(kind);
+    uleb(&mut out, data.len() as u64);
+    out.extend_from_slice(data);
+    out
+}
+
+fn deflate(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder.write_all(data).unwrap();
+    encoder.finish().unwrap()
+}
+
+/// The data of a change by actor 7…7 with these op columns.
+fn change_data(columns: &[(u32, Vec<u8>)]) -> Vec<u8> {
+    let mut out = vec![0]; // no deps
+    uleb(&mut out, 16);
+    out.extend_from_slice(&[7; 16]);
+    out.extend_from_slice(&[1, 1, 0, 0, 0]); // seq, start op, time, message, other actors
+    uleb(&mut out, columns.len() as u64);
+    for (spec, data) in columns {
+        uleb(&mut out, u64::from(*spec));
+        uleb(&mut out, data.len() as u64);
+    }
+    for (_, data) in columns {
+        out.extend_from_slice(data);
+    }
+    out
+}
+
+/// Columns of `ops` text-insert-like operations in runs: key string, insert
+/// flag, action, value metadata and predecessor count, each one run.
+fn op_runs(ops: u64, preds: u64) -> Vec<(u32, Vec<u8>)> {
+    let run = |value: &[u8]| {
+        let mut col = Vec::new();
+        sleb(&mut col, ops as i64);
+        col.extend_from_slice(value);
+        col
+    };
+    let mut insert = Vec::new();
+    uleb(&mut insert, ops);
+    let mut group = Vec::new();
+    sleb(&mut group, ops as i64);
+    uleb(&mut group, preds);
+    let mut columns = vec![
+        ((1 << 4) | 5, run(&[1, b'a'])),
+        ((3 << 4) | 4, insert),
+        ((4 << 4) | 2, run(&[1])),
+        ((5 << 4) | 6, run(&[0])),
+        (7 << 4, group),
+    ];
+    if preds > 0 {
+        let total = ops * preds;
+        let mut actor = Vec::new();
+        sleb(&mut actor, total as i64);
+        actor.push(0);
+        let mut ctr = Vec::new();
+        sleb(&mut ctr, total as i64);
+        ctr.push(1);
+        columns.push(((7 << 4) | 1, actor));
+        columns.push(((7 << 4) | 3, ctr));
+    }
+    columns
+}
+
+fn assert_refused(outcome: Result<Received, BadSyncData>, code: &str) {
+    assert!(
+        matches!(&outcome, Ok(Received::Refused(r)) if r.code == code),
+        "{outcome:?}"
+    );
+}
+
+#[test]
+fn a_compressed_change_inflating_beyond_the_limit_is_refused_too_large() {
+    let (mut server, obj) = text_server("abc", 100);
+    let heads = server.heads();
+    // 2 MiB of zeros in a few kilobytes; the limit is 1 MiB.
+    let bomb = chunk(2, &deflate(&vec![0; 2 << 20]));
+    assert!(bomb.len() < 16 << 10);
+    let bytes = message_with_chunks(vec![], vec![bomb]);
+    let started = std::time::Instant::now();
+    assert_refused(server.receive(1, &bytes), "too_large");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    assert!(server.is_read_only(1));
+    assert!(server.pending().is_empty());
+    server.commit_succeeded().unwrap();
+    assert_eq!(server.heads(), heads);
+    assert_eq!(server_text(&server, &obj), "abc");
+}
+
+#[test]
+fn a_document_chunk_with_a_deflated_column_beyond_the_limit_is_refused_too_large() {
+    let (mut server, _) = text_server("abc", 100);
+    let column = deflate(&vec![0; 2 << 20]);
+    let mut data = vec![1, 16];
+    data.extend_from_slice(&[7; 16]); // one actor
+    data.push(0); // no heads
+    data.push(0); // no change columns
+    data.push(1); // one op column: the action, deflated
+    uleb(&mut data, (4 << 4) | 8 | 2);
+    uleb(&mut data, column.len() as u64);
+    data.extend_from_slice(&column);
+    let bytes = message_with_chunks(vec![], vec![chunk(0, &data)]);
+    assert_refused(server.receive(1, &bytes), "too_large");
+    assert!(server.pending().is_empty());
+}
+
+#[test]
+fn a_compressed_change_within_the_limit_is_accepted() {
+    let (mut server, obj) = text_server("", 1_000);
+    let mut change = change_on(&server, |ac| {
+        let (_, obj) = ac.get(ROOT, "text").unwrap().unwrap();
+        ac.splice_text(&obj, 0, 0, &"compressible ".repeat(40))
+            .unwrap();
+    });
+    let compressed = change.bytes().to_vec();
+    assert_eq!(compressed[8], 2, "automerge compressed it");
+    let bytes = message_with_chunks(vec![change.hash()], vec![compressed]);
+    assert_eq!(
+        server.receive(1, &bytes).unwrap(),
+        Received::Accepted { new_changes: 1 }
+    );
+    assert_eq!(server.pending()[0].bytes, change.raw_bytes());
+    server.commit_succeeded().unwrap();
+    assert_eq!(server_text(&server, &obj), "compressible ".repeat(40));
+}
+
+#[test]
+fn a_compressed_change_with_a_wrong_checksum_is_bad_sync_data() {
+    let (mut server, _) = text_server("", 1_000);
+    let mut change = change_on(&server, |ac| {
+        let (_, obj) = ac.get(ROOT, "text").unwrap().unwrap();
+        ac.splice_text(&obj, 0, 0, &"compressible ".repeat(40))
+            .unwrap();
+    });
+    let mut compressed = change.bytes().to_vec();
+    compressed[4] ^= 1;
+    let bytes = message_with_chunks(vec![], vec![compressed]);
+    assert!(server.receive(1, &bytes).is_err());
+}
+
+#[test]
+fn run_length_columns_describing_billions_of_ops_are_refused_at_once() {
+    let (mut server, _) = text_server("abc", 100);
+    let bomb = chunk(1, &change_data(&op_runs(1 << 32, 0)));
+    assert!(bomb.len() < 100);
+    let bytes = message_with_chunks(vec![], vec![bomb]);
+    let started = std::time::Instant::now();
+    assert_refused(server.receive(1, &bytes), "too_large");
+    assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    assert!(server.pending().is_empty());
+}
+
+#[test]
+fn an_op_with_billions_of_predecessors_is_refused_at_once() {
+    let (mut server, _) = text_server("abc", 100);
+    let bomb = chunk(1, &change_data(&op_runs(1, 1 << 30)));
+    let bytes = message_with_chunks(vec![], vec![bomb]);
+    let started = std::time::Instant::now();
+    assert_refused(server.receive(1, &bytes), "too_large");
+    assert!(started.elapsed() < std::time::Duration::from_secs(1));
+}
+
+#[test]
+fn ops_within_the_row_bound_are_decoded_and_judged_by_the_policy() {
+    // 1000 run-length ops on the root map: well within the rows a
+    // 100-character text allows, and then refused by the policy.
+    let (mut server, _) = text_server("abc", 100);
+    let change = chunk(1, &change_data(&op_runs(100, 0)));
+    let bytes = message_with_chunks(vec![], vec![change]);
+    assert_refused(server.receive(1, &bytes), "invalid_change");
+}
+
+#[test]
+fn a_read_only_peer_s_chunks_are_refused_without_decoding() {
+    let (mut server, obj) = text_server("abc", 100);
+    server.add_peer(9, true);
+    // Even bombs: the peer is read-only, so nothing is inflated.
+    let compressed = chunk(2, &deflate(&vec![0; 2 << 20]));
+    let document = chunk(0, &[0xff; 64]);
+    let change = chunk(1, &change_data(&op_runs(1 << 32, 0)));
+    for bomb in [compressed, document, change] {
+        let bytes = message_with_chunks(vec![], vec![bomb]);
+        assert_refused(server.receive(9, &bytes), "read_only");
+    }
+    assert!(server.pending().is_empty());
+    server.commit_succeeded().unwrap();
+    assert_eq!(server_text(&server, &obj), "abc");
+    // The same on the index document, where everyone is read-only.
+    let mut index = DocSync::new(Automerge::new(), Policy::ServerOnly, MAX_BYTES);
+    let bytes = message_with_chunks(vec![], vec![chunk(2, &deflate(&vec![0; 2 << 20]))]);
+    assert_refused(index.receive(1, &bytes), "read_only");
+    index.commit_succeeded().unwrap();
+}
+
+#[test]
+fn a_refused_message_reaches_automerge_without_its_changes() {
+    // A read-only peer offers a change whose dependency the server lacks.
+    // Its message reaches automerge's sync state without the change, so
+    // nothing of it is held (as waiting for its dependency) or applied.
+    let (mut server, _) = text_server("abc", 100);
+    server.add_peer(9, true);
+    let mut client = Client::loaded(9, &server);
+    client.splice(0, 0, "x");
+    let first = client.heads();
+    client.splice(0, 0, "y");
+    let second = client.doc.get_changes(&first)[0].raw_bytes().to_vec();
+    let bytes = message_with_chunks(client.heads(), vec![second]);
+    assert_refused(server.receive(9, &bytes), "read_only");
+    server.commit_succeeded().unwrap();
+    assert!(server.doc().get_missing_deps(&[]).is_empty());
+}
+
+#[test]
+fn too_many_haves_or_empty_change_entries_are_bad_sync_data() {
+    let (mut server, _) = text_server("abc", 100);
+    let message = |haves: usize, entries: Vec<Vec<u8>>| {
+        sync::Message {
+            heads: vec![],
+            need: vec![],
+            have: vec![sync::Have::default(); haves],
+            changes: entries.into(),
+            flags: None,
+            version: sync::MessageVersion::V1,
+        }
+        .encode()
+    };
+    assert!(server.receive(1, &message(17, vec![])).is_err());
+    assert!(server.receive(1, &message(0, vec![vec![]; 17])).is_err());
+    assert_eq!(
+        server.receive(1, &message(1, vec![vec![]; 16])),
+        Ok(Received::Accepted { new_changes: 0 })
+    );
+}
+
+/// Found by the `sync` fuzz target: a change whose key names an actor index
+/// beyond its actors made automerge's `Change::decode` panic (an unwrap).
+#[test]
+fn fuzz_regression_an_actor_index_out_of_range_is_bad_sync_data_not_a_panic() {
+    let input = include_bytes!("../../../fuzz/regressions/sync/actor-index-out-of-range");
+    let (mut server, _) = text_server("Member States shall cooperate.", 200);
+    // The fuzz input's first byte picks the document; the rest is the message.
+    let outcome = server.receive(1, &input[1..]);
+    assert!(matches!(outcome, Err(BadSyncData(_))), "{outcome:?}");
+    server.commit_succeeded().unwrap();
+}
