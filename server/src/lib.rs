@@ -33,7 +33,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use accord_store::Store;
+use accord_store::{InstanceLock, Store};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
@@ -152,13 +152,24 @@ impl PeerTable {
     }
 }
 
-/// Runs Accord on `listener` until `shutdown` is cancelled.
+/// Runs Accord on `listener` until `shutdown` is cancelled, holding `lock`
+/// (this database's instance lock) until it returns.
 pub async fn run(
     config: ServeConfig,
     listener: TcpListener,
     shutdown: CancellationToken,
+    lock: InstanceLock,
 ) -> anyhow::Result<()> {
     scrape::check(&config)?;
+    tracing::info!(lock = lock.description(), "holding the instance lock");
+    // Another server took the lock (PostgreSQL, after a lost connection):
+    // stop at once, as after kill -9. Every acknowledged change is
+    // committed; a snapshot now could cover changes this process never saw.
+    let lost = lock.lost();
+    tokio::spawn(async move {
+        tracing::error!("{}", lost.await);
+        std::process::exit(1);
+    });
     let store = Store::connect(&config.database_url).await?;
     store.migrate().await?;
     let actor = bootstrap::server_actor(&store).await?;
@@ -285,6 +296,7 @@ pub async fn run(
     tracker.close();
     tracker.wait().await;
     store.close().await;
+    lock.release().await;
     tracing::info!("stopped cleanly");
     Ok(())
 }

@@ -23,10 +23,12 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(config) => {
+            // Before anything else: a second server on this database stops here.
+            let lock = accord_store::InstanceLock::acquire(&config.database_url).await?;
             let listener = tokio::net::TcpListener::bind(config.listen).await?;
             let shutdown = CancellationToken::new();
             tokio::spawn(accord::shutdown_on_signal(shutdown.clone()));
-            accord::run(config, listener, shutdown).await
+            accord::run(config, listener, shutdown, lock).await
         }
         Command::Migrate { database_url } => {
             let store = accord_store::Store::connect(&database_url).await?;
