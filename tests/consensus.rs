@@ -769,57 +769,6 @@ async fn the_status_command_prints_the_table() {
     .await;
 }
 
-/// Two server instances on one PostgreSQL database both watch the same
-/// deadline: it fires once, and the silent supports are recorded once.
-#[tokio::test]
-async fn two_instances_fire_a_deadline_once() {
-    within(180, async {
-        let args = ["--silence-min-minutes", "0", "--silence-poll-secs", "1"];
-        let room = Room::open(Db::postgres().await, &args).await;
-        let second = TestServer::start_with(room.server.db().alias(), &args).await;
-        for entity in room.entities.iter().take(20) {
-            let resp = room
-                .position(entity, 2, json!({ "position": "support" }))
-                .await;
-            assert_eq!(resp.status, 201, "{}", resp.body);
-        }
-        let id = room.element_id(2).await;
-        let deadline = room.deadline_in(4).await;
-        let resp = room
-            .chair_post(
-                "/silence",
-                Some(&json!({ "elements": [id], "deadline": deadline })),
-            )
-            .await;
-        assert_eq!(resp.status, 201, "{}", resp.body);
-        // The second instance learns of the silence from storage within a
-        // second and tries to fire it too.
-        room.wait_status(2, "agreed").await;
-        let deadline_passed = Instant::now() + Duration::from_secs(2);
-        while Instant::now() < deadline_passed {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        let db = room.server.db();
-        assert_eq!(
-            db.scalar_i64("SELECT COUNT(*) FROM events WHERE kind = 'silence_fired'")
-                .await,
-            1
-        );
-        assert_eq!(
-            db.scalar_i64("SELECT COUNT(*) FROM positions WHERE by_silence")
-                .await,
-            8
-        );
-        // Both schedulers reached the deadline: the log of the instance
-        // that did not fire it shows no firing either.
-        let fired_here = room.server.log().matches("silence fired").count();
-        let fired_there = second.log().matches("silence fired").count();
-        assert_eq!(fired_here + fired_there, 1, "exactly one instance fired");
-        drop(second);
-    })
-    .await;
-}
-
 /// The chair names versions (every document's heads); others may not; a
 /// name is used once per draft; everyone lists them.
 #[tokio::test]

@@ -7,6 +7,9 @@
 //! - `sync`: clients converge, late joiners, unknown documents, ephemeral
 //!   relay, peer-id replacement;
 //! - `durability`: graceful restart and `kill -9`;
+//! - `instances`: one `accord serve` per database (a second one is
+//!   refused, the CLI works beside it, the lock goes with the server) and
+//!   racing the first migration of a new database;
 //! - `hygiene`: idle timeout, pings, slow consumers;
 //! - `lifecycle`: snapshots, eviction of idle documents, reload;
 //! - `storage_failure`: a commit that fails mid-stream;
