@@ -39,6 +39,10 @@
 //!   back), forged server messages, presence as changes, the order of
 //!   relayed ephemeral messages, peer-id and frame limits, sessions
 //!   revoked while their websocket is open;
+//! - `decoders`: decompression bombs in sync messages (a compressed change
+//!   and a document's deflated column, 1 GiB each) from a delegate, a
+//!   reviewer and on the index document: refused with a notice, nothing
+//!   stored, others unaffected, memory flat;
 //!
 //! Prerequisites: `cargo build -p accord` (or `ACCORD_BIN`), a PostgreSQL
 //! server for the `postgres` variants (`ACCORD_TEST_PG_URL`, default
@@ -58,6 +62,8 @@ mod api;
 mod attribution;
 #[cfg(test)]
 mod consensus;
+#[cfg(test)]
+mod decoders;
 #[cfg(test)]
 mod durability;
 #[cfg(test)]
