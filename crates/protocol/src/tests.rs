@@ -2504,3 +2504,30 @@ fn fuzz_regression_an_actor_index_out_of_range_is_bad_sync_data_not_a_panic() {
     assert!(matches!(outcome, Err(BadSyncData(_))), "{outcome:?}");
     server.commit_succeeded().unwrap();
 }
+
+#[test]
+fn a_frame_of_millions_of_tiny_items_is_refused_before_decoding() {
+    // A CBOR array of 4 million zeros: 4 MiB on the wire, gigabytes as a
+    // value tree.
+    let mut frame = vec![0xa1, 0x64, b't', b'y', b'p', b'e', 0x9a];
+    frame.extend_from_slice(&4_000_000u32.to_be_bytes());
+    frame.resize(frame.len() + 4_000_000, 0);
+    let started = std::time::Instant::now();
+    assert!(matches!(
+        Message::decode(&frame),
+        Err(ProtocolError::Cbor(_))
+    ));
+    assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    // The same with indefinite-length containers.
+    let mut frame = vec![0xbf, 0x64, b't', b'y', b'p', b'e', 0x9f];
+    frame.resize(frame.len() + 4_000_000, 0);
+    frame.extend_from_slice(&[0xff, 0xff]);
+    assert!(matches!(
+        Message::decode(&frame),
+        Err(ProtocolError::Cbor(_))
+    ));
+    // Every real message is far below the limit.
+    for message in all_messages() {
+        assert_eq!(Message::decode(&message.encode()).unwrap(), message);
+    }
+}

@@ -87,6 +87,7 @@ impl Message {
 
     /// Decodes one frame.
     pub fn decode(bytes: &[u8]) -> Result<Message> {
+        check_cbor_items(bytes)?;
         let value: Value =
             ciborium::from_reader(bytes).map_err(|e| ProtocolError::Cbor(e.to_string()))?;
         let Value::Map(entries) = value else {
@@ -222,6 +223,74 @@ impl Message {
         ciborium::into_writer(&Value::Map(m), &mut out).expect("writing CBOR to a Vec cannot fail");
         out
     }
+}
+
+/// The most data items a frame may hold. A message has a dozen or so; a
+/// value tree costs tens of bytes per item, and an item can be one byte.
+const MAX_CBOR_ITEMS: usize = 4096;
+
+/// Counts a frame's CBOR data items from their headers, before ciborium
+/// builds a value tree: a frame at the transport's limit of one-byte items
+/// would otherwise take gigabytes. Bytes after the first item are ignored,
+/// as ciborium does.
+fn check_cbor_items(mut input: &[u8]) -> Result<()> {
+    const INDEFINITE: u64 = u64::MAX;
+    let bad = || ProtocolError::Cbor("truncated or malformed data item".into());
+    // Items still to read in each open container (the frame: one item).
+    let mut open: Vec<u64> = vec![1];
+    let mut items = 0usize;
+    while let Some(remaining) = open.last_mut() {
+        if *remaining == 0 {
+            open.pop();
+            continue;
+        }
+        let (&initial, rest) = input.split_first().ok_or_else(bad)?;
+        input = rest;
+        if initial == 0xff {
+            if *remaining != INDEFINITE {
+                return Err(bad());
+            }
+            open.pop();
+            continue;
+        }
+        if *remaining != INDEFINITE {
+            *remaining -= 1;
+        }
+        items += 1;
+        if items > MAX_CBOR_ITEMS {
+            return Err(ProtocolError::Cbor(format!(
+                "more than {MAX_CBOR_ITEMS} data items"
+            )));
+        }
+        let info = initial & 0x1f;
+        let argument = match info {
+            0..=23 => Some(u64::from(info)),
+            24..=27 => {
+                let n = 1usize << (info - 24);
+                let bytes = input.get(..n).ok_or_else(bad)?;
+                input = &input[n..];
+                Some(bytes.iter().fold(0u64, |a, &b| (a << 8) | u64::from(b)))
+            }
+            31 => None,
+            _ => return Err(bad()),
+        };
+        match (initial >> 5, argument) {
+            (0 | 1, Some(_)) | (7, _) => {}
+            (2 | 3, Some(len)) => {
+                let len = usize::try_from(len)
+                    .ok()
+                    .filter(|len| *len <= input.len())
+                    .ok_or_else(bad)?;
+                input = &input[len..];
+            }
+            (2..=5, None) => open.push(INDEFINITE),
+            (4, Some(n)) => open.push(n),
+            (5, Some(n)) => open.push(n.checked_mul(2).ok_or_else(bad)?),
+            (6, Some(_)) => open.push(1),
+            _ => return Err(bad()),
+        }
+    }
+    Ok(())
 }
 
 /// Encodes a `sync` message without building a CBOR value tree: the server
