@@ -204,12 +204,18 @@ export class DraftSession {
         this.#scheduleSaveCheck();
         if (state === "connected") {
           void this.#refreshPresence();
-          // Back online: the others forgot our cursor when we left; tell
-          // them once the server has our documents again.
+          // A server without the live feed: ask again once this connection's
+          // documents are registered (the feed, when it speaks, wins).
+          const seq = this.#presenceSeq;
           setTimeout(() => {
-            if (this.#disposed) return;
-            this.#sentCursor = undefined;
-            this.#scheduleCursor();
+            if (!this.#disposed && seq === this.#presenceSeq) void this.#refreshPresence();
+          }, 1500);
+          // Back online: the others forgot our cursor when we left; tell
+          // them once the server has our documents again (unless a move
+          // has told them since).
+          this.#sentCursor = undefined;
+          setTimeout(() => {
+            if (!this.#disposed && this.#sentCursor === undefined) this.#scheduleCursor();
           }, CURSOR_RESUME_MS);
         }
       }),
