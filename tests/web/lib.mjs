@@ -17,7 +17,7 @@
 // - ACCORD_SHOTS: the folder screenshots go to.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { decode } from "cbor-x";
+import { Decoder } from "cbor-x";
 import { chromium } from "playwright-core";
 
 function required(name) {
@@ -191,6 +191,9 @@ export async function signInWithSession(browser, token, who, beforeOpen) {
   await page.locator(tid("connection", { "data-state": "connected" })).waitFor({ timeout: 20000 });
   return { context, page };
 }
+
+const cbor = new Decoder({ useRecords: false, int64AsNumber: true });
+const decode = (bytes) => cbor.decode(bytes);
 
 /** One websocket frame of the sync protocol, CBOR-decoded; an `ephemeral`
  * message's `data` decoded too (as `content`). */
