@@ -52,3 +52,25 @@ pub fn query_strings(data: &[u8]) {
     query::<history::CompareQuery>(&uri);
     query::<history::HistoryQuery>(&uri);
 }
+
+#[cfg(test)]
+mod tests {
+    /// Replays the `api` fuzz target's committed seeds and regression inputs.
+    #[test]
+    fn api_fuzz_inputs_replay() {
+        let fuzz = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz");
+        let mut replayed = 0;
+        for kind in ["seeds", "regressions"] {
+            let Ok(entries) = std::fs::read_dir(fuzz.join(kind).join("api")) else {
+                continue;
+            };
+            for entry in entries {
+                let bytes = std::fs::read(entry.expect("directory entry").path()).expect("input");
+                super::request_bodies(&bytes);
+                super::query_strings(&bytes);
+                replayed += 1;
+            }
+        }
+        assert!(replayed > 0, "no seeds for the api target");
+    }
+}
