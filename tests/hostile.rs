@@ -396,6 +396,7 @@ async fn presence_sends_changes_not_lists() {
             crowd.push(c);
         }
         let crowded = one_visit(&server, &mut watcher, &index, &element).await;
+        eprintln!("presence bytes a visit costs a watcher: {alone} alone, {crowded} among 40");
         assert!(
             crowded <= alone + 64,
             "a visit cost the watcher {alone} bytes alone and {crowded} bytes among 40"
