@@ -8,6 +8,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use accord_protocol::{ConnId, DocumentId};
 use accord_store::{DocKind, Store};
@@ -170,6 +171,10 @@ impl Entry {
 struct DraftPresence {
     index_doc: DocumentId,
     entries: HashMap<ConnId, Entry>,
+    /// Connections whose entry changed since the watchers last heard.
+    changed: BTreeSet<ConnId>,
+    /// A flush of `changed` is scheduled.
+    flush_due: bool,
     /// The connections that sync the draft's index document: they hear
     /// about presence.
     watchers: HashMap<ConnId, Arc<ConnHandle>>,
@@ -182,34 +187,40 @@ impl DraftPresence {
         out
     }
 
-    /// Tells every watcher but `except` about one change.
-    fn tell(&self, data: &[u8], except: Option<ConnId>) {
-        for (id, watcher) in &self.watchers {
-            if Some(*id) != except {
-                watcher.server_ephemeral(&self.index_doc, data.to_vec());
-            }
+    /// Tells every watcher about a change.
+    fn tell(&self, data: &[u8]) {
+        for watcher in self.watchers.values() {
+            watcher.server_ephemeral(&self.index_doc, data.to_vec());
         }
     }
 }
 
+/// How long entry changes wait to go out together: a client opens its
+/// documents one after another as it starts.
+const COALESCE: Duration = Duration::from_millis(150);
+
 /// Connections per draft. Watchers get the whole list once, when they
 /// start syncing the index document, and then only what changes: a
-/// connection that comes and goes costs each of the others one small
-/// message, whatever the number present. Every message is queued under the
-/// lock, so each watcher hears the changes in the order they happened.
+/// connection that comes and goes costs each of the others a couple of
+/// small messages, whatever the number present. Every message is queued
+/// under the lock, so each watcher hears the changes in the order they
+/// happened.
 #[derive(Default)]
 pub struct Presence(Mutex<HashMap<String, DraftPresence>>);
 
 impl Presence {
-    /// Records that `conn` syncs a document of the draft, and tells the
-    /// watchers what that changed.
-    pub fn joined(&self, conn: &Arc<ConnHandle>, info: &DocInfo) {
+    /// Records that `conn` syncs a document of the draft; the watchers hear
+    /// what that changed within [`COALESCE`], together with the other
+    /// changes of that moment.
+    pub fn joined(self: &Arc<Self>, conn: &Arc<ConnHandle>, info: &DocInfo) {
         let mut drafts = self.0.lock().unwrap_or_else(|e| e.into_inner());
         let draft = drafts
             .entry(info.draft_id.clone())
             .or_insert_with(|| DraftPresence {
                 index_doc: info.index_doc,
                 entries: HashMap::new(),
+                changed: BTreeSet::new(),
+                flush_due: false,
                 watchers: HashMap::new(),
             });
         let is_new = !draft.entries.contains_key(&conn.id);
@@ -223,7 +234,7 @@ impl Presence {
             Some(element) => entry.elements.insert(element.clone()),
             None => false,
         };
-        let changed = (is_new || new_element).then(|| entry.present());
+        let changed = is_new || new_element;
         let new_watcher = info.element_id.is_none() && !draft.watchers.contains_key(&conn.id) && {
             draft.watchers.insert(conn.id, conn.clone());
             true
@@ -231,9 +242,33 @@ impl Presence {
         if new_watcher {
             conn.server_ephemeral(&info.index_doc, encode_list(&info.draft_id, &draft.list()));
         }
-        if let Some(present) = changed {
-            let data = encode_change(&info.draft_id, &[present], &[]);
-            draft.tell(&data, new_watcher.then_some(conn.id));
+        if changed {
+            draft.changed.insert(conn.id);
+            if !std::mem::replace(&mut draft.flush_due, true) {
+                let presence = self.clone();
+                let draft_id = info.draft_id.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(COALESCE).await;
+                    presence.flush(&draft_id);
+                });
+            }
+        }
+    }
+
+    /// Tells a draft's watchers about the entries changed since they last
+    /// heard, in one message.
+    fn flush(&self, draft_id: &str) {
+        let mut drafts = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(draft) = drafts.get_mut(draft_id) else {
+            return;
+        };
+        draft.flush_due = false;
+        let upsert: Vec<Present> = std::mem::take(&mut draft.changed)
+            .iter()
+            .filter_map(|conn| draft.entries.get(conn).map(Entry::present))
+            .collect();
+        if !upsert.is_empty() {
+            draft.tell(&encode_change(draft_id, &upsert, &[]));
         }
     }
 
@@ -242,11 +277,12 @@ impl Presence {
         let mut drafts = self.0.lock().unwrap_or_else(|e| e.into_inner());
         drafts.retain(|draft_id, presence| {
             presence.watchers.remove(&conn);
+            presence.changed.remove(&conn);
             if let Some(entry) = presence.entries.remove(&conn)
                 && !presence.watchers.is_empty()
             {
                 let data = encode_change(draft_id, &[], &[entry.peer_id]);
-                presence.tell(&data, None);
+                presence.tell(&data);
             }
             !presence.entries.is_empty() || !presence.watchers.is_empty()
         });
