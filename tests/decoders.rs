@@ -218,6 +218,7 @@ async fn decompression_bombs_are_refused_before_they_inflate(db: Db) {
     };
     tokio::join!(sampler, bombs);
     let rise = peak.load(Ordering::Relaxed).saturating_sub(before);
+    eprintln!("memory while refusing the bombs: {before} KiB, peak +{rise} KiB");
     assert!(
         rise < 48 << 10,
         "the server's memory rose by {} MiB while refusing the bombs",
