@@ -490,20 +490,7 @@ impl TestServer {
 
     /// Runs an administration command on the database at `url`.
     pub async fn cli_on(&self, url: &str, args: &[&str]) -> (bool, String, String) {
-        let output = tokio::process::Command::new(binary())
-            .args(args)
-            .args(["--database-url", url])
-            .args(["--public-url", &self.http_url()])
-            .env_remove("DATABASE_URL")
-            .env("RUST_LOG", "warn")
-            .output()
-            .await
-            .expect("running the accord CLI");
-        (
-            output.status.success(),
-            String::from_utf8_lossy(&output.stdout).into_owned(),
-            String::from_utf8_lossy(&output.stderr).into_owned(),
-        )
+        run_cli(url, &["--public-url", &self.http_url()], args).await
     }
 
     /// Adds a user with the CLI; returns their one-time invite token.
@@ -719,6 +706,25 @@ impl TestServer {
         .await
         .unwrap_or_else(|e| panic!("GET /metrics failed: {e}"))
     }
+}
+
+/// Runs `accord ARGS --database-url URL OPTIONS`, an administration
+/// command; returns (success, stdout, stderr).
+pub async fn run_cli(url: &str, options: &[&str], args: &[&str]) -> (bool, String, String) {
+    let output = tokio::process::Command::new(binary())
+        .args(args)
+        .args(["--database-url", url])
+        .args(options)
+        .env_remove("DATABASE_URL")
+        .env("RUST_LOG", "warn")
+        .output()
+        .await
+        .expect("running the accord CLI");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
 }
 
 /// A token for `--metrics-token` (see [`TestServer::metrics`]).

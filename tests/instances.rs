@@ -12,7 +12,7 @@ use sqlx::Connection;
 use tokio::process::{Child, Command};
 
 use crate::harness::{
-    Backend, Client, Db, TestServer, binary, free_port, http_get, on_both_backends, within,
+    Backend, Client, Db, TestServer, binary, free_port, http_get, on_both_backends, run_cli, within,
 };
 
 /// What a refused second server says (the store's message).
@@ -72,23 +72,6 @@ async fn assert_refused(db: &Db) {
         Backend::Postgres => assert!(output.contains("advisory lock"), "{output}"),
     }
     assert!(!output.contains("Accord is listening"), "{output}");
-}
-
-/// An administration command on `url`: (success, stdout, stderr).
-async fn cli(url: &str, args: &[&str]) -> (bool, String, String) {
-    let output = Command::new(binary())
-        .args(args)
-        .args(["--database-url", url])
-        .env_remove("DATABASE_URL")
-        .env("RUST_LOG", "warn")
-        .output()
-        .await
-        .expect("running the accord CLI");
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
 }
 
 /// Row counts of the tables a starting server writes.
@@ -152,7 +135,7 @@ async fn a_second_serve_is_refused(db: Db) {
     assert!(ok && !out.is_empty(), "{out}{err}");
     let (ok, out, err) = server.cli(&["export"]).await;
     assert!(ok && out.contains("(before) (after)"), "{out}{err}");
-    let (ok, out, err) = cli(server.db().url(), &["migrate"]).await;
+    let (ok, out, err) = run_cli(server.db().url(), &[], &["migrate"]).await;
     assert!(ok, "{out}{err}");
     if server.db().backend == Backend::Sqlite {
         let dir = tempfile::tempdir().expect("a temp dir");
@@ -216,7 +199,10 @@ async fn racing_the_first_migration(backend: Backend) {
         ];
         let name = format!("early-{round}");
         let add_args = ["user", "add", "--name", &name, "--role", "reviewer"];
-        let (migrate, add) = tokio::join!(cli(url, &["migrate"]), cli(url, &add_args));
+        let (migrate, add) = tokio::join!(
+            run_cli(url, &[], &["migrate"]),
+            run_cli(url, &[], &add_args)
+        );
         let log = |i: usize| std::fs::read_to_string(&logs[i]).unwrap_or_default();
         assert!(
             migrate.0,
