@@ -390,7 +390,7 @@ fn sleb(input: &mut &[u8]) -> Option<i64> {
     None
 }
 
-fn write_uleb(out: &mut Vec<u8>, mut value: u64) {
+pub(crate) fn write_uleb(out: &mut Vec<u8>, mut value: u64) {
     loop {
         let byte = (value & 0x7f) as u8;
         value >>= 7;

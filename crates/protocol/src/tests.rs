@@ -2229,17 +2229,7 @@ fn a_change_from_a_peer_outside_the_relay_set_is_acknowledged_at_once() {
 // Sync engine: decoding bounds (decompression bombs, run-length bombs)
 // ---------------------------------------------------------------------------
 
-fn uleb(out: &mut Vec<u8>, mut value: u64) {
-    loop {
-        let byte = (value & 0x7f) as u8;
-        value >>= 7;
-        if value == 0 {
-            out.push(byte);
-            return;
-        }
-        out.push(byte | 0x80);
-    }
-}
+use crate::chunks::write_uleb as uleb;
 
 fn sleb(out: &mut Vec<u8>, mut value: i64) {
     loop {
