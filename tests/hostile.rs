@@ -461,3 +461,45 @@ async fn an_oversized_frame_closes_with_1009() {
     })
     .await;
 }
+
+/// The server's own messages keep counting up across a client's
+/// connections: the stock client keeps the highest count it saw from the
+/// server's session and drops lower ones, also after it reconnects (a lock
+/// notice right after reconnecting was lost that way).
+#[tokio::test]
+async fn server_message_counts_rise_across_reconnects() {
+    within(60, async {
+        let server = TestServer::start(Db::sqlite()).await;
+        let index = server.index_doc().await;
+        let mut first = Client::connect_as(&server, "returning-peer").await;
+        first.open(&index).await;
+        let mut others = Vec::new();
+        for _ in 0..5 {
+            let mut other = Client::connect(&server).await;
+            other.open(&index).await;
+            others.push(other);
+        }
+        first
+            .wait_for("the others in the presence feed", |c| {
+                presence_view(c).is_some_and(|p| p.len() == 6)
+            })
+            .await;
+        let counts = |c: &Client| -> Vec<u64> {
+            c.ephemerals
+                .iter()
+                .filter(|e| e.sender_id == c.server_peer_id)
+                .map(|e| e.count)
+                .collect()
+        };
+        let last = counts(&first).into_iter().max().expect("server messages");
+        drop(first);
+        let mut again = Client::connect_as(&server, "returning-peer").await;
+        again.open(&index).await;
+        let next = counts(&again).into_iter().min().expect("server messages");
+        assert!(
+            next > last,
+            "the new connection's first server message counts {next}, the old one's last {last}"
+        );
+    })
+    .await;
+}

@@ -13,6 +13,10 @@ use tokio_util::sync::CancellationToken;
 use crate::auth::User;
 use crate::metrics::Metrics;
 
+/// The count of the server's own ephemeral messages, rising across all
+/// connections of this process (whose peer and session id are the server's).
+static SERVER_COUNT: AtomicU64 = AtomicU64::new(0);
+
 /// A frame for the connection's writer task.
 #[derive(Debug)]
 pub enum Frame {
@@ -45,10 +49,10 @@ pub struct ConnHandle {
     /// Cancelled when the connection must end (closed, too slow, replaced).
     pub closer: CancellationToken,
     closing: AtomicBool,
-    /// Counter for the server's ephemeral notices to this connection; the
-    /// lock keeps counts in the order the frames are queued (the stock
-    /// client drops a count lower than one it has seen).
-    notice_count: Mutex<u64>,
+    /// Held while a server ephemeral message is counted and queued, so
+    /// this connection's counts rise in queue order (the stock client drops
+    /// a count not above one it has seen).
+    notice_lock: Mutex<()>,
     /// The session id under which this connection's own ephemeral messages
     /// are relayed to others, and their count: assigned by the server, so a
     /// client can neither pose as the server nor as another peer.
@@ -81,7 +85,7 @@ impl ConnHandle {
             max_queued_bytes,
             closer: CancellationToken::new(),
             closing: AtomicBool::new(false),
-            notice_count: Mutex::new(0),
+            notice_lock: Mutex::new(()),
             relay_count: AtomicU64::new(0),
             metrics,
         }
@@ -169,13 +173,16 @@ impl ConnHandle {
     /// An `ephemeral` message from the server itself (its own sender and
     /// session id) carrying CBOR `data`.
     pub fn server_ephemeral(&self, document: &DocumentId, data: Vec<u8>) {
-        let mut count = self.notice_count.lock().unwrap_or_else(|e| e.into_inner());
-        *count += 1;
+        let _order = self.notice_lock.lock().unwrap_or_else(|e| e.into_inner());
+        // One count for the whole process, not per connection: a client
+        // that reconnects keeps the highest count it saw from the server's
+        // session, and would drop a new connection's first messages.
+        let count = SERVER_COUNT.fetch_add(1, Ordering::Relaxed) + 1;
         self.send(&Message::Ephemeral(Ephemeral {
             sender_id: self.server_peer_id.to_string(),
             target_id: self.peer_id.clone(),
             document_id: document.to_string(),
-            count: *count,
+            count,
             session_id: self.server_peer_id.to_string(),
             data,
         }));
