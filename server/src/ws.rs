@@ -108,11 +108,7 @@ async fn connection(app: AppState, auth: Auth, socket: WebSocket) {
         Err(e) => {
             app.metrics.protocol_errors.inc();
             app.metrics.close("protocol_error");
-            let error = Message::Error {
-                message: e.to_string(),
-            };
-            let _ = sink.send(ws::Message::Binary(error.encode().into())).await;
-            let _ = sink.send(close_frame(1002, &e.to_string())).await;
+            refuse(&mut sink, 1002, &e.to_string(), app.config.write_timeout()).await;
             return;
         }
     };
@@ -122,11 +118,7 @@ async fn connection(app: AppState, auth: Auth, socket: WebSocket) {
     if let Err(message) = check_peer_id(target_id) {
         app.metrics.protocol_errors.inc();
         app.metrics.close("protocol_error");
-        let error = Message::Error {
-            message: message.clone(),
-        };
-        let _ = sink.send(ws::Message::Binary(error.encode().into())).await;
-        let _ = sink.send(close_frame(1008, &message)).await;
+        refuse(&mut sink, 1008, &message, app.config.write_timeout()).await;
         return;
     }
 
@@ -153,11 +145,7 @@ async fn connection(app: AppState, auth: Auth, socket: WebSocket) {
         Err(()) => {
             app.metrics.close("peer_id_taken");
             let message = "this peer id is in use by another user's connection";
-            let error = Message::Error {
-                message: message.into(),
-            };
-            let _ = sink.send(ws::Message::Binary(error.encode().into())).await;
-            let _ = sink.send(close_frame(1008, message)).await;
+            refuse(&mut sink, 1008, message, app.config.write_timeout()).await;
             return;
         }
     }
@@ -208,6 +196,25 @@ async fn connection(app: AppState, auth: Auth, socket: WebSocket) {
             .await;
     }
     app.presence.left(conn.id);
+}
+
+/// Refuses a handshake: an `error` message, then the close frame, within
+/// the write timeout.
+async fn refuse(
+    sink: &mut futures::stream::SplitSink<WebSocket, ws::Message>,
+    code: u16,
+    message: &str,
+    write_timeout: Duration,
+) {
+    let error = Message::Error {
+        message: message.to_owned(),
+    };
+    let _ = tokio::time::timeout(write_timeout, async {
+        sink.send(ws::Message::Binary(error.encode().into()))
+            .await?;
+        sink.send(close_frame(code, message)).await
+    })
+    .await;
 }
 
 /// A peer id is an address, not a credential: it must be short, printable
