@@ -16,6 +16,8 @@
 //! - `refusals`: protocol violations (error + close) and content refusals
 //!   (notice + read-only, connection kept);
 //! - `api`: the HTTP endpoints;
+//! - `assets`: the web app's files, precompressed (brotli, gzip) by
+//!   `Accept-Encoding`, cached for good, and the icon at `/favicon.ico`;
 //! - `headers`: security headers (the page's websocket origin, `nosniff`
 //!   and strict policies elsewhere, the HTML export's style hash), the
 //!   metrics token and listener, the test clock's bounds;
@@ -58,6 +60,8 @@ mod history;
 mod access;
 #[cfg(test)]
 mod api;
+#[cfg(test)]
+mod assets;
 #[cfg(test)]
 mod attribution;
 #[cfg(test)]

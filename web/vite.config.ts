@@ -1,3 +1,4 @@
+import { brotliCompressSync, constants, gzipSync } from "node:zlib";
 import { defineConfig, type Plugin } from "vite";
 
 // Automerge's WebAssembly carries the build machine's source paths in its
@@ -37,12 +38,46 @@ function neutralSourcePaths(): Plugin {
   };
 }
 
+// Every text asset and the WebAssembly are also written precompressed,
+// `NAME.br` (brotli, best quality) and `NAME.gz` (gzip, best), by Node's
+// zlib: the server picks one by the request's Accept-Encoding (src/web.rs)
+// and never compresses at run time. Both are deterministic (gzip's header
+// carries no time), so the bundle stays reproducible. Runs after the
+// WebAssembly's source paths are neutralised.
+function precompress(): Plugin {
+  const worth = /\.(js|css|wasm|html|svg|json)$/;
+  return {
+    name: "accord-precompress",
+    generateBundle: {
+      order: "post",
+      handler(_options, bundle) {
+        for (const file of Object.values(bundle)) {
+          if (!worth.test(file.fileName)) continue;
+          const raw = file.type === "chunk" ? Buffer.from(file.code) : Buffer.from(file.source);
+          if (raw.length < 1024) continue;
+          const br = brotliCompressSync(raw, {
+            params: {
+              [constants.BROTLI_PARAM_QUALITY]: constants.BROTLI_MAX_QUALITY,
+              [constants.BROTLI_PARAM_SIZE_HINT]: raw.length,
+            },
+          });
+          const gz = gzipSync(raw, { level: constants.Z_BEST_COMPRESSION });
+          for (const [ext, bytes] of [[".br", br], [".gz", gz]] as const) {
+            if (bytes.length >= raw.length) continue;
+            this.emitFile({ type: "asset", fileName: file.fileName + ext, source: bytes });
+          }
+        }
+      },
+    },
+  };
+}
+
 // The production build must be byte-for-byte reproducible (the built app is
 // committed and served by the Rust server): content-hashed file names, no
 // timestamps, no source maps.
 export default defineConfig({
   base: "/",
-  plugins: [neutralSourcePaths()],
+  plugins: [neutralSourcePaths(), precompress()],
   resolve: {
     // Automerge's default browser entry imports its WebAssembly as an ES
     // module, which needs bundler plugins. Everything here uses the "slim"
