@@ -478,6 +478,213 @@ async fn silence_fires_at_the_deadline_and_locks_meanwhile(db: Db) {
 }
 on_both_backends!(silence_fires_at_the_deadline_and_locks_meanwhile, 240);
 
+/// Silence would turn a stale objection (given on an earlier text) into
+/// support, so the chair must confirm it: without
+/// `confirm_stale_objections` the start is refused with 409
+/// `stale_objections` naming the entities and elements, and nothing starts
+/// (not even the other elements named); with it the silence starts, its
+/// `silence_started` event records the objections confirmed, and at the
+/// deadline they become support by silence. A stale objection the start
+/// did not confirm (a silence recorded before confirmations were kept)
+/// stands at the deadline.
+async fn stale_objections_need_the_chairs_confirmation(db: Db) {
+    let room = Room::open(db, &[]).await;
+    let (objectors, edited, other) = (["OHCHR", "UNHCR"], 5, 6);
+    for entity in objectors {
+        let resp = room
+            .position(
+                entity,
+                edited,
+                json!({ "position": "object", "note": format!("{entity}: protection gap") }),
+            )
+            .await;
+        assert_eq!(resp.status, 201, "{}", resp.body);
+    }
+    room.position("WFP", edited, json!({ "position": "support" }))
+        .await;
+    // Someone edits the text: the objections (and WFP's support) go stale.
+    let doc = room.server.element_doc(edited).await;
+    let mut client = Client::connect_with(&room.server, &room.delegates["IOM"]).await;
+    client.open(&doc).await;
+    let hash = client.append(&doc, " (as amended)").await;
+    room.server.wait_element_heads(&doc, &[hash]).await;
+    room.wait_status(edited, "open").await;
+    let element = room.element_consensus(edited).await;
+    assert_eq!(
+        element["stale"],
+        json!(["OHCHR", "UNHCR", "WFP"]),
+        "{element}"
+    );
+    let edited_id = room.element_id(edited).await;
+    let edited_label = room.element(edited).await["label"].clone();
+    let other_id = room.element_id(other).await;
+    let silences = || async {
+        room.server
+            .db()
+            .scalar_i64("SELECT COUNT(*) FROM silences")
+            .await
+    };
+
+    // Not confirmed (absent or false): 409 listing the stale objections,
+    // nothing started on either element.
+    let deadline = room.deadline_in(2 * 3600).await;
+    for confirm in [None, Some(false)] {
+        let mut body = json!({ "elements": [other_id, edited_id], "deadline": deadline });
+        if let Some(confirm) = confirm {
+            body["confirm_stale_objections"] = json!(confirm);
+        }
+        let resp = room.chair_post("/silence", Some(&body)).await;
+        assert_eq!(resp.status, 409, "{}", resp.body);
+        let refusal = resp.json();
+        assert_eq!(refusal["error"], "stale_objections", "{refusal}");
+        let listed: Vec<(&str, &str)> = refusal["stale_objections"]
+            .as_array()
+            .expect("stale_objections")
+            .iter()
+            .map(|s| {
+                assert_eq!(s["label"], edited_label);
+                assert!(
+                    s["note"]
+                        .as_str()
+                        .expect("note")
+                        .ends_with("protection gap")
+                );
+                (
+                    s["element"].as_str().expect("element"),
+                    s["entity"].as_str().expect("entity"),
+                )
+            })
+            .collect();
+        assert_eq!(
+            listed,
+            [(edited_id.as_str(), "OHCHR"), (edited_id.as_str(), "UNHCR")]
+        );
+        let message = refusal["message"].as_str().expect("message");
+        for needle in ["UNHCR", "OHCHR", edited_label.as_str().expect("label")] {
+            assert!(message.contains(needle), "{message}");
+        }
+        assert_eq!(silences().await, 0);
+        assert_eq!(room.status(edited).await, "open");
+        assert_eq!(room.status(other).await, "open");
+    }
+    let started_events = room
+        .server
+        .db()
+        .scalar_i64("SELECT COUNT(*) FROM events WHERE kind = 'silence_started'")
+        .await;
+    assert_eq!(started_events, 0);
+
+    // Confirmed: started, and the confirmation is on record.
+    let resp = room
+        .chair_post(
+            "/silence",
+            Some(&json!({
+                "elements": [other_id, edited_id],
+                "deadline": deadline,
+                "confirm_stale_objections": true,
+            })),
+        )
+        .await;
+    assert_eq!(resp.status, 201, "{}", resp.body);
+    let started = resp.json();
+    let by_element = |id: &str| {
+        started["silences"]
+            .as_array()
+            .expect("silences")
+            .iter()
+            .find(|s| s["element"] == id)
+            .expect("a silence per element")["confirmed_stale_objections"]
+            .clone()
+    };
+    assert_eq!(by_element(&other_id), json!([]));
+    let confirmed = by_element(&edited_id);
+    let confirmed: Vec<&str> = confirmed
+        .as_array()
+        .expect("confirmed")
+        .iter()
+        .map(|c| c["entity"].as_str().expect("entity"))
+        .collect();
+    assert_eq!(confirmed, ["OHCHR", "UNHCR"]);
+    assert_eq!(room.status(edited).await, "under_silence");
+    let history = room
+        .server
+        .get_json(&format!(
+            "/api/v1/drafts/{}/history?element={edited_id}",
+            room.draft
+        ))
+        .await;
+    let event = history["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|i| i["type"] == "silence_started")
+        .expect("a silence_started event")
+        .clone();
+    let recorded = event["data"]["confirmed_stale_objections"]
+        .as_array()
+        .unwrap_or_else(|| panic!("the event records the confirmation: {event}"));
+    // Each one names the objection itself: entity, reason, when, on which text.
+    let objections: Vec<&Value> = element["matrix"]
+        .as_array()
+        .expect("matrix")
+        .iter()
+        .filter(|c| c["position"] == "object")
+        .collect();
+    assert_eq!(objections.len(), 2);
+    for (cell, record) in objections.iter().zip(recorded) {
+        assert_eq!(record["entity"], cell["entity"], "{event}");
+        assert_eq!(record["note"], cell["note"], "{event}");
+        assert_eq!(record["at"], cell["at"], "{event}");
+        assert_ne!(record["text_hash"], element["text_hash"], "{event}");
+    }
+    assert!(recorded.iter().all(|r| r["seq"].is_i64()), "{event}");
+    // The other element's event records none.
+    assert!(
+        history["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .all(|i| i["type"] != "silence_started" || i["element"] == edited_id.as_str())
+    );
+
+    // Forget OHCHR's confirmation, as for a silence started before
+    // confirmations were kept: at the deadline UNHCR's stale objection
+    // becomes support by silence, OHCHR's stands.
+    let keep = recorded
+        .iter()
+        .find(|r| r["entity"] == "UNHCR")
+        .expect("UNHCR")["seq"]
+        .as_i64()
+        .expect("seq");
+    room.server
+        .db()
+        .execute(&format!(
+            "UPDATE silences SET confirmed_stale = '[{keep}]' WHERE element_id = '{edited_id}'"
+        ))
+        .await;
+    room.advance(2 * 3600 + 1).await;
+    room.wait_status(other, "agreed").await;
+    room.wait_status(edited, "open").await;
+    let after = room.element_consensus(edited).await;
+    let cell = |entity: &str| {
+        after["matrix"]
+            .as_array()
+            .expect("matrix")
+            .iter()
+            .find(|c| c["entity"] == entity)
+            .expect("cell")
+            .clone()
+    };
+    assert_eq!(cell("UNHCR")["position"], "support");
+    assert_eq!(cell("UNHCR")["by_silence"], true);
+    assert_eq!(cell("UNHCR")["standing"], "current");
+    assert_eq!(cell("OHCHR")["position"], "object");
+    assert_eq!(cell("OHCHR")["standing"], "stale");
+    assert_eq!(cell("WFP")["by_silence"], true);
+    assert_eq!(after["not_responded"], json!(["OHCHR"]));
+}
+on_both_backends!(stale_objections_need_the_chairs_confirmation, 240);
+
 /// An objection during silence breaks it (who and why on record) and
 /// unlocks the text; silence is refused on objected and bracketed text.
 #[tokio::test]

@@ -150,12 +150,7 @@ impl DraftFacts {
     }
 
     pub(crate) fn silence(&self, element_id: &str) -> Option<Silence> {
-        self.silences.get(element_id).map(|s| Silence {
-            id: s.id,
-            deadline: s.deadline,
-            started_at: s.started_at,
-            locked_text_hash: s.locked_text_hash.clone(),
-        })
+        self.silences.get(element_id).map(silence_rule)
     }
 
     pub(crate) fn summary(&self, element: &ElementRow) -> ElementSummary {
@@ -197,6 +192,19 @@ impl DraftFacts {
             ),
             None => Value::Null,
         }
+    }
+}
+
+/// A stored silence as the rules see it.
+fn silence_rule(s: &SilenceRow) -> Silence {
+    Silence {
+        id: s.id,
+        deadline: s.deadline,
+        started_at: s.started_at,
+        locked_text_hash: s.locked_text_hash.clone(),
+        // Written by the server only; unreadable counts as none confirmed,
+        // the safe side (stale objections then stand at the deadline).
+        confirmed_stale: serde_json::from_str(&s.confirmed_stale).unwrap_or_default(),
     }
 }
 
@@ -709,6 +717,13 @@ pub async fn put_position(
             ));
         }
         let current = accord_model::text_hash(&view.text.unwrap_or_default());
+        if let Some(silence) = facts.silence(&element.id)
+            && let Err(r) = accord_consensus::may_record_during_silence(&silence, &text_hash)
+        {
+            let mut error = ApiError::conflict(r.code, r.message);
+            error.extra = Some(json!({ "current_hash": silence.locked_text_hash }));
+            return Err(error);
+        }
         if current != text_hash {
             let mut error = ApiError::conflict(
                 "text_changed",
@@ -803,6 +818,11 @@ pub struct SilenceRequest {
     pub elements: Value,
     /// RFC 3339 UTC.
     pub deadline: String,
+    /// The chair confirms that the stale objections on these elements
+    /// (objections given on an earlier text) become support by silence at
+    /// the deadline unless their entities object again.
+    #[serde(default)]
+    pub confirm_stale_objections: bool,
 }
 
 /// `POST /api/v1/drafts/{id}/silence` (chairs).
@@ -848,9 +868,50 @@ pub async fn start_silence(
             error.extra = Some(json!({ "refusals": refusals }));
             return Err(error);
         }
+        // Stale objections: silence would turn them into support, so the
+        // chair confirms them by name, or nothing starts.
+        let mut stale: HashMap<&str, Vec<Value>> = HashMap::new();
+        for id in &ids {
+            let element = facts.element(id)?;
+            for e in accord_consensus::stale_objections(&facts.summary(element)) {
+                stale.entry(id.as_str()).or_default().push(json!({
+                    "element": id,
+                    "label": element.label,
+                    "entity": e.entity,
+                    "entity_name": facts.participants.iter().find(|(c, _)| *c == e.entity).map(|(_, n)| n),
+                    "seq": e.seq,
+                    "note": e.note,
+                    "text_hash": e.text_hash,
+                    "at": iso(e.at),
+                }));
+            }
+        }
+        if !stale.is_empty() && !request.confirm_stale_objections {
+            let listed: Vec<Value> = ids.iter().filter_map(|id| stale.get(id.as_str())).flatten().cloned().collect();
+            let message = ids
+                .iter()
+                .filter_map(|id| {
+                    let list = stale.get(id.as_str())?;
+                    let who: Vec<&str> = list.iter().filter_map(|s| s["entity"].as_str()).collect();
+                    Some(format!("{}: {}", list[0]["label"].as_str().unwrap_or("?"), who.join(", ")))
+                })
+                .collect::<Vec<_>>()
+                .join("; ");
+            let mut error = ApiError::conflict(
+                "stale_objections",
+                format!(
+                    "objections given on an earlier text would become support by silence ({message}); \
+                     confirm them with \"confirm_stale_objections\": true to start the silence"
+                ),
+            );
+            error.extra = Some(json!({ "stale_objections": listed }));
+            return Err(error);
+        }
         let mut started = Vec::new();
         for id in &ids {
             let element = facts.element(id)?;
+            let confirmed = stale.get(id.as_str()).cloned().unwrap_or_default();
+            let confirmed_seqs: Vec<i64> = confirmed.iter().filter_map(|s| s["seq"].as_i64()).collect();
             let text = facts.texts.get(id).cloned().ok_or_else(|| ApiError::internal("no text"))?;
             let silence = NewSilence {
                 draft_id: facts.draft.id.clone(),
@@ -861,14 +922,25 @@ pub async fn start_silence(
                 locked_heads: serde_json::to_string(&accord_model::heads_hex(&text.heads)).map_err(ApiError::internal)?,
                 started_by: user.id.clone(),
                 started_at: now,
+                confirmed_stale: serde_json::to_string(&confirmed_seqs).map_err(ApiError::internal)?,
+            };
+            // The store adds the silence's id and deadline; the stale
+            // objections the chair confirmed go on record with it.
+            let confirmed_json: Vec<Value> = confirmed
+                .iter()
+                .map(|s| json!({ "entity": s["entity"], "seq": s["seq"], "note": s["note"], "text_hash": s["text_hash"], "at": s["at"] }))
+                .collect();
+            let data = if confirmed_json.is_empty() {
+                "{}".to_owned()
+            } else {
+                json!({ "confirmed_stale_objections": confirmed_json }).to_string()
             };
             let event = NewEvent {
                 kind: "silence_started".into(),
                 element_id: Some(id.clone()),
                 user_id: Some(user.id.clone()),
                 entity_code: user.entity.clone(),
-                // The store adds the silence's id and deadline.
-                data: "{}".into(),
+                data,
             };
             let row = app.store.start_silence(&silence, &event).await?;
             let doc: DocumentId = element.doc_id.parse().map_err(ApiError::internal)?;
@@ -885,7 +957,13 @@ pub async fn start_silence(
                     }),
                 )
                 .await?;
-            started.push(json!({ "id": row.id, "element": id, "deadline": iso(deadline), "text_hash": row.locked_text_hash }));
+            started.push(json!({
+                "id": row.id,
+                "element": id,
+                "deadline": iso(deadline),
+                "text_hash": row.locked_text_hash,
+                "confirmed_stale_objections": confirmed_json,
+            }));
         }
         Ok(started)
     })
@@ -1338,16 +1416,12 @@ async fn scheduler(app: AppState) {
     }
 }
 
-/// Fires one silence: missing and stale positions become support by silence.
+/// Fires one silence: missing and stale positions become support by silence,
+/// except stale objections the chair did not confirm at the start.
 async fn fire(app: &AppState, silence: &SilenceRow) -> Result<(), ApiError> {
     let fired = locked(app, &silence.draft_id, async |facts| {
         let now = app.consensus.clock.now();
-        let rule = Silence {
-            id: silence.id,
-            deadline: silence.deadline,
-            started_at: silence.started_at,
-            locked_text_hash: silence.locked_text_hash.clone(),
-        };
+        let rule = silence_rule(silence);
         let entries = accord_consensus::fire_silence(
             &rule,
             &silence.element_id,

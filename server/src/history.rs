@@ -344,6 +344,8 @@ impl ConsensusAt {
                 deadline: s.deadline,
                 started_at: s.started_at,
                 locked_text_hash: s.locked_text_hash.clone(),
+                // Only the status is read here, not what firing would do.
+                confirmed_stale: Vec::new(),
             });
         let adopted = self.adoptions.iter().any(|a| {
             a.element_id == element.id && a.adopted_at <= at && a.reopened_at.is_none_or(|r| r > at)

@@ -46,11 +46,16 @@
 //! # Silence procedure
 //!
 //! [`may_start_silence`] allows `agreed`, `agreed_ad_ref` and `open` elements
-//! only, with a deadline at least a minimum notice ahead. While it runs, a
-//! current objection (one on the locked text) breaks it ([`breaks_silence`]).
-//! At the deadline [`fire_silence`] yields the entries to append: `support` by
-//! silence for every participant whose position is missing or stale; every
-//! current position (ad ref included) stands as given.
+//! only, with a deadline at least a minimum notice ahead. A stale objection
+//! ([`stale_objections`]: an objection given on an earlier text) does not
+//! stop it, but the chair must confirm each one by name, and the silence
+//! keeps which (`Silence::confirmed_stale`). While it runs, positions are
+//! taken on the locked text only ([`may_record_during_silence`]), so no
+//! position goes stale during a silence, and a current objection breaks it
+//! ([`breaks_silence`]). At the deadline [`fire_silence`] yields the entries
+//! to append: `support` by silence for every participant whose position is
+//! missing or stale, except a stale objection the chair did not confirm,
+//! which stands; every current position (ad ref included) stands as given.
 //!
 //! # Adoption
 //!
@@ -70,7 +75,10 @@ pub use error::{Error, Refusal, Result};
 pub use position::{
     MAX_NOTE_CHARS, MAX_WORDING_CHARS, PositionEntry, Stance, clean_text, validate_position,
 };
-pub use silence::{Silence, breaks_silence, fire_silence, human_duration, may_start_silence};
+pub use silence::{
+    Silence, breaks_silence, fire_silence, human_duration, may_record_during_silence,
+    may_start_silence, stale_objections,
+};
 pub use status::{
     Cell, ElementFacts, ElementSummary, Standing, Status, has_brackets, latest_positions, summarize,
 };

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Refusal;
 use crate::position::{PositionEntry, Stance};
-use crate::status::{ElementSummary, Status, latest_positions};
+use crate::status::{ElementSummary, Standing, Status, latest_positions};
 
 /// An active silence procedure on an element.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -17,6 +17,46 @@ pub struct Silence {
     pub started_at: i64,
     /// Hash of the text under silence (the text is locked while it runs).
     pub locked_text_hash: String,
+    /// Ledger `seq`s of the stale objections the chair confirmed when
+    /// starting it ([`stale_objections`]): only these may become support by
+    /// silence at the deadline.
+    #[serde(default)]
+    pub confirmed_stale: Vec<i64>,
+}
+
+/// The stale objections on an element: participants whose latest position
+/// is an `object` given on an earlier text. They do not count (the element
+/// is not objected), but silence would turn each into support, so starting
+/// a silence on such an element needs the chair's explicit confirmation.
+/// In participant order.
+pub fn stale_objections(summary: &ElementSummary) -> Vec<&PositionEntry> {
+    summary
+        .cells
+        .iter()
+        .filter(|c| c.standing == Standing::Stale)
+        .filter_map(|c| c.latest.as_ref())
+        .filter(|e| e.stance == Stance::Object)
+        .collect()
+}
+
+/// Whether a position on the text with hash `text_hash` may be recorded
+/// while `silence` runs: only on the locked text. An edit that reached the
+/// server is reverted only after it is stored, so for a moment the element's
+/// text may differ from the locked one; a position given on that text would
+/// be stale at once, and an objection on it would neither break the silence
+/// nor survive its deadline. Refused with `text_changed`.
+pub fn may_record_during_silence(silence: &Silence, text_hash: &str) -> Result<(), Refusal> {
+    if text_hash == silence.locked_text_hash {
+        Ok(())
+    } else {
+        Err(Refusal::new(
+            "text_changed",
+            format!(
+                "the element is under silence and its text is locked; state your position on the locked text (hash {})",
+                silence.locked_text_hash
+            ),
+        ))
+    }
 }
 
 /// Whether the chair may put the element under silence until `deadline`.
@@ -122,10 +162,12 @@ pub fn breaks_silence(entry: &PositionEntry, silence: &Silence) -> bool {
 /// At the deadline: the entries to append. Every participant whose latest
 /// position on `element_id` is missing or stale relative to the silence's
 /// `locked_text_hash` gets `support` by silence (`by_silence`, no user, no
-/// note, no wording, the locked hash, `at = now`). Every current position —
-/// `support_ad_ref` included — stands as given. Entries are made in
-/// participant order (each entity once), with `seq` counting up from
-/// `next_seq`.
+/// note, no wording, the locked hash, `at = now`) — except a stale
+/// objection the chair did not confirm (its `seq` is not in
+/// `silence.confirmed_stale`): it stands as it is, and the entity stays
+/// without a current position. Every current position — `support_ad_ref`
+/// included — stands as given. Entries are made in participant order (each
+/// entity once), with `seq` counting up from `next_seq`.
 ///
 /// Call [`breaks_silence`] for every position recorded while the silence ran:
 /// a current objection means there is nothing to fire.
@@ -145,10 +187,12 @@ pub fn fire_silence(
         if !seen.insert(entity.as_str()) {
             continue;
         }
-        let current = latest
-            .get(entity.as_str())
-            .is_some_and(|e| e.text_hash == silence.locked_text_hash);
-        if current {
+        let held = latest.get(entity.as_str());
+        let current = held.is_some_and(|e| e.text_hash == silence.locked_text_hash);
+        let unconfirmed_objection = held.is_some_and(|e| {
+            e.stance == Stance::Object && !silence.confirmed_stale.contains(&e.seq)
+        });
+        if current || unconfirmed_objection {
             continue;
         }
         out.push(PositionEntry {

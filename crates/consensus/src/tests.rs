@@ -37,6 +37,7 @@ fn silence(deadline: i64, hash: &str) -> Silence {
         deadline,
         started_at: 100,
         locked_text_hash: hash.to_owned(),
+        confirmed_stale: Vec::new(),
     }
 }
 
@@ -719,6 +720,62 @@ fn firing_silence_on_an_open_element_gives_agreed() {
 }
 
 #[test]
+fn a_stale_objection_becomes_support_by_silence_only_when_confirmed() {
+    let ledger = vec![
+        entry("A", "object", "h0", 1),  // stale objection
+        entry("B", "support", "h0", 2), // stale support
+        entry("C", "object", "h0", 3),  // stale objection
+        entry("D", "support", "h1", 4),
+    ];
+    let participants = parts(&["A", "B", "C", "D", "E"]);
+    let s = sum(&ledger, &["A", "B", "C", "D", "E"]);
+    let stale: Vec<(&str, i64)> = stale_objections(&s)
+        .iter()
+        .map(|e| (e.entity.as_str(), e.seq))
+        .collect();
+    assert_eq!(stale, [("A", 1), ("C", 3)]);
+    // Nothing confirmed: both stale objections stand; the rest is fired.
+    let sil = silence(5_000, "h1");
+    let who: Vec<String> = fire_silence(&sil, EL, &ledger, &participants, 5_001, 10)
+        .into_iter()
+        .map(|e| e.entity)
+        .collect();
+    assert_eq!(who, ["B", "E"]);
+    // A confirmed: A becomes support by silence, C still stands, and the
+    // element stays open (C has no current position).
+    let sil = Silence {
+        confirmed_stale: vec![1],
+        ..silence(5_000, "h1")
+    };
+    let fired = fire_silence(&sil, EL, &ledger, &participants, 5_001, 10);
+    let who: Vec<&str> = fired.iter().map(|e| e.entity.as_str()).collect();
+    assert_eq!(who, ["A", "B", "E"]);
+    let mut after = ledger.clone();
+    after.extend(fired);
+    let s = summarize(&facts(PLAIN, "h1", &after), &participants);
+    assert_eq!(s.status, Status::Open);
+    assert_eq!(s.stale, ["C"]);
+    // A confirmation names a ledger entry: a newer stale objection of the
+    // same entity is not covered by it.
+    let mut newer = ledger.clone();
+    newer.push(entry("A", "object", "h2", 9));
+    let who: Vec<String> = fire_silence(&sil, EL, &newer, &participants, 5_001, 10)
+        .into_iter()
+        .map(|e| e.entity)
+        .collect();
+    assert_eq!(who, ["B", "E"]);
+}
+
+#[test]
+fn during_silence_positions_are_taken_on_the_locked_text_only() {
+    let sil = silence(5_000, "h1");
+    assert!(may_record_during_silence(&sil, "h1").is_ok());
+    let refusal = may_record_during_silence(&sil, "h2").unwrap_err();
+    assert_eq!(refusal.code, "text_changed");
+    assert!(refusal.message.contains("h1"), "{}", refusal.message);
+}
+
+#[test]
 fn firing_with_no_participants_or_all_current_appends_nothing() {
     let sil = silence(5_000, "h1");
     assert!(fire_silence(&sil, EL, &[], &[], 1, 1).is_empty());
@@ -983,10 +1040,22 @@ fn random_ledgers_keep_the_invariants() {
             assert!(s.not_responded.is_empty() && s.objections.is_empty() && !s.bracketed);
         }
 
-        // Firing a silence leaves nobody without a current position; the
-        // result is agreed unless someone objects, the text is bracketed, or
-        // every current position abstains.
-        let locked = silence(round, hash);
+        // Firing a silence whose start confirmed every stale objection
+        // leaves nobody without a current position; the result is agreed
+        // unless someone objects, the text is bracketed, or every current
+        // position abstains.
+        let unconfirmed = silence(round, hash);
+        let standing: Vec<String> = fire_silence(&unconfirmed, EL, &ledger, &participants, 99, 100)
+            .into_iter()
+            .map(|e| e.entity)
+            .collect();
+        for e in stale_objections(&s) {
+            assert!(!standing.contains(&e.entity), "{}", ctx());
+        }
+        let locked = Silence {
+            confirmed_stale: stale_objections(&s).iter().map(|e| e.seq).collect(),
+            ..silence(round, hash)
+        };
         let fired = fire_silence(&locked, EL, &ledger, &participants, 99, 100);
         assert!(
             fired

@@ -516,6 +516,9 @@ pub struct NewSilence {
     pub started_by: String,
     /// Unix ms.
     pub started_at: i64,
+    /// JSON array of the ledger `seq`s of the stale objections the chair
+    /// confirmed when starting it (`[]` for none).
+    pub confirmed_stale: String,
 }
 
 /// A stored silence procedure.
@@ -547,6 +550,10 @@ pub struct SilenceRow {
     pub ended_by: Option<String>,
     /// Why it was broken (the objection's note).
     pub reason: Option<String>,
+    /// JSON array of the ledger `seq`s of the stale objections the chair
+    /// confirmed when starting it (`[]` for none, and for silences started
+    /// before confirmations were kept).
+    pub confirmed_stale: String,
 }
 
 /// An adoption of an element, see [`Store::adopt_element`].
@@ -1216,7 +1223,7 @@ macro_rules! position_columns {
 macro_rules! silence_columns {
     () => {
         "id, draft_id, element_id, deadline, locked_text, locked_text_hash, locked_heads, \
-         started_by, started_at, state, ended_at, ended_by, reason"
+         started_by, started_at, state, ended_at, ended_by, reason, confirmed_stale"
     };
 }
 
@@ -2555,8 +2562,8 @@ impl Store {
             require_element!(tx, &s.draft_id, &s.element_id);
             let (id,): (i64,) = sqlx::query_as(
                 "INSERT INTO silences (draft_id, element_id, deadline, locked_text, \
-                 locked_text_hash, locked_heads, started_by, started_at, state) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'active') RETURNING id",
+                 locked_text_hash, locked_heads, started_by, started_at, state, confirmed_stale) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'active', $9) RETURNING id",
             )
             .bind(&s.draft_id)
             .bind(&s.element_id)
@@ -2582,6 +2589,7 @@ impl Store {
                     &format!(r#""silence":{id},"deadline":{}"#, s.deadline),
                     &event.data,
                 ),
+            .bind(&s.confirmed_stale)
                 ..event.clone()
             };
             insert_event!(tx, &s.draft_id, &event, s.started_at);
@@ -2618,6 +2626,7 @@ impl Store {
         });
         Ok(rows.into_iter().map(silence_row).collect())
     }
+            confirmed_stale: s.confirmed_stale.clone(),
 
     /// Every silence of a draft, newest first.
     pub async fn silences(&self, draft_id: &str) -> Result<Vec<SilenceRow>> {
@@ -3275,6 +3284,7 @@ fn adoption_row(
         reopened_at,
     ): AdoptionTuple,
 ) -> AdoptionRow {
+        confirmed_stale,
     AdoptionRow {
         id,
         draft_id,
@@ -3291,6 +3301,7 @@ fn adoption_row(
 
 fn version_row(
     (id, draft_id, name, heads, created_by, created_at, final_version): VersionTuple,
+        confirmed_stale,
 ) -> VersionRow {
     VersionRow {
         id,

@@ -1757,6 +1757,7 @@ fn silence(el: usize, started_at: i64, deadline: i64) -> NewSilence {
         locked_heads: r#"["0a1b"]"#.into(),
         started_by: "u-chair".into(),
         started_at,
+        confirmed_stale: "[]".into(),
     }
 }
 
@@ -1983,6 +1984,7 @@ async fn start_silence_once_per_element(store: Store) {
             ended_at: None,
             ended_by: None,
             reason: None,
+            confirmed_stale: "[]".into(),
         }
     );
     let started = events_of(&store, "d1", "silence_started").await;
