@@ -399,7 +399,7 @@ export const api = {
     entity: string,
     body: { position: Stance; note: string | null; wording: string | null; text_hash: string; heads: string[] },
   ) =>
-    call<{ element: { id: string; status: string }; silence_broken: boolean }>(
+    call<{ position: PositionEntry | null; element: { id: string; status: string }; silence_broken: boolean }>(
       "PUT",
       `/api/v1/drafts/${encodeURIComponent(draft)}/elements/${encodeURIComponent(element)}/positions/${encodeURIComponent(entity)}`,
       body,

@@ -9,6 +9,7 @@ import { api, ApiError, setUnauthorizedHandler, type Draft, type Me, type Presen
 import { loadAutomerge } from "./automerge";
 import { ElementCard } from "./element";
 import { CELL_SYMBOL, CELL_WORDS, ROLE_WORDS, colourOf, type CellPosition } from "./format";
+import { Outline } from "./outline";
 import { DraftSession } from "./model";
 import { Signal, useSignal } from "./signal";
 import { SyncClient } from "./sync";
@@ -600,6 +601,7 @@ function DraftView(props: { session: DraftSession; draft: Draft; me: Me; onOpenB
           ))}
         </div>
         <aside class="side">
+          <Outline index={index} fallback={fallback} entity={positionEntity} />
           <section class="presence" data-testid="presence" aria-labelledby="presence-h">
             <h2 id="presence-h">Online now ({people.length})</h2>
             {connection !== "connected" && <p class="muted">You are not connected: this is who was online when you last were.</p>}

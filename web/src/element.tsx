@@ -2,7 +2,8 @@
 // positions, and (for delegates) the position controls.
 
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
-import type { Entity, Present, Stance } from "./api";
+import type { DocHandle } from "@automerge/automerge-repo/slim";
+import { api, ApiError, type DiffPiece, type Entity, type Present, type Stance } from "./api";
 import { ElementEditor, type CursorMark } from "./editor";
 import {
   CELL_SYMBOL,
@@ -11,11 +12,24 @@ import {
   cellPosition,
   cellTitle,
   colourOf,
+  countWords,
+  plural,
   statusWords,
   utc,
+  type CellPosition,
 } from "./format";
-import { isLocked, type ConsensusElement, type DraftSession, type ElementState, type Feedback, type IndexEntry } from "./model";
-import { useSignal } from "./signal";
+import {
+  isLocked,
+  type ConsensusElement,
+  type DraftSession,
+  type ElementState,
+  type ElementDoc,
+  type ElementStatus,
+  type Feedback,
+  type IndexEntry,
+  type ProjectedPosition,
+} from "./model";
+import { Signal, useSignal } from "./signal";
 
 /** Who is in an element: those whose cursor is in it, and connections that
  * sync only some elements (a client that opened just this one). */
@@ -135,6 +149,183 @@ function PositionsStrip(props: { entities: Entity[]; consensus: ConsensusElement
   );
 }
 
+const COUNT_ORDER: CellPosition[] = ["support", "support_ad_ref", "reservation", "abstain", "object", "stale", "none"];
+
+/** Objections first, then reservations, then the rest; stale after current. */
+function commentRank(p: ProjectedPosition): number {
+  const stance = p.position === "object" ? 0 : p.position === "reservation" ? 1 : 2;
+  return (p.standing === "stale" ? 3 : 0) + stance;
+}
+
+/** The strip in words: how many entities hold each position (singular or
+ * plural), and the positions that carry words — reasons, notes, proposed
+ * wordings — in a list behind one disclosure, readable without hovering
+ * (touch screens have no hover) and reachable by keyboard. */
+function PositionsSummary(props: { entities: Entity[]; consensus: ConsensusElement | undefined; label: string; mine: string | null }) {
+  const positions = props.consensus?.positions ?? {};
+  const counts = new Map<CellPosition, number>();
+  for (const e of props.entities) {
+    const pos = cellPosition(positions[e.code]);
+    counts.set(pos, (counts.get(pos) ?? 0) + 1);
+  }
+  const worded = props.entities
+    .map((e) => ({ entity: e, p: positions[e.code] }))
+    .filter((x): x is { entity: Entity; p: ProjectedPosition } => !!x.p && x.p.standing !== "no_response" && !!(x.p.note || x.p.wording))
+    .sort((a, b) => commentRank(a.p) - commentRank(b.p));
+  return (
+    <>
+      <p class="strip-counts" data-testid="positions-summary">
+        {COUNT_ORDER.filter((pos) => (counts.get(pos) ?? 0) > 0).map((pos, i) => (
+          <span key={pos} data-testid="positions-count" data-position={pos}>
+            {i > 0 ? " · " : ""}
+            {countWords(pos, counts.get(pos) ?? 0)}
+          </span>
+        ))}
+      </p>
+      {worded.length > 0 && (
+        <details class="comments" data-testid="position-comments">
+          <summary data-testid="position-comments-toggle">
+            {plural(worded.length, "position with comments", "positions with comments")}
+            <span class="visually-hidden"> on {props.label}</span>
+          </summary>
+          <ul class="comments-list">
+            {worded.map(({ entity: e, p }) => {
+              const stale = p.standing === "stale";
+              const who = p.by_silence ? "by silence" : p.user_name ? `by ${p.user_name}` : "";
+              return (
+                <li
+                  key={e.code}
+                  class={`comment${stale ? " comment-stale" : ""}${e.code === props.mine ? " comment-mine" : ""}`}
+                  data-testid="position-comment"
+                  data-entity={e.code}
+                  data-position={p.position}
+                  data-standing={p.standing}
+                >
+                  <p class="comment-head">
+                    <strong>{e.code}</strong>
+                    {e.name && e.name !== e.code ? <span class="muted"> ({e.name})</span> : null}
+                    {" — "}
+                    <span class={`cell cell-${stale ? "stale" : p.position}`}>
+                      <span aria-hidden="true">{CELL_SYMBOL[stale ? "stale" : p.position]} </span>
+                      {STANCE_LABEL[p.position]}
+                    </span>{" "}
+                    <span class="comment-standing" data-testid="comment-standing">
+                      {stale ? "given on an earlier text (stale)" : "current"}
+                    </span>
+                  </p>
+                  {p.note && (
+                    <p class="comment-text">
+                      <span class="comment-key">{p.position === "object" ? "Reason" : "Note"}:</span> {p.note}
+                    </p>
+                  )}
+                  {p.wording && (
+                    <p class="comment-text">
+                      <span class="comment-key">Proposed wording:</span> <q class="comment-wording">{p.wording}</q>
+                    </p>
+                  )}
+                  {(who || p.at) && <p class="comment-when muted">{[who, utc(p.at)].filter(Boolean).join(", ")}</p>}
+                </li>
+              );
+            })}
+          </ul>
+        </details>
+      )}
+    </>
+  );
+}
+
+/** One piece of a comparison: kept, inserted or deleted text. Insertions
+ * are underlined and deletions struck through (not colour alone), and a
+ * screen reader hears where each starts and ends (CSS of `.diff-text`). */
+function DiffPieceView(props: { piece: DiffPiece }) {
+  const p = props.piece;
+  if (p.op === "equal") return <span data-testid="diff-equal">{p.text}</span>;
+  const who = p.user_name ? `${p.user_name}${p.entity ? ` (${p.entity})` : ""}` : p.entity ?? "";
+  return p.op === "insert" ? (
+    <ins data-testid="diff-insert" data-entity={p.entity ?? ""} title={who ? `Inserted by ${who}` : "Inserted"}>
+      {p.text}
+    </ins>
+  ) : (
+    <del data-testid="diff-delete" data-entity={p.entity ?? ""} title={who ? `Deleted by ${who}` : "Deleted"}>
+      {p.text}
+    </del>
+  );
+}
+
+/** What changed in an element's text since `since` (ms, the time a
+ * position was given): the server's comparison of the text then with the
+ * text now, word by word, fetched again when the text moves on (once the
+ * server has stored it). */
+function ChangesSince(props: { session: DraftSession; state: ElementState; since: number }) {
+  const { session, state, since } = props;
+  const handle = useSignal(state.handle);
+  const saved = useSignal(state.saved);
+  const [pieces, setPieces] = useState<DiffPiece[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [tick, setTick] = useState(0);
+
+  useEffect(() => {
+    if (!handle) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const onChange = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => setTick((t) => t + 1), 600);
+    };
+    handle.on("change", onChange);
+    return () => {
+      handle.off("change", onChange);
+      clearTimeout(timer);
+    };
+  }, [handle]);
+
+  useEffect(() => {
+    if (!saved) return; // the server compares what it has stored
+    let live = true;
+    api.compare(session.draft.id, `at:${new Date(since).toISOString()}`, "now").then(
+      (c) => {
+        if (!live) return;
+        setPieces(c.elements.find((e) => e.id === state.id)?.diff ?? []);
+        setError(null);
+      },
+      (e) => {
+        if (live) setError(e instanceof ApiError ? e.message : String(e));
+      },
+    );
+    return () => {
+      live = false;
+    };
+  }, [session, state.id, since, saved, tick]);
+
+  const changed = pieces?.some((p) => p.op !== "equal") ?? false;
+  return (
+    <div class="stale-diff" data-testid="stale-diff" data-since={new Date(since).toISOString()} data-state={error ? "error" : pieces ? "ready" : "loading"}>
+      {error ? (
+        <p class="feedback feedback-error">
+          The changes could not be shown: {error}{" "}
+          <button type="button" class="link" onClick={() => setTick((t) => t + 1)}>
+            Try again
+          </button>
+        </p>
+      ) : !pieces ? (
+        <p class="muted">Finding what changed…</p>
+      ) : changed ? (
+        <>
+          <p class="diff-text stale-diff-text" data-testid="stale-diff-text">
+            {pieces.map((p, i) => (
+              <DiffPieceView key={i} piece={p} />
+            ))}
+          </p>
+          <p class="stale-diff-key muted">
+            <ins>Underlined</ins>: inserted since then. <del>Struck through</del>: deleted since then.
+          </p>
+        </>
+      ) : (
+        <p class="muted">No difference shows: the text changed just as the position was recorded. Read the text above before you confirm.</p>
+      )}
+    </div>
+  );
+}
+
 function LockIcon() {
   return (
     <svg class="icon" viewBox="0 0 16 16" width="16" height="16" aria-hidden="true" focusable="false">
@@ -145,6 +336,10 @@ function LockIcon() {
 }
 
 const STANCES: Stance[] = ["support", "support_ad_ref", "reservation", "abstain", "object"];
+
+/** How long "Recorded: …" stays, at most. */
+const CONFIRMATION_MS = 15_000;
+const NO_HANDLE = new Signal<DocHandle<ElementDoc> | undefined>(undefined);
 
 function PositionControls(props: {
   session: DraftSession;
@@ -161,12 +356,51 @@ function PositionControls(props: {
   const mine = consensus?.positions?.[entity];
   const stale = mine?.standing === "stale";
   const adopted = consensus?.status === "adopted";
+  const status = consensus?.status;
   const needsNote = choice === "reservation" || choice === "object";
+  const state = session.element(element.id);
+  const handle = useSignal(state?.handle ?? NO_HANDLE);
+  /** What a confirmation ("Recorded: …") stands for: the position's time,
+   * the text it was given on, and the element's status once the
+   * projection shows it (undefined until then). */
+  const recorded = useRef<{ at: number | null; text: string; status?: ElementStatus } | null>(null);
+  const clearConfirmation = () => setFeedback((f) => (f?.state === "ok" ? null : f));
 
-  // A confirmation no longer holds once the position went stale.
+  // A confirmation is news, not a state: it goes after a while ...
   useEffect(() => {
-    if (stale) setFeedback((f) => (f?.state === "ok" ? null : f));
-  }, [stale]);
+    if (feedback?.state !== "ok") return;
+    const timer = setTimeout(() => setFeedback((f) => (f === feedback ? null : f)), CONFIRMATION_MS);
+    return () => clearTimeout(timer);
+  }, [feedback]);
+
+  // ... and at once when the element moves on: the position went stale, a
+  // newer position of this entity replaced it (another delegate, or a
+  // silence), the element's status changed (adopted, objected, …).
+  useEffect(() => {
+    const r = recorded.current;
+    if (feedback?.state !== "ok" || !r) return;
+    const at = mine?.at ?? null;
+    if (status === "adopted") return clearConfirmation();
+    // Until the projection shows the recorded position, what it shows is older.
+    if (r.at == null || at == null || at < r.at) return;
+    if (at > r.at || stale) return clearConfirmation();
+    if (r.status === undefined) r.status = status;
+    else if (status !== r.status) clearConfirmation();
+  }, [feedback, mine?.at, stale, status]);
+
+  // ... or the text changed (anyone's edit, before the server says stale).
+  useEffect(() => {
+    const r = recorded.current;
+    if (feedback?.state !== "ok" || !r || !handle) return;
+    const check = () => {
+      if (!handle.isReady()) return;
+      const text = handle.doc()?.text;
+      if (String(text ?? "") !== r.text) clearConfirmation();
+    };
+    check();
+    handle.on("change", check);
+    return () => handle.off("change", check);
+  }, [feedback, handle]);
   const idBase = `pos-${element.id}`;
 
   const submit = async () => {
@@ -174,6 +408,7 @@ function PositionControls(props: {
     setBusy(true);
     setFeedback({ state: "wait", message: "Sending…" });
     const result = await session.submitPosition(element.id, choice, needsNote ? note : "", choice === "object" ? wording : "");
+    recorded.current = result.state === "ok" && result.recorded ? { ...result.recorded } : null;
     setFeedback(result);
     setBusy(false);
     if (result.state === "ok") {
@@ -191,10 +426,16 @@ function PositionControls(props: {
       <p class={`own${stale ? " own-stale" : ""}`} data-testid="own-position" data-stale={String(stale)}>
         {!mine || mine.standing === "no_response" ? (
           <>{entity} has not stated a position on this element yet.</>
+        ) : stale && mine.position === "object" ? (
+          <>
+            <strong>Your objection was given on an earlier text</strong>
+            {mine.at ? ` (${utc(mine.at)})` : ""} and no longer counts: someone changed the text since. Here is what changed — object
+            again or change your position.
+          </>
         ) : stale ? (
           <>
-            <strong>Please reconfirm:</strong> {entity}’s position ({STANCE_LABEL[mine.position]}) was given on an earlier text and no
-            longer counts.
+            <strong>Please reconfirm:</strong> {entity}’s position ({STANCE_LABEL[mine.position]}) was given on an earlier text
+            {mine.at ? ` (${utc(mine.at)})` : ""} and no longer counts. Here is what changed since then.
           </>
         ) : (
           <>
@@ -204,6 +445,33 @@ function PositionControls(props: {
           </>
         )}
       </p>
+      {stale && mine?.at != null && state && (
+        <>
+          <ChangesSince session={session} state={state} since={mine.at} />
+          {mine.position === "object" && !adopted && (
+            <p class="stale-again">
+              {mine.note && (
+                <span class="stale-reason">
+                  <span class="comment-key">Your reason was:</span> {mine.note}{" "}
+                </span>
+              )}
+              <button
+                type="button"
+                class="secondary compact"
+                data-testid="object-again"
+                onClick={() => {
+                  setChoice("object");
+                  setNote(mine.note ?? "");
+                  setWording(mine.wording ?? "");
+                  setFeedback(null);
+                }}
+              >
+                Object again with the same reason
+              </button>
+            </p>
+          )}
+        </>
+      )}
       {adopted ? (
         <p class="muted">This element is adopted: positions can change only after a chair reopens it.</p>
       ) : (
@@ -271,6 +539,9 @@ function PositionControls(props: {
   );
 }
 
+/** The id of an element's card (the outline's links jump to it). */
+export const elementAnchor = (id: string) => `el-${id}`;
+
 type CardProps = {
   session: DraftSession;
   entry: IndexEntry;
@@ -302,9 +573,16 @@ function Card(props: CardProps & { state: ElementState }) {
   const labelId = `el-${entry.id}-label`;
 
   return (
-    <article class={`element status-${status}`} data-testid="element" data-element-id={entry.id} data-label={entry.label} aria-labelledby={labelId}>
+    <article
+      id={elementAnchor(entry.id)}
+      class={`element status-${status}`}
+      data-testid="element"
+      data-element-id={entry.id}
+      data-label={entry.label}
+      aria-labelledby={labelId}
+    >
       <header class="element-head">
-        <h2 id={labelId} class="element-label" data-testid="element-label">
+        <h2 id={labelId} class="element-label" data-testid="element-label" tabIndex={-1}>
           {entry.label}
         </h2>
         <span class={`badge badge-${status}`} data-testid="element-status" data-status={status}>
@@ -350,6 +628,7 @@ function Card(props: CardProps & { state: ElementState }) {
         )}
       </div>
       <PositionsStrip entities={session.entities} consensus={consensus} label={entry.label} mine={session.user.entity} />
+      <PositionsSummary entities={session.entities} consensus={consensus} label={entry.label} mine={session.user.entity} />
       {props.positionEntity && <PositionControls session={session} element={entry} consensus={consensus} entity={props.positionEntity} />}
     </article>
   );

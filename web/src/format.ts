@@ -54,6 +54,32 @@ export const CELL_WORDS: Record<CellPosition, string> = {
   none: "no position yet",
 };
 
+/** `one` or `many` after the count: "1 entity", "5 entities". */
+export function plural(n: number, one: string, many: string): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+/** A count of strip cells in words, singular or plural: "1 entity
+ * supports", "5 positions on an earlier text (stale)". */
+export function countWords(pos: CellPosition, n: number): string {
+  switch (pos) {
+    case "support":
+      return n === 1 ? "1 entity supports" : `${n} entities support`;
+    case "support_ad_ref":
+      return n === 1 ? "1 entity supports ad ref" : `${n} entities support ad ref`;
+    case "reservation":
+      return plural(n, "reservation", "reservations");
+    case "abstain":
+      return n === 1 ? "1 entity abstains" : `${n} entities abstain`;
+    case "object":
+      return plural(n, "objection", "objections");
+    case "stale":
+      return plural(n, "position on an earlier text (stale)", "positions on an earlier text (stale)");
+    case "none":
+      return n === 1 ? "1 entity has no position yet" : `${n} entities have no position yet`;
+  }
+}
+
 export function cellPosition(p: ProjectedPosition | undefined): CellPosition {
   if (!p || p.standing === "no_response") return "none";
   if (p.standing === "stale") return "stale";

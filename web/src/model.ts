@@ -85,6 +85,9 @@ export type FeedbackState = "ok" | "error" | "wait";
 export interface Feedback {
   state: FeedbackState;
   message: string;
+  /** A position recorded: when (the server's time, ms) and on which text
+   * (its confirmation holds only while neither moves on). */
+  recorded?: { at: number | null; text: string };
 }
 
 const CURSOR_TTL_MS = 30_000;
@@ -619,9 +622,11 @@ export class DraftSession {
         heads,
       });
       const label = STANCE_LABEL[stance];
+      const at = result.position?.at ? Date.parse(result.position.at) : NaN;
       return {
         state: "ok",
         message: result.silence_broken ? `Recorded: ${label}. Your objection broke the silence procedure.` : `Recorded: ${label}, on the text as shown.`,
+        recorded: { at: Number.isFinite(at) ? at : null, text },
       };
     } catch (e) {
       if (e instanceof ApiError) {
