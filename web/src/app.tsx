@@ -333,6 +333,10 @@ function Workspace(props: { me: Me; drafts: Draft[]; sync: SyncClient; onSignedO
         : `Offline — ${unsaved} ${unsaved === 1 ? "element" : "elements"} not saved yet`;
   const connectionText =
     connection === "connected" ? "Connected" : connection === "offline" ? "Offline — edits will sync on reconnect" : "Reconnecting…";
+  // What a phone's one-row header shows instead (the full words stay for
+  // screen readers): the dot alone while all is well.
+  const saveShort = saveState === "saved" ? "Saved" : saveState === "saving" ? "Saving…" : `${unsaved} unsaved`;
+  const connectionShort = connection === "connected" ? "" : connection === "offline" ? "Offline" : "Reconnecting…";
 
   return (
     <>
@@ -352,10 +356,18 @@ function Workspace(props: { me: Me; drafts: Draft[]; sync: SyncClient; onSignedO
           </span>
           <span class={`pill conn conn-${connection}`} data-testid="connection" data-state={connection} role="status" aria-live="polite">
             <span class="dot" aria-hidden="true" />
-            {connectionText}
+            <span class="pill-long">{connectionText}</span>
+            {connectionShort && (
+              <span class="pill-short" aria-hidden="true">
+                {connectionShort}
+              </span>
+            )}
           </span>
           <span class={`pill save save-${saveState}`} data-testid="save-state" data-state={saveState} role="status" aria-live="polite">
-            {saveText}
+            <span class="pill-long">{saveText}</span>
+            <span class="pill-short" aria-hidden="true">
+              {saveShort}
+            </span>
           </span>
           <span class="spacer" />
           <DeviceLinkButton />
