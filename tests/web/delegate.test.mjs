@@ -434,6 +434,8 @@ test("the outline lists every element with its status and IOM's position, and ju
     const phoneLink = await jump(phone.page, element);
     await phoneLink.scrollIntoViewIfNeeded();
     await shot(phone.page, "delegate-outline-phone");
+    await phone.page.locator(tid("outline")).evaluate((el) => window.scrollTo(0, el.getBoundingClientRect().top + window.scrollY - 60));
+    await phone.page.screenshot({ path: join(shots, "delegate-outline-phone-screen.png") });
     await phoneLink.tap();
     await until("the focus on (e) on the phone", async () => (await focusedElement(phone.page)) === element.id);
     await until("(e)'s label on screen, uncovered, on the phone", () => labelShown(phone.page, element.id), 5000);

@@ -9,8 +9,8 @@ import type { ElementStatus, IndexView } from "./model";
 
 const OWN_WORDS: Record<CellPosition, string> = {
   ...STANCE_LABEL,
-  stale: "earlier text, reconfirm",
-  none: "no position yet",
+  stale: "stale, reconfirm",
+  none: "no position",
 };
 
 /** Scrolls element `id` into view and moves the focus to its label. */
