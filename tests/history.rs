@@ -430,6 +430,255 @@ async fn history_reads_compares_and_attributes(db: Db) {
 }
 on_both_backends!(history_reads_compares_and_attributes, 180);
 
+/// States `entity`'s position on the element at index `i` of the
+/// reference draft, on its current text.
+async fn state_position(s: &Setup, i: usize, entity: &str, token: &str, stance: &str) {
+    let e = s.server.draft().await["elements"][i].clone();
+    let resp = s
+        .server
+        .request(
+            "PUT",
+            &format!(
+                "/api/v1/drafts/{}/elements/{}/positions/{entity}",
+                s.draft,
+                e["id"].as_str().expect("id")
+            ),
+            Some(token),
+            Some(&json!({ "position": stance, "note": "On record.", "text_hash": e["text_hash"], "heads": e["heads"] })),
+        )
+        .await;
+    assert_eq!(resp.status, 201, "{entity} {stance}: {}", resp.body);
+}
+
+/// The `positions_stale` events of an element, oldest first, once there
+/// are `n` of them.
+async fn stale_events(s: &Setup, element_id: &str, n: usize) -> Vec<Value> {
+    loop {
+        let history = s
+            .get(&format!(
+                "/api/v1/drafts/{}/history?element={element_id}",
+                s.draft
+            ))
+            .await;
+        let events: Vec<Value> = history["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .filter(|i| i["kind"] == "event" && i["type"] == "positions_stale")
+            .cloned()
+            .collect();
+        assert!(events.len() <= n, "more stale events than {n}: {events:#?}");
+        if events.len() == n {
+            return events;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+fn stale_of(event: &Value) -> Vec<&str> {
+    event["data"]["stale"]
+        .as_array()
+        .expect("stale")
+        .iter()
+        .map(|e| e.as_str().expect("code"))
+        .collect()
+}
+
+/// A named version closes every open run of edits: an edit seconds after
+/// it (well within the 30 s of a run) is a revision of its own, listed
+/// after the version. An edit that makes current positions stale is a
+/// `positions_stale` event naming those entities (in the draft's order)
+/// and the edit's author — also for the first edit the server sees after
+/// a restart — and only positions that were current count.
+async fn versions_close_runs_and_stale_positions_are_told(db: Db) {
+    let mut s = Setup::new(db).await;
+    let draft = s.server.draft().await;
+    let a_id = draft["elements"][0]["id"].as_str().expect("id").to_owned();
+    let a_doc = crate::harness::doc_id_of(&draft["elements"][0]["doc_url"]);
+    let b_id = draft["elements"][1]["id"].as_str().expect("id").to_owned();
+    let b_doc = crate::harness::doc_id_of(&draft["elements"][1]["doc_url"]);
+    let alice_token = s.server.session_for("alice", "delegate", Some("IOM")).await;
+    let bob_token = s.server.session_for("bob", "delegate", Some("ILO")).await;
+    let carol_token = s
+        .server
+        .session_for("carol", "delegate", Some("UNHCR"))
+        .await;
+    let mut alice = Client::connect_with(&s.server, &alice_token).await;
+    let mut bob = Client::connect_with(&s.server, &bob_token).await;
+    alice.open(&a_doc).await;
+    alice.open(&b_doc).await;
+    bob.open(&b_doc).await;
+
+    // --- A run of edits, Rev.A, the same user again at once.
+    alice.append(&a_doc, " one").await;
+    s.server
+        .wait_element_heads(&a_doc, &alice.heads(&a_doc))
+        .await;
+    let resp = s
+        .server
+        .request(
+            "POST",
+            &format!("/api/v1/drafts/{}/versions", s.draft),
+            Some(&s.chair),
+            Some(&json!({ "name": "Rev.A" })),
+        )
+        .await;
+    assert_eq!(resp.status, 201, "{}", resp.body);
+    let named_at = resp.json()["created_at"]
+        .as_str()
+        .expect("created_at")
+        .to_owned();
+    alice.append(&a_doc, " two").await;
+    s.server
+        .wait_element_heads(&a_doc, &alice.heads(&a_doc))
+        .await;
+    let all = s.get(&format!("/api/v1/drafts/{}/history", s.draft)).await;
+    let items = all["items"].as_array().expect("items");
+    let alices: Vec<usize> = items
+        .iter()
+        .enumerate()
+        .filter(|(_, i)| i["kind"] == "revision" && i["user_name"] == "alice")
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(alices.len(), 2, "two revisions, split by Rev.A: {all:#}");
+    let version = items
+        .iter()
+        .position(|i| i["type"] == "version_named" && i["data"]["name"] == "Rev.A")
+        .expect("Rev.A is in the timeline");
+    assert!(
+        alices[0] < version && version < alices[1],
+        "revision, Rev.A, revision: {all:#}"
+    );
+    let (first, second) = (&items[alices[0]], &items[alices[1]]);
+    assert!(first["end"].as_str() <= Some(named_at.as_str()), "{first}");
+    assert!(
+        second["start"].as_str() >= Some(named_at.as_str()),
+        "{second}"
+    );
+    assert_eq!(
+        (first["inserted"].as_i64(), second["inserted"].as_i64()),
+        (Some(4), Some(4))
+    );
+    assert_eq!(second["element"], a_id.as_str());
+    // Without a version in between, a run goes on as before.
+    alice.append(&a_doc, " three").await;
+    s.server
+        .wait_element_heads(&a_doc, &alice.heads(&a_doc))
+        .await;
+    let history = s
+        .get(&format!(
+            "/api/v1/drafts/{}/history?element={a_id}&user={}",
+            s.draft,
+            first["user"].as_str().expect("user")
+        ))
+        .await;
+    let revs = revisions(&history);
+    assert_eq!(revs.len(), 2, "{history:#}");
+    assert_eq!(revs[1]["inserted"], 10, "' two' and ' three'");
+
+    // --- UNHCR supports (b); Bob (ILO) edits it, the first edit of (b)
+    // the server sees: UNHCR's position went stale.
+    state_position(&s, 1, "UNHCR", &carol_token, "support").await;
+    bob.settle().await;
+    bob.append(&b_doc, " Bob.").await;
+    s.server
+        .wait_element_heads(&b_doc, &bob.heads(&b_doc))
+        .await;
+    let events = stale_events(&s, &b_id, 1).await;
+    assert_eq!(stale_of(&events[0]), ["UNHCR"]);
+    assert_eq!(events[0]["user_name"], "bob");
+    assert_eq!(events[0]["entity"], "ILO");
+    assert_eq!(events[0]["element"], b_id.as_str());
+    let bobs = s
+        .get(&format!(
+            "/api/v1/drafts/{}/history?element={b_id}&entity=ILO",
+            s.draft
+        ))
+        .await;
+    let bob_rev = revisions(&bobs)[0]["id"].clone();
+    assert_eq!(events[0]["data"]["revision"], bob_rev, "{bobs:#}");
+
+    // IOM supports and ILO reserves on the new text; Alice's edit makes
+    // both stale (UNHCR's was stale already), her next one nothing more.
+    state_position(&s, 1, "IOM", &alice_token, "support").await;
+    state_position(&s, 1, "ILO", &bob_token, "reservation").await;
+    alice.settle().await;
+    alice.append(&b_doc, " Alice.").await;
+    s.server
+        .wait_element_heads(&b_doc, &alice.heads(&b_doc))
+        .await;
+    let events = stale_events(&s, &b_id, 2).await;
+    assert_eq!(stale_of(&events[1]), ["IOM", "ILO"], "in the draft's order");
+    assert_eq!(events[1]["user_name"], "alice");
+    assert_eq!(events[1]["entity"], "IOM");
+    assert_ne!(
+        events[1]["data"]["text_hash"],
+        events[1]["data"]["previous_text_hash"]
+    );
+    alice.append(&b_doc, " Again.").await;
+    s.server
+        .wait_element_heads(&b_doc, &alice.heads(&b_doc))
+        .await;
+
+    // The stale notice is listed after the edit that caused it, and the
+    // filters find it by element and by the editor.
+    let by_alice = s
+        .get(&format!(
+            "/api/v1/drafts/{}/history?user={}",
+            s.draft,
+            events[1]["user"].as_str().expect("user")
+        ))
+        .await;
+    assert!(
+        by_alice["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .any(|i| i["type"] == "positions_stale"),
+        "{by_alice:#}"
+    );
+
+    // --- IOM supports the text again; after a restart, the first edit the
+    // server sees makes it stale.
+    state_position(&s, 1, "IOM", &alice_token, "support").await;
+    drop(alice);
+    drop(bob);
+    s.server.restart().await;
+    let mut alice = Client::connect_with(&s.server, &alice_token).await;
+    alice.open(&b_doc).await;
+    alice.append(&b_doc, " After.").await;
+    s.server
+        .wait_element_heads(&b_doc, &alice.heads(&b_doc))
+        .await;
+    let events = stale_events(&s, &b_id, 3).await;
+    assert_eq!(stale_of(&events[2]), ["IOM"]);
+    assert_eq!(events[2]["user_name"], "alice");
+
+    // Another restart: that position's going stale was told already, so
+    // the first edit after it tells nothing; a position stated since goes
+    // stale on the next edit.
+    drop(alice);
+    s.server.restart().await;
+    let mut alice = Client::connect_with(&s.server, &alice_token).await;
+    alice.open(&b_doc).await;
+    alice.append(&b_doc, " Restarted.").await;
+    s.server
+        .wait_element_heads(&b_doc, &alice.heads(&b_doc))
+        .await;
+    state_position(&s, 1, "ILO", &bob_token, "support_ad_ref").await;
+    alice.settle().await;
+    alice.append(&b_doc, " Last.").await;
+    s.server
+        .wait_element_heads(&b_doc, &alice.heads(&b_doc))
+        .await;
+    let events = stale_events(&s, &b_id, 4).await;
+    assert_eq!(stale_of(&events[3]), ["ILO"]);
+    // Nothing more comes.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(stale_events(&s, &b_id, 4).await.len(), 4);
+}
+on_both_backends!(versions_close_runs_and_stale_positions_are_told, 180);
+
 fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {

@@ -1362,6 +1362,7 @@ async fn relevant(app: &AppState, changed: &TextChanged) -> Option<String> {
         .insert(changed.doc, (changed.text_hash.clone(), changed.bracketed));
     let Some((old_hash, old_brackets)) = previous else {
         // First report since start: the projection may predate a restart.
+        crate::history::positions_stale(app, &info.draft_id, &element, changed, None).await;
         return Some(info.draft_id.clone());
     };
     let hashes = app
@@ -1372,6 +1373,11 @@ async fn relevant(app: &AppState, changed: &TextChanged) -> Option<String> {
         .get(&element)
         .cloned()
         .unwrap_or_default();
+    if hashes.contains(&old_hash) && old_hash != changed.text_hash {
+        // Positions given on the old text may have gone stale.
+        crate::history::positions_stale(app, &info.draft_id, &element, changed, Some(&old_hash))
+            .await;
+    }
     let matters = old_brackets != changed.bracketed
         || hashes.contains(&old_hash)
         || hashes.contains(&changed.text_hash);

@@ -988,7 +988,9 @@ fn batch_history(changes: &[NewChange], mut inserted: Vec<InsertedChange>) -> Ve
 /// adds to each document's history (`$batches`: `&[DocBatch]`): a
 /// `doc_heads` row where heads are given; for element documents, each
 /// user's run extends that user's latest revision of the element if it
-/// ended less than [`REVISION_GAP_MS`] before `$now`, else starts a new
+/// ended less than [`REVISION_GAP_MS`] before `$now` and no version of the
+/// draft was named since it ended (a named version closes every open run,
+/// so edits after it are a revision listed after it), else starts a new
 /// one whose `before_heads` are the document's latest heads before this
 /// batch.
 macro_rules! record_history {
@@ -1031,6 +1033,15 @@ macro_rules! record_history {
                 continue;
             };
             let before_heads = before.map_or_else(|| "[]".to_owned(), |(h,)| h);
+            // The latest named version (a version named in the same
+            // millisecond as a revision's end counts as after it: a
+            // revision split in two is harmless, one straddling a version
+            // is not).
+            let (named,): (Option<i64>,) =
+                sqlx::query_as("SELECT MAX(created_at) FROM versions WHERE draft_id = $1")
+                    .bind(&draft_id)
+                    .fetch_one(&mut *$tx)
+                    .await?;
             for run in &doc.runs {
                 let latest: Option<(i64, i64)> = sqlx::query_as(
                     "SELECT id, end_at FROM revisions WHERE doc_id = $1 AND user_id = $2 \
@@ -1041,7 +1052,10 @@ macro_rules! record_history {
                 .fetch_optional(&mut *$tx)
                 .await?;
                 match latest {
-                    Some((id, end_at)) if now.saturating_sub(end_at) < REVISION_GAP_MS => {
+                    Some((id, end_at))
+                        if now.saturating_sub(end_at) < REVISION_GAP_MS
+                            && named.is_none_or(|named| named < end_at) =>
+                    {
                         sqlx::query(
                             "UPDATE revisions SET \
                              end_at = CASE WHEN $1 > end_at THEN $1 ELSE end_at END, \
@@ -1676,7 +1690,8 @@ impl Store {
     ///   `committed_at = now`), see [`Store::doc_heads_at`];
     /// - on element documents, each user's new rows extend that user's
     ///   latest revision of the element if it ended less than
-    ///   [`REVISION_GAP_MS`] before `now`, or start a new one (see
+    ///   [`REVISION_GAP_MS`] before `now` and no version of the draft was
+    ///   named at or after its end, or start a new one (see
     ///   [`Store::revisions`]). Rows without a user make no revision.
     pub async fn commit_at(&self, changes: &[NewChange], now: i64) -> Result<CommitReceipt> {
         let rows = delivered_rows(changes);
@@ -3014,6 +3029,23 @@ impl Store {
     }
 
     // --- History -------------------------------------------------------
+
+    /// The revision holding the latest change of element document `doc_id`
+    /// by a user (the server's own changes make none), if any.
+    pub async fn latest_revision(&self, doc_id: &str) -> Result<Option<RevisionRow>> {
+        let row: Option<RevisionTuple> = with_pool!(self, |pool| {
+            sqlx::query_as(concat!(
+                "SELECT ",
+                revision_columns!(),
+                " FROM revisions r LEFT JOIN users u ON u.id = r.user_id WHERE r.doc_id = $1 \
+                 ORDER BY r.last_seq DESC, r.id DESC LIMIT 1"
+            ))
+            .bind(doc_id)
+            .fetch_optional(pool)
+            .await?
+        });
+        Ok(row.map(revision_row))
+    }
 
     /// Revisions of a draft matching `filter` (its time range on `start_at`:
     /// `from` inclusive, `to` exclusive), ordered by `(start_at, id)`, those
