@@ -11,6 +11,11 @@
 // fresh context (another user) shows the same comparison; a delegate reaches
 // the views too. Screenshots of each view.
 //
+// Then, on another draft (issue 14): positions recorded close together on
+// one element fold into one entry with their counts, also across the
+// timeline's pages and under filters; a named version closes a run of
+// edits; an edit that makes positions stale is an entry naming them.
+//
 // tests/e2e.rs runs this file last, on its own: it moves the consensus clock
 // on by minutes.
 import { readFile } from "node:fs/promises";
@@ -20,6 +25,7 @@ import {
   api,
   apiJson,
   base,
+  chairToken,
   delegateToken,
   newPage,
   shot,
@@ -413,5 +419,179 @@ test("reviewers follow the history: timeline, reading, compare, attribution, sha
     await loadAll(rpage);
     await rpage.locator(tid("timeline-item", { "data-version": "Rev.2" })).waitFor({ timeout: 20000 });
     await rpage.locator(tid("version-link", { "data-version": "Rev.2" })).waitFor({ timeout: 20000 });
+  });
+});
+
+// Issue 14: a busy session reads as a few entries. On a draft of its own
+// with twelve entities: IOM edits (a), the chair names "Draft 2", IOM goes
+// on at once (a new revision, listed after the version); twelve positions
+// on (b) (10 support, 2 reservation) fold into one entry that opens to the
+// twelve; ILO's edit of (b) makes them stale (one entry naming the twelve);
+// 96 positions after it fold into one entry although the timeline's first
+// page (100 items) ends inside them; the filters keep the folds.
+test("the timeline folds positions, closes runs at versions and says when positions go stale", async () => {
+  const ENTITIES = ["DESA", "IOM", "ILO", "OHCHR", "UNCTAD", "UNDP", "UNESCO", "UNFPA", "UNHCR", "UNICEF", "UNITAR", "UNODC"];
+  const RESERVING = ["OHCHR", "UNFPA"];
+  const A_TEXT = "Partners should meet every year.";
+  const B_TEXT = "Data should be shared.";
+  const created = await api("POST", "/api/v1/drafts", {
+    title: "A busy session",
+    preamble: "Recommendations of the busy session.",
+    entities: ENTITIES,
+    elements: [
+      { label: "(a) Meetings", text: A_TEXT },
+      { label: "(b) Sharing", text: B_TEXT },
+    ],
+  });
+  assert.equal(created.status, 201, `creating the draft: ${created.status} ${created.text}`);
+  const draftId = created.json.id;
+  const [a, b] = created.json.elements.map((e) => e.id);
+  const draftPath = `/drafts/${encodeURIComponent(draftId)}`;
+  const state = async (entity, position) => {
+    const el = (await apiJson(`/api/v1/drafts/${draftId}/read`)).elements[1];
+    const r = await api(
+      "PUT",
+      `/api/v1/drafts/${draftId}/elements/${b}/positions/${entity}`,
+      { position, note: position === "support" ? null : "For the record.", text_hash: el.text_hash, heads: el.heads },
+      delegateToken(entity),
+    );
+    assert.equal(r.status, 201, `${entity} ${position}: ${r.status} ${r.text}`);
+  };
+
+  await withBrowser("history-grouped", async (browser) => {
+    // Invites are single-use: the API sessions, in the browser.
+    const withSession = async (token, who, path) => {
+      const { context, page } = await newPage(browser, who);
+      await context.addCookies([{ name: "accord_session", value: token, url: base }]);
+      await page.goto(`${base}${path}`);
+      return { context, page };
+    };
+    const iom = await withSession(delegateToken("IOM"), "busy-iom", draftPath);
+    const ilo = await withSession(delegateToken("ILO"), "busy-ilo", draftPath);
+    await iom.page.locator(tid("draft")).waitFor({ timeout: 20000 });
+    await ilo.page.locator(tid("draft")).waitFor({ timeout: 20000 });
+
+    // IOM edits (a); "Draft 2"; IOM again at once, well within one run's 30 s.
+    await typeAt(iom.page, draftId, a, A_TEXT.length, " First.", `${A_TEXT} First.`);
+    const named = await api("POST", `/api/v1/drafts/${draftId}/versions`, { name: "Draft 2" });
+    assert.equal(named.status, 201, `naming Draft 2: ${named.status} ${named.text}`);
+    const namedAt = named.json.created_at;
+    await typeAt(iom.page, draftId, a, A_TEXT.length + 7, " Second.", `${A_TEXT} First. Second.`);
+
+    // Twelve positions on (b) close together, then ILO edits (b).
+    for (const entity of ENTITIES) await state(entity, RESERVING.includes(entity) ? "reservation" : "support");
+    await typeAt(ilo.page, draftId, b, B_TEXT.length, " Openly.", `${B_TEXT} Openly.`);
+    await until("the stale notice", async () => {
+      const h = await apiJson(`/api/v1/drafts/${draftId}/history?element=${b}`);
+      return h.items.some((i) => i.kind === "event" && i.type === "positions_stale");
+    });
+    // 96 positions on the new text: eight rounds of the twelve.
+    for (let round = 0; round < 8; round++)
+      for (const entity of ENTITIES) await state(entity, round % 2 === 0 ? "support" : "abstain");
+
+    const all = await apiTimeline(draftId);
+    assert.ok(all.length > 100, `more than one page of the timeline: ${all.length}`);
+
+    const rpage = (await withSession(chairToken, "busy-chair", `${draftPath}/history`)).page;
+    await rpage.setViewportSize({ width: 1280, height: 900 });
+    await rpage.locator(tid("timeline")).waitFor({ timeout: 20000 });
+    await loadAll(rpage);
+
+    // Every item of the API is shown once.
+    const sig = (i) => [i.kind, i.type, i.entity, i.element].join(" ");
+    const shownAll = await rpage.locator(tid("timeline-item")).evaluateAll((items) =>
+      items.map((i) => [i.dataset.kind, i.dataset.type, i.dataset.entity, i.dataset.elementId].join(" ")),
+    );
+    const apiAll = all.map((i) =>
+      sig({ kind: i.kind, type: i.kind === "event" ? i.type : i.kind === "position" ? i.position : "revision", entity: i.entity ?? "", element: i.element ?? "" }),
+    );
+    assert.deepEqual([...shownAll].sort(), [...apiAll].sort(), "each item of the API once");
+
+    // Two folds on (b), of 12 and 96 (the page boundary did not split the
+    // second); no position of (b) stands alone.
+    const groups = rpage.locator(tid("timeline-position-group"));
+    const folds = await groups.evaluateAll((gs) => gs.map((g) => [g.dataset.elementId, g.dataset.count, g.dataset.counts]));
+    assert.deepEqual(folds, [
+      [b, "12", "support:10 reservation:2"],
+      [b, "96", "support:48 abstain:48"],
+    ]);
+    const loose = await rpage
+      .locator(`${tid("timeline")} > ${tid("timeline-item", { "data-kind": "position", "data-element-id": b })}`)
+      .count();
+    assert.equal(loose, 0, "every position of (b) is inside a fold");
+    const first = groups.first();
+    assert.equal(
+      (await first.locator(tid("position-group-summary")).textContent()).trim(),
+      "12 positions on (b) Sharing: 10 support, 2 reservation",
+    );
+    const inFirst = first.locator(tid("timeline-item"));
+    assert.equal(await inFirst.count(), 12);
+    assert.equal(await inFirst.first().isVisible(), false, "folded");
+    await rpage.locator(tid("timeline-position-group")).first().scrollIntoViewIfNeeded();
+    await shot(rpage, "history-timeline-grouped");
+    await first.locator("summary").click();
+    await until("the fold to open", async () => inFirst.last().isVisible());
+    const opened = await inFirst.evaluateAll((items) => items.map((i) => [i.dataset.entity, i.dataset.type]));
+    assert.deepEqual(
+      opened,
+      ENTITIES.map((e) => [e, RESERVING.includes(e) ? "reservation" : "support"]),
+      "each position, in the order recorded",
+    );
+    for (let i = 0; i < 12; i++) assert.ok(await inFirst.nth(i).isVisible(), `position ${i} shows`);
+    await shot(rpage, "history-timeline-grouped-open");
+
+    // The stale notice: after the first fold and ILO's edit of (b), naming
+    // the twelve and ILO's delegate.
+    const order = await rpage.locator(`${tid("timeline")} > li`).evaluateAll((lis) =>
+      lis.map((li) => ({
+        testid: li.dataset.testid ?? "",
+        kind: li.dataset.kind ?? "",
+        type: li.dataset.type ?? "",
+        entity: li.dataset.entity ?? "",
+        element: li.dataset.elementId ?? "",
+        version: li.dataset.version ?? "",
+        at: li.dataset.at ?? "",
+      })),
+    );
+    const idx = (pred, what) => {
+      const i = order.findIndex(pred);
+      assert.ok(i >= 0, `${what} is on the timeline: ${JSON.stringify(order)}`);
+      return i;
+    };
+    const fold1 = idx((e) => e.testid === "timeline-position-group", "the first fold");
+    const iloEdit = idx((e) => e.kind === "revision" && e.element === b && e.entity === "ILO", "ILO's edit of (b)");
+    const staleAt = idx((e) => e.type === "positions_stale", "the stale notice");
+    const fold2 = order.findIndex((e, i) => i > fold1 && e.testid === "timeline-position-group");
+    assert.ok(fold1 < iloEdit && iloEdit < staleAt && staleAt < fold2, JSON.stringify({ fold1, iloEdit, staleAt, fold2 }));
+    const stale = rpage.locator(tid("timeline-item", { "data-type": "positions_stale" }));
+    assert.equal(await stale.count(), 1);
+    assert.equal(await stale.getAttribute("data-element-id"), b);
+    assert.equal(await stale.getAttribute("data-entity"), "ILO");
+    assert.equal(await stale.locator(tid("stale-entities")).textContent(), ENTITIES.join(", "));
+    assert.match(await stale.locator(".tl-summary").textContent(), /^Edit by Delegate of ILO \(ILO\) made the positions of .* on \(b\) Sharing stale$/);
+
+    // The named version closes IOM's run: revision, Draft 2, revision.
+    const iomEdits = order.map((e, i) => [e, i]).filter(([e]) => e.kind === "revision" && e.element === a && e.entity === "IOM");
+    assert.equal(iomEdits.length, 2, `two revisions of (a) by IOM: ${JSON.stringify(order)}`);
+    const landmark = idx((e) => e.version === "Draft 2", "Draft 2");
+    assert.ok(iomEdits[0][1] < landmark && landmark < iomEdits[1][1], JSON.stringify({ iomEdits, landmark }));
+    assert.ok(iomEdits[1][0].at >= namedAt, `the second revision ends after Draft 2: ${iomEdits[1][0].at} ${namedAt}`);
+
+    // Filters keep the folds: (b) only, then IOM's part of (b).
+    await rpage.locator(tid("filter-element")).selectOption(b);
+    await until("the URL to hold the element filter", async () => new URL(rpage.url()).searchParams.get("element") === b);
+    await loadAll(rpage);
+    await until("the folds of (b)", async () => (await groups.count()) === 2);
+    assert.deepEqual(await groups.evaluateAll((gs) => gs.map((g) => g.dataset.count)), ["12", "96"]);
+    await rpage.locator(tid("filter-entity")).selectOption("IOM");
+    await until("the URL to hold the entity filter", async () => new URL(rpage.url()).searchParams.get("entity") === "IOM");
+    await loadAll(rpage);
+    // IOM's position on the first text alone; its eight on the new text folded.
+    await until("IOM's fold", async () => (await groups.count()) === 1);
+    assert.deepEqual(await groups.evaluateAll((gs) => gs.map((g) => [g.dataset.count, g.dataset.counts])), [["8", "support:4 abstain:4"]]);
+    const iomLoose = await rpage.locator(`${tid("timeline")} > ${tid("timeline-item", { "data-kind": "position" })}`).evaluateAll((items) =>
+      items.map((i) => [i.dataset.entity, i.dataset.type]),
+    );
+    assert.deepEqual(iomLoose, [["IOM", "support"]]);
   });
 });

@@ -171,6 +171,8 @@ export interface PositionItem {
   user: string | null;
   user_name: string | null;
   by_silence: boolean;
+  /** The hash of the text the position was given on. */
+  text_hash: string;
   at: string;
 }
 
@@ -189,7 +191,8 @@ export type HistoryEventType =
   | "element_adopted"
   | "element_reopened"
   | "version_named"
-  | "draft_adopted";
+  | "draft_adopted"
+  | "positions_stale";
 
 export interface EventItem {
   kind: "event";

@@ -3,10 +3,13 @@
 // time range (all in the URL), paged by cursor: the next page loads as the
 // list's end comes near (an IntersectionObserver on a sentinel) or on
 // "Load more". Named versions (and the adopted draft) are landmarks.
+// Positions recorded close together on one element fold into one entry
+// (`foldEntries`), across pages: a run that may still grow waits for the
+// next page before it is shown.
 
 import { Component } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
-import { api, type EventItem, type HistoryFilters, type HistoryItem, type NamedVersion, type Person, type PositionItem, type RevisionItem } from "./api";
+import { api, type EventItem, type HistoryFilters, type HistoryItem, type NamedVersion, type Person, type PositionItem, type RevisionItem, type Stance } from "./api";
 import type { Palette } from "./colours";
 import { STANCE_LABEL } from "./format";
 import {
@@ -30,6 +33,11 @@ import {
 const PAGE = 100;
 /** How close (px) the end of the list comes before the next page loads. */
 const NEAR = 1200;
+/** Positions on one element recorded within this long of the first of
+ *  them (nothing else about the element in between) fold into one entry.
+ *  Measured from the first, so a run never stays open for long and the
+ *  entries after it are not held back. */
+const GROUP_SPAN_MS = 10 * 60_000;
 
 function filtersOf(search: string): HistoryFilters {
   const p = new URLSearchParams(search);
@@ -55,9 +63,110 @@ function versionName(item: EventItem): string {
   return typeof name === "string" ? name : "";
 }
 
+/** What the timeline shows: one item, or folded positions. */
+type Block =
+  | { kind: "item"; item: HistoryItem }
+  /** Positions one silence recorded (same element, same moment). */
+  | { kind: "silence"; items: PositionItem[] }
+  /** Positions stated on one element close together. */
+  | { kind: "positions"; items: PositionItem[] };
+
+interface Run {
+  element: string;
+  silence: boolean;
+  items: PositionItem[];
+  /** When the run's first position was recorded (ms). */
+  startMs: number;
+  open: boolean;
+  /** Index of its first item in the folded list. */
+  head: number;
+}
+
+/** The time the server orders an item by (a revision: its start). */
+function orderMs(item: HistoryItem): number {
+  return Date.parse(item.kind === "revision" ? item.start : item.at);
+}
+
+/**
+ * Folds `items` (in the server's order) into blocks: positions on one
+ * element within GROUP_SPAN_MS of the run's first, all on the same text,
+ * become one block, placed where the run starts, unless something else
+ * about the element comes in
+ * between (an edit — positions after it are on another text — a chair's
+ * action, a stale notice) or a named version (runs never straddle one);
+ * positions recorded by one silence fold by themselves. Without `done`,
+ * the blocks from the first run that may still grow on are held back:
+ * `pending` is the items to fold again with the next page (those of runs
+ * already shown left out).
+ */
+export function foldEntries(items: HistoryItem[], done: boolean): { blocks: Block[]; pending: HistoryItem[] } {
+  const slots: ({ run: Run } | { item: HistoryItem; head: number })[] = [];
+  const open = new Map<string, Run>();
+  const close = (which: (run: Run) => boolean) => {
+    for (const [key, run] of open)
+      if (which(run)) {
+        run.open = false;
+        open.delete(key);
+      }
+  };
+  items.forEach((item, index) => {
+    const t = orderMs(item);
+    close((run) => (run.silence ? t > run.startMs : t - run.startMs > GROUP_SPAN_MS));
+    if (item.kind === "position" && item.element) {
+      const key = item.by_silence ? `s ${item.element} ${item.at}` : `p ${item.element}`;
+      const run = open.get(key);
+      // All on one text: a position on another one (the edit in between
+      // may be filtered out) starts a run of its own.
+      if (run && run.items[0].text_hash === item.text_hash) {
+        run.items.push(item);
+        return;
+      }
+      if (run) close((r) => r === run);
+      const started: Run = { element: item.element, silence: item.by_silence, items: [item], startMs: t, open: true, head: index };
+      open.set(key, started);
+      slots.push({ run: started });
+      return;
+    }
+    if (isLandmark(item)) close(() => true);
+    else if (item.element) close((run) => run.element === item.element);
+    slots.push({ item, head: index });
+  });
+  if (done) close(() => true);
+  const blocks: Block[] = [];
+  const shown = new Set<HistoryItem>();
+  let cut = slots.length;
+  for (let i = 0; i < slots.length; i++) {
+    const slot = slots[i];
+    if ("item" in slot) {
+      blocks.push({ kind: "item", item: slot.item });
+      shown.add(slot.item);
+      continue;
+    }
+    const { run } = slot;
+    if (run.open) {
+      cut = i;
+      break;
+    }
+    for (const item of run.items) shown.add(item);
+    blocks.push(run.items.length === 1 ? { kind: "item", item: run.items[0] } : { kind: run.silence ? "silence" : "positions", items: run.items });
+  }
+  if (cut === slots.length) return { blocks, pending: [] };
+  const from = (slots[cut] as { run: Run }).run.head;
+  return { blocks, pending: items.slice(from).filter((item) => !shown.has(item)) };
+}
+
+function blockItem(block: Block): HistoryItem {
+  return block.kind === "item" ? block.item : block.items[0];
+}
+
 interface ListState {
   key: string;
   pages: HistoryItem[][];
+  /** What is shown, a chunk per page load (each rendered once). */
+  chunks: Block[][];
+  /** Items loaded but not shown yet: from a run of positions that the
+   *  next page may extend. */
+  pending: HistoryItem[];
   next: string | null;
   done: boolean;
   loading: boolean;
@@ -69,7 +178,7 @@ export function Timeline(props: { ctx: ReviewContext }) {
   const { draftId, draft, navigate, search } = ctx;
   const filters = filtersOf(search);
   const key = JSON.stringify(filters);
-  const [state, setList] = useState<ListState>({ key, pages: [], next: null, done: false, loading: true, error: null });
+  const [state, setList] = useState<ListState>({ key, pages: [], chunks: [], pending: [], next: null, done: false, loading: true, error: null });
   const listRef = useRef(state);
   listRef.current = state;
   const generation = useRef(0);
@@ -81,16 +190,19 @@ export function Timeline(props: { ctx: ReviewContext }) {
     if (!reset && (current.key !== key || current.loading || current.done || current.error)) return;
     const gen = reset ? ++generation.current : generation.current;
     const cursor = reset ? null : current.next;
-    const base: ListState = reset ? { key, pages: [], next: null, done: false, loading: true, error: null } : { ...current, loading: true, error: null };
+    const base: ListState = reset ? { key, pages: [], chunks: [], pending: [], next: null, done: false, loading: true, error: null } : { ...current, loading: true, error: null };
     listRef.current = base;
     setList(base);
     try {
       const page = await api.history(draftId, filters, cursor, PAGE);
       if (gen !== generation.current) return;
       const before = listRef.current;
+      const folded = foldEntries([...before.pending, ...page.items], !page.next);
       const next: ListState = {
         ...before,
         pages: page.items.length ? [...before.pages, page.items] : before.pages,
+        chunks: folded.blocks.length ? [...before.chunks, folded.blocks] : before.chunks,
+        pending: folded.pending,
         next: page.next,
         done: !page.next,
         loading: false,
@@ -141,8 +253,8 @@ export function Timeline(props: { ctx: ReviewContext }) {
   };
 
   // Until the effect starts over, a list of other filters is not shown.
-  const list = state.key === key ? state : { ...state, key, pages: [], next: null, done: false, loading: true, error: null };
-  const count = list.pages.reduce((n, p) => n + p.length, 0);
+  const list = state.key === key ? state : { ...state, key, pages: [], chunks: [], pending: [], next: null, done: false, loading: true, error: null };
+  const count = list.chunks.reduce((n, p) => n + p.length, 0);
   const filtered = Object.values(filters).some(Boolean);
   const elements = [...draft.elements.map((e) => ({ id: e.id, label: e.label, archived: false })), ...(draft.archived_elements ?? []).map((e) => ({ id: e.id, label: e.label, archived: true }))];
   const labelOf = new Map(elements.map((e) => [e.id, e.label]));
@@ -157,11 +269,11 @@ export function Timeline(props: { ctx: ReviewContext }) {
             : `${count} ${count === 1 ? "entry" : "entries"}${list.done ? "" : " so far"}${filtered ? " matching the filters" : ""}, oldest first.`}
         </p>
         <ol class="timeline" data-testid="timeline" aria-busy={list.loading ? "true" : "false"} aria-label="History, oldest first">
-          {list.pages.map((items, i) => (
+          {list.chunks.map((blocks, i) => (
             <TimelinePage
               key={`${list.key}-${i}`}
-              items={items}
-              previous={i > 0 ? list.pages[i - 1][list.pages[i - 1].length - 1] : null}
+              blocks={blocks}
+              previous={i > 0 ? blockItem(list.chunks[i - 1][list.chunks[i - 1].length - 1]) : null}
               draftId={draftId}
               palette={ctx.palette}
               labels={labelOf}
@@ -345,7 +457,7 @@ function Filters(props: {
 // ------------------------------------------------------------ the entries
 
 interface PageProps {
-  items: HistoryItem[];
+  blocks: Block[];
   previous: HistoryItem | null;
   draftId: string;
   palette: Palette;
@@ -356,15 +468,15 @@ interface PageProps {
 /** One page of entries; rendered once (pages loaded later leave it alone). */
 class TimelinePage extends Component<PageProps> {
   shouldComponentUpdate(next: PageProps) {
-    return next.items !== this.props.items || next.previous !== this.props.previous || next.palette !== this.props.palette || next.labels.size !== this.props.labels.size;
+    return next.blocks !== this.props.blocks || next.previous !== this.props.previous || next.palette !== this.props.palette || next.labels.size !== this.props.labels.size;
   }
 
   render() {
-    const { items, previous } = this.props;
+    const { blocks, previous } = this.props;
     const out = [];
     let lastDay = previous ? dayName(itemAt(previous)) : null;
-    for (let i = 0; i < items.length; ) {
-      const item = items[i];
+    for (const block of blocks) {
+      const item = blockItem(block);
       const day = dayName(itemAt(item));
       if (day !== lastDay) {
         out.push(
@@ -374,19 +486,9 @@ class TimelinePage extends Component<PageProps> {
         );
         lastDay = day;
       }
-      // Positions a silence recorded (one per silent entity, at the same
-      // moment) fold into one entry.
-      let end = i + 1;
-      if (bySilence(item)) {
-        while (end < items.length && sameSilence(item, items[end])) end += 1;
-      }
-      if (end - i >= 2) {
-        const group = items.slice(i, end) as PositionItem[];
-        out.push(<SilenceGroup key={`group-${itemKey(item)}`} {...this.props} group={group} />);
-      } else {
-        out.push(<Entry key={itemKey(item)} item={item} {...this.props} />);
-      }
-      i = end;
+      if (block.kind === "silence") out.push(<SilenceGroup key={`group-${itemKey(item)}`} {...this.props} group={block.items} />);
+      else if (block.kind === "positions") out.push(<PositionGroup key={`group-${itemKey(item)}`} {...this.props} group={block.items} />);
+      else out.push(<Entry key={itemKey(item)} item={item} {...this.props} />);
     }
     return <>{out}</>;
   }
@@ -401,14 +503,6 @@ const CHAIR_ACTS: Record<string, string> = {
   element_adopted: "adopted",
   element_reopened: "reopened",
 };
-
-function bySilence(item: HistoryItem): item is PositionItem {
-  return item.kind === "position" && item.by_silence;
-}
-
-function sameSilence(first: PositionItem, next: HistoryItem): boolean {
-  return bySilence(next) && next.at === first.at && next.element === first.element;
-}
 
 /** Positions recorded by one silence, folded: who, then each on request. */
 function SilenceGroup(props: PageProps & { group: PositionItem[] }) {
@@ -430,6 +524,62 @@ function SilenceGroup(props: PageProps & { group: PositionItem[] }) {
           <span>
             Support recorded by silence for {plural(items.length, "entity", "entities")} on <strong class="tl-label">{label}</strong>:{" "}
             {items.map((i) => i.entity).join(", ")}
+          </span>
+        </summary>
+        <ol class="tl-list tl-group-list">
+          {items.map((item) => (
+            <Entry key={itemKey(item)} item={item} {...props} />
+          ))}
+        </ol>
+      </details>
+    </li>
+  );
+}
+
+/** The order stances are counted in. */
+const STANCES: Stance[] = ["support", "support_ad_ref", "reservation", "abstain", "object"];
+
+/** Positions stated on one element close together, folded: how many of
+ *  each stance and by whom, then each on request. */
+function PositionGroup(props: PageProps & { group: PositionItem[] }) {
+  const items = props.group;
+  const first = items[0];
+  const last = items[items.length - 1];
+  const label = (first.element && (first.label ?? props.labels.get(first.element))) || first.element || "";
+  const tally = new Map<string, number>();
+  for (const item of items) tally.set(item.position, (tally.get(item.position) ?? 0) + 1);
+  const order = [...STANCES.filter((s) => tally.has(s)), ...[...tally.keys()].filter((s) => !STANCES.includes(s as Stance))];
+  const counts = order.map((s) => `${tally.get(s)} ${(STANCE_LABEL[s as Stance] ?? s).toLowerCase()}`).join(", ");
+  const entities = [...new Set(items.map((i) => i.entity))];
+  const range = clockTime(first.at) === clockTime(last.at) ? clockTime(first.at) : `${clockTime(first.at)}–${clockTime(last.at)}`;
+  return (
+    <li
+      class="tl-group tl-position-group"
+      data-testid="timeline-position-group"
+      data-element-id={first.element ?? ""}
+      data-count={items.length}
+      data-counts={order.map((s) => `${s}:${tally.get(s)}`).join(" ")}
+      data-at={first.at}
+    >
+      <details>
+        <summary>
+          <span class="tl-when">
+            <time dateTime={first.at} title={`${utcTime(first.at)} to ${utcTime(last.at)}`}>
+              {range}
+            </time>
+          </span>
+          <span class="tl-marker tl-fold" aria-hidden="true">
+            ▸
+          </span>
+          <span class="tl-group-text">
+            <span class="tl-group-summary" data-testid="position-group-summary">
+              {plural(items.length, "position")} on <strong class="tl-label">{label}</strong>: {counts}
+            </span>
+            <span class="tl-group-who muted">
+              {" "}
+              — {entities.length === 1 ? "by " : `${entities.length} entities: `}
+              {entities.join(", ")}
+            </span>
           </span>
         </summary>
         <ol class="tl-list tl-group-list">
@@ -646,6 +796,16 @@ function EventEntry(props: { item: EventItem; label: string }) {
       sentence = <>The silence on {el} ended with no objection: agreed by silence</>;
       if (typeof d.recorded === "number") detail = `${plural(d.recorded, "position")} recorded by silence`;
       break;
+    case "positions_stale": {
+      const stale = Array.isArray(d.stale) ? d.stale.filter((e): e is string => typeof e === "string") : [];
+      sentence = (
+        <>
+          {by ? <>Edit by {by}</> : "An edit"} made the {stale.length === 1 ? "position" : "positions"} of <strong data-testid="stale-entities">{stale.join(", ")}</strong> on {el} stale
+        </>
+      );
+      detail = `Positions given on the earlier text no longer count until ${stale.length === 1 ? "it is" : "they are"} stated again.`;
+      break;
+    }
     case "version_named":
       sentence = (
         <>
