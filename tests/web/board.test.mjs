@@ -17,12 +17,14 @@ import {
   apiJson,
   attr,
   base,
+  chairToken,
   consensus,
   delegateToken,
   draft as getDraft,
   elementSel,
   shot,
   signIn,
+  signInWithSession,
   tid,
   until,
   waitAttr,
@@ -558,8 +560,9 @@ test("the chair's consensus board, live, with 28 entities", async (t) => {
       await click(chair.page, tid("rename-submit"));
       await waitAttr(iom.page, elementSel(added.id), "data-label", renamed);
 
-      // Archived, then restored.
+      // Archived (the chair confirms), then restored.
       await click(chair.page, perElement(added.id, "archive-element"));
+      await click(chair.page, tid("archive-confirm"));
       await until("the element to leave the delegate's browser", async () =>
         (await iom.page.locator(elementSel(added.id)).count()) === 0);
       const archived = (await apiJson(`/api/v1/drafts/${d.id}`)).archived_elements.map((e) => e.id);
@@ -631,6 +634,275 @@ test("the chair's consensus board, live, with 28 entities", async (t) => {
       const adopted = await api("POST", `/api/v1/drafts/${d.id}/elements/${adopt.id}/adopt`, undefined, token);
       assert.equal(adopted.status, 403, `a delegate adopting: ${adopted.status} ${adopted.text}`);
       assert.equal(await apiStatus(d.id, adopt.id), "agreed");
+    });
+  });
+});
+
+// ---------------------------------------------------------------------------
+// Issue 14: the board as a chair uses it at 1440×900, on a draft of its own
+// (the reference draft's 28 entities, five elements) so that moving the
+// consensus clock and archiving touch nobody else's elements. The counts
+// tell stale positions apart from missing ones; the silence form holds its
+// element choice and shows the stale objections a silence would turn into
+// support, which the chair must confirm; after the silence fires the Adopt
+// hints follow the live status; archiving asks first. The geometry is also
+// measured on the reference draft (eight elements).
+
+/** Moves the consensus clock on by `secs` (the server runs --test-clock). */
+async function advanceClock(secs) {
+  const r = await api("POST", "/api/v1/test/clock", { advance_secs: secs });
+  assert.equal(r.status, 200, `moving the clock: ${r.status} ${r.text}`);
+}
+
+/** What a control says about itself: its title and the text of its
+ *  aria-describedby targets. */
+async function hintOf(page, sel) {
+  return page.evaluate((sel) => {
+    const el = document.querySelector(sel);
+    if (!el) return null;
+    const parts = [el.getAttribute("title") ?? ""];
+    for (const id of (el.getAttribute("aria-describedby") ?? "").split(/\s+/).filter(Boolean)) {
+      parts.push(document.getElementById(id)?.innerText ?? "");
+    }
+    return parts.join("\n");
+  }, sel);
+}
+
+/** The board's layout at the viewport: where the matrix, the silence form,
+ *  its Start button and each element's choice box sit (page coordinates). */
+async function layout(page) {
+  return page.evaluate(() => {
+    const box = (el) => {
+      if (!el) return null;
+      const r = el.getBoundingClientRect();
+      return { top: r.top + window.scrollY, bottom: r.bottom + window.scrollY, height: r.height };
+    };
+    const q = (s) => document.querySelector(s);
+    return {
+      viewport: window.innerHeight,
+      scrollY: window.scrollY,
+      matrix: box(q('[data-testid="matrix"]')),
+      start: box(q('[data-testid="silence-start"]')),
+      deadline: box(q('[data-testid="silence-deadline"]')),
+      choices: [...document.querySelectorAll('[data-testid="silence-select"]')].map((c) => ({
+        id: c.getAttribute("data-element-id"),
+        ...box(c),
+      })),
+    };
+  });
+}
+
+/** Asserts the matrix starts within the first screen and every element's
+ *  choice box is within one screen of the silence form's Start button and
+ *  deadline. */
+function assertLayout(l, what) {
+  assert.ok(l.matrix, `${what}: no matrix`);
+  assert.ok(l.matrix.top >= 0 && l.matrix.top < l.viewport - 100, `${what}: the matrix starts at ${Math.round(l.matrix.top)} px, below the first ${l.viewport} px screen`);
+  assert.ok(l.start && l.deadline, `${what}: no silence form`);
+  assert.ok(l.choices.length > 0, `${what}: no element choice`);
+  for (const c of l.choices) {
+    const far = Math.max(Math.abs(c.top - l.start.top), Math.abs(c.top - l.deadline.top));
+    assert.ok(far < l.viewport, `${what}: the choice of ${c.id} is ${Math.round(far)} px from the silence form (more than one ${l.viewport} px screen)`);
+  }
+}
+
+test("issue 14: the board at 1440×900 — counts, silence with stale objections, live hints, archiving asks", async (t) => {
+  const reference = await getDraft();
+  const codes = reference.entities.map((e) => e.code);
+  assert.equal(codes.length, 28);
+  const created = await api("POST", "/api/v1/drafts", {
+    title: "Chair's rehearsal of the silence procedure",
+    preamble: "A draft of the board's own test.",
+    entities: codes,
+    elements: [
+      { label: "(r1)", text: "Support ad referendum awaits confirmation here." },
+      { label: "(r2)", text: "Five entities responded on this text before it changed." },
+      { label: "(r3)", text: "One entity responded on this text before it changed." },
+      { label: "(r4)", text: "Nobody has spoken on this one." },
+      { label: "(r5)", text: "This one is archived, after the chair confirms." },
+    ],
+  });
+  assert.equal(created.status, 201, `creating the draft: ${created.status} ${created.text}`);
+  const d = created.json;
+  const [adref, stale, single, , archive] = d.elements.map((e) => e.id);
+  const OBJECTORS = ["OHCHR", "UNHCR"];
+  const boardUrl = `${base}/drafts/${encodeURIComponent(d.id)}/board`;
+
+  // (r1): WFP supports ad referendum, nobody else speaks (open).
+  await putPosition(d.id, adref, "WFP", "support_ad_ref");
+  // (r2): three support, OHCHR and UNHCR object; (r3): ILO supports. Then
+  // a delegate edits both texts: those positions are stale.
+  await Promise.all(["DESA", "ILO", "UNDP"].map((x) => putPosition(d.id, stale, x, "support")));
+  for (const x of OBJECTORS) {
+    await putPosition(d.id, stale, x, "object", { note: `${x}: the text must name the protection of refugees.` });
+  }
+  await putPosition(d.id, single, "ILO", "support");
+
+  await withBrowser("board-chair", async (browser) => {
+    const iom = await signInWithSession(browser, delegateToken("IOM"), "IOM");
+    await iom.page.goto(`${base}/drafts/${encodeURIComponent(d.id)}`);
+    for (const id of [stale, single]) {
+      const before = (await elementText(d.id, id)).text;
+      await waitEditor(iom.page, id);
+      await iom.page.locator(`${elementSel(id)} ${tid("element-editor")} .cm-content`).click();
+      await iom.page.keyboard.press("Control+End");
+      await iom.page.keyboard.type(" Amended.", { delay: 10 });
+      await until("the API to show the delegate's edit", async () => (await elementText(d.id, id)).text === `${before} Amended.`);
+    }
+    const c0 = await consensus(d.id);
+    const byId = (c, id) => c.elements.find((e) => e.id === id);
+    assert.equal(byId(c0, stale).stale.length, 5, "five stale positions on (r2)");
+    assert.equal(byId(c0, single).stale.length, 1, "one stale position on (r3)");
+
+    const chair = await signInWithSession(browser, chairToken, "chair");
+    await chair.page.setViewportSize({ width: 1440, height: 900 });
+    const page = chair.page;
+    await page.goto(boardUrl);
+    await page.locator(tid("matrix")).waitFor({ timeout: 20000 });
+    await waitGrid(page, d.id);
+
+    const step = (name, body) =>
+      t.test(name, async () => {
+        try {
+          await body();
+        } catch (e) {
+          await shot(page, `FAIL-board14-${name.replace(/[^a-z0-9]+/gi, "-").slice(0, 40)}`).catch(() => {});
+          throw e;
+        }
+      });
+
+    await step("stale positions are counted apart from missing ones, singular and plural right", async () => {
+      let progress = "";
+      try {
+        await until("the progress sentence to tell stale positions apart", async () => {
+          progress = await textOf(page, tid("board-progress"));
+          return progress.includes("23 entities have not responded on (r2) and 5 responded on an earlier text (stale)");
+        }, 10000);
+      } catch {
+        assert.fail(`board-progress: ${JSON.stringify(progress)}`);
+      }
+      assert.ok(progress.includes("27 entities have not responded on (r3) and 1 responded on an earlier text (stale)"), `board-progress: ${JSON.stringify(progress)}`);
+      assert.ok(progress.includes("27 entities have not responded on (r1)"), `board-progress: ${JSON.stringify(progress)}`);
+      assert.ok(!/28 entities have not responded on[^;]*\(r2\)/.test(progress), `board-progress counts (r2)'s stale positions as not responded: ${JSON.stringify(progress)}`);
+      assert.ok(!/\b1 entities\b|\b(2[0-9]|[2-9]) entity\b/.test(progress), `board-progress: ${JSON.stringify(progress)}`);
+      // The element's own count and its Adopt hint say the same.
+      const card = await textOf(page, boardEl(stale));
+      assert.ok(/23\b[^.]*not responded|not responded[^.]*\(23\)/i.test(card), `(r2)'s panel: ${JSON.stringify(card)}`);
+      assert.ok(/5\b[^.]*earlier text|earlier text[^.]*\(5\)/i.test(card), `(r2)'s panel: ${JSON.stringify(card)}`);
+      const hint = await hintOf(page, perElement(stale, "adopt-element"));
+      assert.ok(hint && !hint.includes("28"), `(r2)'s Adopt hint counts 28: ${JSON.stringify(hint)}`);
+      assert.ok(/23/.test(hint) && /5/.test(hint) && /stale|earlier text/.test(hint), `(r2)'s Adopt hint: ${JSON.stringify(hint)}`);
+    });
+
+    await step("at 1440×900 the matrix is on the first screen and the element choice sits in the silence form", async () => {
+      await page.evaluate(() => window.scrollTo(0, 0));
+      const l = await layout(page);
+      assertLayout(l, "this draft");
+      await shot(page, "board-1440x900");
+      // The reference draft: 28 entities, eight elements and more.
+      const ref = await signInWithSession(browser, chairToken, "chair-reference");
+      await ref.page.setViewportSize({ width: 1440, height: 900 });
+      await ref.page.goto(`${base}/drafts/${encodeURIComponent(reference.id)}/board`);
+      await ref.page.locator(tid("matrix")).waitFor({ timeout: 20000 });
+      await waitGrid(ref.page, reference.id);
+      assertLayout(await layout(ref.page), "the reference draft");
+      await shot(ref.page, "board-reference-1440x900");
+      await ref.context.close();
+    });
+
+    await step("silence on an element with stale objections shows them and needs the chair's confirmation", async () => {
+      const form = tid("silence-form");
+      for (const id of [adref, stale]) await page.locator(`${form} ${tid("silence-select", { "data-element-id": id })}`).check();
+      await page.locator(tid("silence-deadline")).fill(await deadlineInput(d.id, 5));
+      // The form names each stale objection, with its reason.
+      const listed = page.locator(`${form} ${tid("silence-stale-objection")}`);
+      await until("the stale objections in the silence form", async () => (await listed.count()) === 2, 10000);
+      for (const x of OBJECTORS) {
+        const item = `${form} ${tid("silence-stale-objection", { "data-entity": x, "data-element-id": stale })}`;
+        assert.ok((await textOf(page, item)).includes("protection of refugees"), `${x}'s stale objection without its reason`);
+      }
+      const confirm = page.locator(`${form} ${tid("silence-confirm-stale")}`);
+      assert.equal(await confirm.isChecked(), false, "the confirmation starts unticked");
+      // Not confirmed: refused, nothing started.
+      await page.locator(tid("silence-start")).click();
+      await waitAttr(page, tid("board-feedback"), "data-state", "error");
+      assert.match(await textOf(page, tid("board-feedback")), /confirm/i);
+      for (const id of [adref, stale]) assert.equal(await apiStatus(d.id, id), "open", "a silence started without confirmation");
+      // Confirmed: started, and the confirmation is on record.
+      await confirm.check();
+      await page.locator(tid("silence-start")).click();
+      await waitAttr(page, tid("board-feedback"), "data-state", "ok");
+      for (const id of [adref, stale]) await waitAttr(page, `${boardEl(id)} ${tid("board-status")}`, "data-status", "under_silence");
+      const history = await apiJson(`/api/v1/drafts/${d.id}/history?element=${stale}`);
+      const started = history.items.find((i) => i.type === "silence_started");
+      assert.deepEqual(
+        (started?.data?.confirmed_stale_objections ?? []).map((o) => o.entity),
+        OBJECTORS,
+        `the silence_started event: ${JSON.stringify(started)}`,
+      );
+      const hint = await hintOf(page, perElement(adref, "adopt-element"));
+      assert.match(hint ?? "", /under silence/i, "(r1)'s Adopt hint under silence");
+      await shot(page, "board-silence-stale-confirmed");
+    });
+
+    await step("after the silence fires the Adopt hints follow the live status", async () => {
+      if ((await apiStatus(d.id, adref)) !== "under_silence") {
+        // The previous step failed: start the silence through the API.
+        const deadline = new Date(Date.parse((await consensus(d.id)).server_time) + 5 * 60_000).toISOString();
+        const r = await api("POST", `/api/v1/drafts/${d.id}/silence`, { elements: [adref, stale], deadline, confirm_stale_objections: true });
+        assert.equal(r.status, 201, `starting the silence: ${r.status} ${r.text}`);
+        await waitAttr(page, `${boardEl(adref)} ${tid("board-status")}`, "data-status", "under_silence");
+      }
+      await advanceClock(10 * 60);
+      await waitAttr(page, `${boardEl(adref)} ${tid("board-status")}`, "data-status", "agreed_ad_ref");
+      await waitAttr(page, `${boardEl(stale)} ${tid("board-status")}`, "data-status", "agreed");
+      let hint = "";
+      try {
+        await until("(r1)'s Adopt hint to follow the status", async () => {
+          hint = (await hintOf(page, perElement(adref, "adopt-element"))) ?? "";
+          return /ad referendum/i.test(hint) && !/under silence|deadline/i.test(hint);
+        }, 5000);
+      } catch {
+        assert.fail(`(r1) reads agreed ad ref, its Adopt hint says ${JSON.stringify(hint)}`);
+      }
+      assert.ok(!/under silence/i.test(await textOf(page, boardEl(adref))), `(r1)'s panel still says under silence: ${await textOf(page, boardEl(adref))}`);
+      const adopt = perElement(stale, "adopt-element");
+      await until("(r2)'s Adopt button to be enabled", async () => (await attr(page, adopt, "aria-disabled")) !== "true", 5000);
+      assert.ok(!/under silence/i.test((await hintOf(page, adopt)) ?? ""), "(r2)'s Adopt hint still says under silence");
+      // The confirmed stale objections became support by silence.
+      for (const x of OBJECTORS) {
+        await waitAttr(page, tid("matrix-cell", { "data-entity": x, "data-element-id": stale }), "data-position", "support");
+      }
+      await shot(page, "board-after-silence");
+    });
+
+    await step("archiving asks first, naming the element; cancel keeps it", async () => {
+      const button = perElement(archive, "archive-element");
+      const dialog = page.locator('[role="dialog"], dialog').filter({ hasText: "(r5)" });
+      await page.locator(button).first().click();
+      await dialog.first().waitFor({ state: "visible", timeout: 5000 });
+      const name = await dialog.first().evaluate((el) => {
+        const by = el.getAttribute("aria-labelledby");
+        return el.getAttribute("aria-label") ?? (by ? document.getElementById(by)?.innerText : "") ?? "";
+      });
+      assert.ok(name.includes("(r5)"), `the dialog's accessible name does not name the element: ${JSON.stringify(name)}`);
+      assert.ok(await dialog.first().evaluate((el) => el.contains(document.activeElement)), "focus is not in the dialog");
+      await shot(page, "board-archive-confirm");
+      await dialog.first().locator(tid("archive-cancel")).click();
+      await dialog.first().waitFor({ state: "hidden", timeout: 5000 });
+      await page.locator(boardEl(archive)).waitFor();
+      assert.ok((await apiJson(`/api/v1/drafts/${d.id}`)).elements.some((e) => e.id === archive), "cancel archived the element");
+      // Escape cancels too.
+      await page.locator(button).first().click();
+      await dialog.first().waitFor({ state: "visible", timeout: 5000 });
+      await page.keyboard.press("Escape");
+      await dialog.first().waitFor({ state: "hidden", timeout: 5000 });
+      assert.ok((await apiJson(`/api/v1/drafts/${d.id}`)).elements.some((e) => e.id === archive), "Escape archived the element");
+      // Confirmed: archived.
+      await page.locator(button).first().click();
+      await dialog.first().locator(tid("archive-confirm")).click();
+      await until("the API to list the element as archived", async () =>
+        (await apiJson(`/api/v1/drafts/${d.id}`)).archived_elements.some((e) => e.id === archive));
     });
   });
 });

@@ -126,6 +126,16 @@ export interface SilenceRefusal {
   message: string;
 }
 
+/** A stale objection the server lists in a 409 `stale_objections`. */
+export interface StaleObjection {
+  element: string;
+  label: string;
+  entity: string;
+  entity_name: string | null;
+  note: string | null;
+  at: string;
+}
+
 export interface DeviceLink {
   invite: string;
   link: string;
@@ -410,11 +420,14 @@ export const api = {
 
   // ---- chairs: consensus procedure
   consensus: (draft: string) => call<ConsensusReport>("GET", `/api/v1/drafts/${encodeURIComponent(draft)}/consensus`),
-  startSilence: (draft: string, elements: string[], deadline: string) =>
-    call<{ silences: { id: number; element: string; deadline: string }[] }>("POST", `/api/v1/drafts/${encodeURIComponent(draft)}/silence`, {
-      elements,
-      deadline,
-    }),
+  /** `confirmStale`: the chair confirms the stale objections on these
+   * elements (else the server answers 409 `stale_objections`). */
+  startSilence: (draft: string, elements: string[], deadline: string, confirmStale = false) =>
+    call<{ silences: { id: number; element: string; deadline: string; confirmed_stale_objections: { entity: string }[] }[] }>(
+      "POST",
+      `/api/v1/drafts/${encodeURIComponent(draft)}/silence`,
+      { elements, deadline, confirm_stale_objections: confirmStale },
+    ),
   cancelSilence: (draft: string, elements: string[]) =>
     call<{ cancelled: string[] }>("DELETE", `/api/v1/drafts/${encodeURIComponent(draft)}/silence`, { elements }),
   adoptElement: (draft: string, element: string) =>

@@ -8,7 +8,7 @@
 
 import { Fragment, type ComponentChildren } from "preact";
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
-import { api, ApiError, type ArchivedElement, type ConsensusReport, type Draft, type Entity, type Me, type SilenceRefusal } from "./api";
+import { api, ApiError, type ArchivedElement, type ConsensusReport, type Draft, type Entity, type Me, type SilenceRefusal, type StaleObjection } from "./api";
 import {
   CELL_SYMBOL,
   CELL_WORDS,
@@ -67,7 +67,11 @@ interface Tally {
   counts: Record<CellPosition, number>;
   /** No current position: none or stale (the server's "not responded"). */
   notResponded: string[];
+  /** No position at all (not responded, and not stale either). */
+  missing: string[];
   stale: string[];
+  /** Objections given on an earlier text: silence would turn them into support. */
+  staleObjections: [string, ProjectedPosition][];
   adRef: string[];
   objections: [string, ProjectedPosition][];
   reservations: [string, ProjectedPosition][];
@@ -75,13 +79,15 @@ interface Tally {
 
 function tally(entities: Entity[], c: ConsensusElement | undefined): Tally {
   const counts = Object.fromEntries(LEGEND.map((p) => [p, 0])) as Record<CellPosition, number>;
-  const t: Tally = { counts, notResponded: [], stale: [], adRef: [], objections: [], reservations: [] };
+  const t: Tally = { counts, notResponded: [], missing: [], stale: [], staleObjections: [], adRef: [], objections: [], reservations: [] };
   for (const e of entities) {
     const p = c?.positions?.[e.code];
     const pos = cellPosition(p);
     counts[pos]++;
     if (pos === "none" || pos === "stale") t.notResponded.push(e.code);
+    if (pos === "none") t.missing.push(e.code);
     if (pos === "stale") t.stale.push(e.code);
+    if (pos === "stale" && p?.position === "object") t.staleObjections.push([e.code, p]);
     if (pos === "support_ad_ref") t.adRef.push(e.code);
     if (pos === "object" && p) t.objections.push([e.code, p]);
     if (pos === "reservation" && p) t.reservations.push([e.code, p]);
@@ -109,22 +115,33 @@ function silenceBlock(status: ElementStatus): string | null {
   }
 }
 
-function adoptBlock(status: ElementStatus, t: Tally): string | null {
+/** "23 entities have not responded and 5 responded on an earlier text
+ * (stale)": missing and stale positions counted apart. */
+function notRespondedWords(missing: number, stale: number, on = ""): string {
+  const where = on ? ` on ${on}` : "";
+  if (stale === 0) return `${plural(missing, "entity has", "entities have")} not responded${where}`;
+  if (missing === 0) return `${plural(stale, "entity", "entities")} responded${where} only on an earlier text (stale)`;
+  return `${plural(missing, "entity has", "entities have")} not responded${where} and ${stale} responded on an earlier text (stale)`;
+}
+
+/** Why Adopt cannot act (null: it can), from the element's live status;
+ * `deadlinePassed`: under silence whose deadline the server clock has passed. */
+function adoptBlock(status: ElementStatus, t: Tally, deadlinePassed = false): string | null {
   switch (status) {
     case "agreed":
       return null;
     case "agreed_ad_ref":
       return `Support ad referendum awaits confirmation from ${list(t.adRef)}.`;
     case "under_silence":
-      return "Under silence: wait for the deadline, or cancel the procedure.";
+      return deadlinePassed
+        ? "Under silence: the deadline has passed and the server is recording the outcome."
+        : "Under silence: wait for the deadline, or cancel the procedure.";
     case "objected":
       return `Objected by ${list(t.objections.map(([code]) => code))}.`;
     case "bracketed":
       return "The text still has bracketed passages.";
     case "open":
-      return t.notResponded.length > 0
-        ? `Not agreed yet: ${t.notResponded.length} ${t.notResponded.length === 1 ? "entity has" : "entities have"} no current position.`
-        : "Not agreed yet.";
+      return t.notResponded.length > 0 ? `Not agreed yet: ${notRespondedWords(t.missing.length, t.stale.length)}.` : "Not agreed yet.";
     case "adopted":
       return "Already adopted.";
   }
@@ -156,15 +173,20 @@ function progressSentence(
   const agreed = statuses.filter((s) => s === "adopted" || s === "agreed" || s === "agreed_ad_ref").length;
   const parts = [`${agreed} of ${plural(n, "element", "elements")} agreed${adopted > 0 ? ` (${adopted} adopted)` : ""}`];
   if (adopted === n) parts.push("every element is adopted: the draft can now be adopted");
-  // Open elements waiting for answers, grouped by how many are missing.
-  const waiting = new Map<number, string[]>();
+  // Open elements waiting for answers, grouped by how many have not
+  // responded and how many responded on an earlier text (stale).
+  const waiting = new Map<string, { missing: number; stale: number; labels: string[] }>();
   elements.forEach((e, i) => {
     if (statuses[i] !== "open") return;
-    const missing = tally(entities, consensus[e.id]).notResponded.length;
-    if (missing > 0) waiting.set(missing, [...(waiting.get(missing) ?? []), e.label]);
+    const t = tally(entities, consensus[e.id]);
+    if (t.notResponded.length === 0) return;
+    const key = `${t.missing.length}/${t.stale.length}`;
+    const group = waiting.get(key) ?? { missing: t.missing.length, stale: t.stale.length, labels: [] };
+    group.labels.push(e.label);
+    waiting.set(key, group);
   });
-  for (const [missing, labels] of [...waiting].sort((a, b) => a[0] - b[0])) {
-    parts.push(`${plural(missing, "entity has", "entities have")} not responded on ${list(labels)}`);
+  for (const g of [...waiting.values()].sort((a, b) => a.missing + a.stale - (b.missing + b.stale) || a.stale - b.stale)) {
+    parts.push(notRespondedWords(g.missing, g.stale, list(g.labels)));
   }
   elements.forEach((e, i) => {
     if (statuses[i] === "objected") {
@@ -473,25 +495,27 @@ export function Board(props: {
         </p>
       )}
 
-      {controls && (
-        <ProcedurePanel
-          session={session}
-          draftId={draft.id}
-          elements={index.elements}
-          consensus={index.consensus}
-          report={report}
-          state={draftState}
-          selected={selected}
-          setSelected={setSelected}
-          offset={offset}
-          actions={actions}
-          setRefusals={setRefusals}
-          entities={entities}
-        />
-      )}
-
       <div class="board-main">
         <Matrix entities={entities} elements={index.elements} consensus={index.consensus} report={report} projector={projector} />
+        {/* The chair's side: the procedure (with its element choice) first,
+            beside the matrix, then the elements. */}
+        <Wrap when={controls} class="board-side">
+        {controls && (
+          <ProcedurePanel
+            session={session}
+            draftId={draft.id}
+            elements={index.elements}
+            consensus={index.consensus}
+            report={report}
+            state={draftState}
+            selected={selected}
+            setSelected={setSelected}
+            offset={offset}
+            actions={actions}
+            setRefusals={setRefusals}
+            entities={entities}
+          />
+        )}
         <section class="board-elements" aria-labelledby="board-elements-h">
           <h2 id="board-elements-h">{projector ? "Elements" : "Elements: status and who holds them"}</h2>
           {index.elements.length === 0 && <p>This draft has no elements yet.</p>}
@@ -526,6 +550,7 @@ export function Board(props: {
             ))}
           </div>
         </section>
+        </Wrap>
       </div>
 
       {controls && (
@@ -556,6 +581,12 @@ export function Board(props: {
       )}
     </main>
   );
+}
+
+/** Its children in a <div class> when `when`, else as they are (projector
+ * mode keeps the matrix and the elements side by side, unwrapped). */
+function Wrap(props: { when: boolean; class: string; children: ComponentChildren }) {
+  return props.when ? <div class={props.class}>{props.children}</div> : <>{props.children}</>;
 }
 
 function ServerClock(props: { offset: number }) {
@@ -693,21 +724,36 @@ function Matrix(props: {
       section?.style.removeProperty("--cell");
       return;
     }
+    // The rows share the height below the column heads (each row is a cell
+    // and the 3px spacing); the matrix takes at most 62% of the width, the
+    // elements the rest. Column heads grow with the cells: a few passes.
     const fit = () => {
       const table = tableRef.current;
       if (!table) return;
-      for (let pass = 0; pass < 3; pass++) {
-        const top = table.getBoundingClientRect().top + window.scrollY;
+      const n = Math.max(rows.length, 1);
+      for (let pass = 0; pass < 4; pass++) {
+        const box = table.getBoundingClientRect();
+        const top = box.top + window.scrollY;
         const head = table.tHead?.getBoundingClientRect().height ?? 0;
-        const available = window.innerHeight - top - head - 16;
-        const n = Math.max(rows.length, 1);
-        const cell = Math.max(22, Math.min(64, Math.floor(available / n) - 3));
-        section.style.setProperty("--cell", `${cell}px`);
+        const available = window.innerHeight - top - head - 12;
+        let cell = Math.floor((available - 3) / n) - 3;
+        const now = parseFloat(section.style.getPropertyValue("--cell"));
+        const wide = window.innerWidth * 0.62;
+        if (now > 0 && box.width > wide) cell = Math.min(cell, Math.floor((now * wide) / box.width));
+        const next = `${Math.max(14, Math.min(64, cell))}px`;
+        if (section.style.getPropertyValue("--cell") !== next) section.style.setProperty("--cell", next);
       }
     };
     fit();
+    // Again whenever the page's layout changes: the top bar goes (the body's
+    // projector class comes after this first fit), fonts load, the title wraps.
+    const observer = new ResizeObserver(() => fit());
+    observer.observe(document.body);
     window.addEventListener("resize", fit);
-    return () => window.removeEventListener("resize", fit);
+    return () => {
+      observer.disconnect();
+      window.removeEventListener("resize", fit);
+    };
   }, [projector, rows.length, columns.length]);
 
   const nameOf = (code: string) => entities.find((e) => e.code === code)?.name ?? code;
@@ -946,7 +992,9 @@ function BoardElement(props: {
   const [label, setLabel] = useState(entry.label);
   const base = `be-${entry.id}`;
   const silenceReason = silenceBlock(status);
-  const adoptReason = adoptBlock(status, t);
+  const serverNow = useServerNow(props.offset, status === "under_silence");
+  const adoptReason = adoptBlock(status, t, status === "under_silence" && c?.deadline != null && c.deadline <= serverNow);
+  const [confirmArchive, setConfirmArchive] = useState(false);
   const renameRef = useRef<HTMLInputElement>(null);
 
   useEffect(() => {
@@ -1084,12 +1132,18 @@ function BoardElement(props: {
           <strong>Ad referendum</strong> (awaiting confirmation): {t.adRef.join(", ")}
         </p>
       )}
-      {t.notResponded.length > 0 && t.counts.none < entities.length && status !== "adopted" && (
-        <p class="be-line">
-          <strong>No current position ({t.notResponded.length}):</strong>{" "}
-          {props.projector && t.notResponded.length > 8
-              ? `${t.notResponded.slice(0, 6).join(", ")} and ${t.notResponded.length - 6} more`
-              : t.notResponded.map((code) => (t.stale.includes(code) ? `${code} (stale)` : code)).join(", ")}
+      {t.missing.length > 0 && t.counts.none < entities.length && status !== "adopted" && (
+        <p class="be-line" data-testid="board-not-responded">
+          <strong>Not responded ({t.missing.length}):</strong>{" "}
+          {props.projector && t.missing.length > 8 ? `${t.missing.slice(0, 6).join(", ")} and ${t.missing.length - 6} more` : t.missing.join(", ")}
+        </p>
+      )}
+      {t.stale.length > 0 && status !== "adopted" && (
+        <p class="be-line" data-testid="board-stale">
+          <strong>Responded on an earlier text, stale ({t.stale.length}):</strong>{" "}
+          {props.projector && t.stale.length > 8
+            ? `${t.stale.slice(0, 6).join(", ")} and ${t.stale.length - 6} more`
+            : t.stale.map((code) => (t.staleObjections.some(([x]) => x === code) ? `${code} (objection)` : code)).join(", ")}
         </p>
       )}
       {(bracketed || found.passages.length > 0) && (
@@ -1128,18 +1182,6 @@ function BoardElement(props: {
       {controls && (
         <div class="be-controls">
           <div class="be-row" role="group" aria-label={`Procedure on ${entry.label}`}>
-            <label class={`check${silenceReason ? " check-off" : ""}`}>
-              <input
-                type="checkbox"
-                data-testid="silence-select"
-                data-element-id={entry.id}
-                checked={props.selected && !silenceReason}
-                disabled={!!silenceReason}
-                aria-describedby={silenceReason ? `${base}-silence-why` : undefined}
-                onChange={(e) => props.onSelect((e.target as HTMLInputElement).checked)}
-              />{" "}
-              Include in silence
-            </label>
             {status === "under_silence" && (
               <ActionButton
                 testid="silence-cancel"
@@ -1308,7 +1350,24 @@ function BoardElement(props: {
               actions={actions}
               class="compact danger"
               label={`Archive ${entry.label}`}
-              onClick={() =>
+              onClick={() => setConfirmArchive(true)}
+            >
+              Archive
+            </ActionButton>
+          </div>
+          {confirmArchive && (
+            <ConfirmDialog
+              testid="archive-dialog"
+              title={`Archive ${entry.label}?`}
+              confirm={`Archive ${entry.label}`}
+              confirmTestid="archive-confirm"
+              cancelTestid="archive-cancel"
+              onClose={(ok) => {
+                setConfirmArchive(false);
+                if (!ok) {
+                  requestFocus(entry.id, "archive-element");
+                  return;
+                }
                 void actions.run(
                   `archive-${entry.id}`,
                   async () => {
@@ -1316,15 +1375,62 @@ function BoardElement(props: {
                     return `${entry.label} archived: it left the draft; restore it from “Archived elements” below.`;
                   },
                   `Could not archive ${entry.label}`,
-                )
-              }
+                );
+              }}
             >
-              Archive
-            </ActionButton>
-          </div>
+              {entry.label} leaves the draft for everyone: delegates no longer see it, and it no longer counts towards adopting the draft. Its text, history and positions are
+              kept, and a chair can restore it from “Archived elements”.
+            </ConfirmDialog>
+          )}
         </div>
       )}
     </article>
+  );
+}
+
+/** A modal confirmation (the native <dialog>: focus moves in and is kept
+ * there, Escape cancels, the page behind is inert). Named by its title;
+ * the cancel button has the focus first, so Enter does not destroy. */
+function ConfirmDialog(props: {
+  testid: string;
+  title: string;
+  confirm: string;
+  confirmTestid: string;
+  cancelTestid: string;
+  onClose: (confirmed: boolean) => void;
+  children: ComponentChildren;
+}) {
+  const ref = useRef<HTMLDialogElement>(null);
+  const id = useMemo(() => `confirm-${Math.random().toString(36).slice(2, 9)}`, []);
+  useEffect(() => {
+    const dialog = ref.current;
+    if (dialog && !dialog.open) dialog.showModal();
+    dialog?.querySelector<HTMLElement>(`[data-testid="${props.cancelTestid}"]`)?.focus();
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, []);
+  return (
+    <dialog
+      ref={ref}
+      class="confirm-dialog"
+      data-testid={props.testid}
+      aria-labelledby={`${id}-h`}
+      aria-describedby={`${id}-d`}
+      onCancel={(e) => {
+        e.preventDefault();
+        props.onClose(false);
+      }}
+    >
+      <h2 id={`${id}-h`}>{props.title}</h2>
+      <p id={`${id}-d`}>{props.children}</p>
+      <div class="form-buttons">
+        <button type="button" class="compact secondary" data-testid={props.cancelTestid} onClick={() => props.onClose(false)}>
+          Cancel
+        </button>
+        <button type="button" class="compact danger" data-testid={props.confirmTestid} onClick={() => props.onClose(true)}>
+          {props.confirm}
+        </button>
+      </div>
+    </dialog>
   );
 }
 
@@ -1426,6 +1532,17 @@ function ProcedurePanel(props: {
   const now = useServerNow(props.offset);
   const statusAt = (id: string) => statusOf(consensus[id], props.report, id);
   const chosen = elements.filter((e) => props.selected.has(e.id) && !silenceBlock(statusAt(e.id)));
+  // The stale objections silence would turn into support on the chosen
+  // elements: the chair must see them and confirm (the server insists too).
+  const staleObjections = chosen.flatMap((e) =>
+    tally(props.entities, consensus[e.id]).staleObjections.map(([entity, p]) => ({ element: e, entity, p })),
+  );
+  const staleKey = staleObjections.map((o) => `${o.element.id}:${o.entity}:${o.p.at}`).join("|");
+  // A confirmation holds for the objections it was given on, no others.
+  const [confirmedKey, setConfirmedKey] = useState<string | null>(null);
+  const staleConfirmed = staleObjections.length > 0 && confirmedKey === staleKey;
+  const [serverStale, setServerStale] = useState<StaleObjection[]>([]);
+  const nameOf = (code: string) => props.entities.find((x) => x.code === code)?.name ?? code;
   const eligible = elements.filter((e) => !silenceBlock(statusAt(e.id)));
   const underSilence = elements.filter((e) => statusAt(e.id) === "under_silence");
   const parsed = parseUtcInput(deadline);
@@ -1440,7 +1557,7 @@ function ProcedurePanel(props: {
       actions.fail(
         eligible.length === 0
           ? "No element can go under silence now: objected, bracketed, adopted elements and those already under silence cannot."
-          : "Choose the elements first: tick “Include in silence” on each element below.",
+          : "Choose the elements first: tick them in the list of elements of this form.",
       );
       return;
     }
@@ -1452,7 +1569,15 @@ function ProcedurePanel(props: {
       actions.fail(`The deadline ${utc(parsed)} has already passed (server time now ${utc(Date.now() + props.offset)}). Choose a later one.`);
       return;
     }
+    if (staleObjections.length > 0 && !staleConfirmed) {
+      actions.fail(
+        `Confirm the stale objections first: ${list(staleObjections.map((o) => `${o.entity} on ${o.element.label}`))} objected on an earlier text, and silence would record them as support.`,
+      );
+      document.querySelector<HTMLElement>('[data-testid="silence-confirm-stale"]')?.focus();
+      return;
+    }
     props.setRefusals({});
+    setServerStale([]);
     const labels = list(chosen.map((e) => e.label));
     let refused: Record<string, string> = {};
     const ok = await actions.run(
@@ -1463,12 +1588,23 @@ function ProcedurePanel(props: {
             draftId,
             chosen.map((e) => e.id),
             isoSeconds(parsed),
+            staleConfirmed,
           );
           const until = r.silences[0]?.deadline ? utc(Date.parse(r.silences[0].deadline)) : utc(parsed);
-          return `Silence procedure started on ${labels} until ${until}: the text is locked, and entities without a current position will be recorded as supporting unless someone objects first.`;
+          const confirmed = r.silences.flatMap((x) => x.confirmed_stale_objections ?? []).map((o) => o.entity);
+          return (
+            `Silence procedure started on ${labels} until ${until}: the text is locked, and entities without a current position will be recorded as supporting unless someone objects first.` +
+            (confirmed.length > 0 ? ` The stale objections you confirmed (${list(confirmed)}) are on record.` : "")
+          );
         } catch (e) {
           if (e instanceof ApiError && Array.isArray(e.body.refusals)) {
             refused = Object.fromEntries((e.body.refusals as SilenceRefusal[]).map((r) => [r.element, r.message]));
+          }
+          if (e instanceof ApiError && e.code === "stale_objections" && Array.isArray(e.body.stale_objections)) {
+            // New ones since the board last heard: show the server's list
+            // and ask again.
+            setServerStale(e.body.stale_objections as StaleObjection[]);
+            setConfirmedKey(null);
           }
           throw e;
         }
@@ -1476,7 +1612,16 @@ function ProcedurePanel(props: {
       `Silence was not started on ${labels}`,
     );
     props.setRefusals(refused);
-    if (ok) props.setSelected(new Set());
+    if (ok) {
+      props.setSelected(new Set());
+      setConfirmedKey(null);
+    }
+  };
+  const toggle = (id: string, on: boolean) => {
+    const next = new Set(props.selected);
+    if (on) next.add(id);
+    else next.delete(id);
+    props.setSelected(next);
   };
 
   return (
@@ -1487,16 +1632,51 @@ function ProcedurePanel(props: {
       <div class="procedure-grid">
         <form
           class="silence-form"
+          data-testid="silence-form"
           onSubmit={(e) => {
             e.preventDefault();
             void start();
           }}
         >
           <h3>Start a silence procedure</h3>
+          <fieldset class="silence-choice">
+            <legend>Elements to put under silence</legend>
+            <ul class="silence-choice-list">
+              {elements.map((e) => {
+                const status = statusAt(e.id);
+                const why = silenceBlock(status);
+                const t = tally(props.entities, consensus[e.id]);
+                const id = `silence-choice-${e.id}`;
+                return (
+                  <li key={e.id} class={why ? "check-off" : undefined}>
+                    <input
+                      type="checkbox"
+                      id={id}
+                      data-testid="silence-select"
+                      data-element-id={e.id}
+                      checked={props.selected.has(e.id) && !why}
+                      disabled={!!why}
+                      aria-describedby={`${id}-why`}
+                      onChange={(ev) => toggle(e.id, (ev.target as HTMLInputElement).checked)}
+                    />
+                    <label for={id}>{e.label}</label>
+                    <span class={`badge badge-${status}`}>
+                      <span aria-hidden="true">{STATUS_SYMBOL[status]} </span>
+                      {STATUS_WORDS[status]}
+                    </span>
+                    <span class="muted silence-choice-why" id={`${id}-why`}>
+                      {why ??
+                        (t.notResponded.length > 0
+                          ? `${notRespondedWords(t.missing.length, t.stale.length)}${t.staleObjections.length > 0 ? `, ${plural(t.staleObjections.length, "stale objection", "stale objections")}` : ""}`
+                          : "everyone has a current position")}
+                    </span>
+                  </li>
+                );
+              })}
+            </ul>
+          </fieldset>
           <p class="muted">
-            {chosen.length === 0
-              ? "Tick “Include in silence” on the elements below (open or agreed, not objected, bracketed or adopted)."
-              : `Chosen: ${list(chosen.map((e) => e.label))}.`}
+            {chosen.length === 0 ? "Tick the elements above (open or agreed, not objected, bracketed or adopted)." : `Chosen: ${list(chosen.map((e) => e.label))}.`}
             {eligible.length > 0 && chosen.length < eligible.length && (
               <>
                 {" "}
@@ -1542,7 +1722,13 @@ function ProcedurePanel(props: {
                 in 3 days
               </button>
             </span>
-            <button type="submit" class="primary" data-testid="silence-start" aria-disabled={actions.busy ? "true" : undefined}>
+            <button
+              type="submit"
+              class="primary"
+              data-testid="silence-start"
+              aria-disabled={actions.busy ? "true" : undefined}
+              aria-describedby={staleObjections.length > 0 ? "silence-stale-h" : undefined}
+            >
               Start silence{chosen.length > 0 ? ` on ${list(chosen.map((e) => e.label))}` : ""}
             </button>
           </div>
@@ -1561,6 +1747,48 @@ function ProcedurePanel(props: {
             The server sets the minimum notice.
           </p>
           {underSilence.length > 0 && <p class="muted">Under silence now: {list(underSilence.map((e) => e.label))} (cancel on each element).</p>}
+          {(staleObjections.length > 0 || serverStale.length > 0) && (
+            <div class="silence-stale" data-testid="silence-stale" role="group" aria-labelledby="silence-stale-h">
+              <p id="silence-stale-h">
+                <strong>
+                  {plural(staleObjections.length || serverStale.length, "objection was", "objections were")} given on an earlier text.
+                </strong>{" "}
+                The text has changed since, so {staleObjections.length === 1 ? "it does" : "they do"} not count now; at the deadline silence records{" "}
+                {staleObjections.length === 1 ? "it" : "them"} as support unless the entity objects again on the locked text.
+              </p>
+              <ul>
+                {staleObjections.map((o) => (
+                  <li key={`${o.element.id}:${o.entity}`} data-testid="silence-stale-objection" data-entity={o.entity} data-element-id={o.element.id}>
+                    <strong>{o.entity}</strong>
+                    {nameOf(o.entity) !== o.entity && <span class="muted"> ({nameOf(o.entity)})</span>} on {o.element.label}: “{o.p.note ?? "no reason given"}”
+                    <span class="muted">
+                      {" "}
+                      — {o.p.user_name ?? "a delegate"}
+                      {o.p.at ? `, ${utc(o.p.at)}` : ""}
+                    </span>
+                  </li>
+                ))}
+                {serverStale
+                  .filter((x) => !staleObjections.some((o) => o.element.id === x.element && o.entity === x.entity))
+                  .map((x) => (
+                    <li key={`${x.element}:${x.entity}`} data-testid="silence-stale-objection" data-entity={x.entity} data-element-id={x.element}>
+                      <strong>{x.entity}</strong> on {x.label}: “{x.note ?? "no reason given"}”
+                    </li>
+                  ))}
+              </ul>
+              <label class="check">
+                <input
+                  type="checkbox"
+                  data-testid="silence-confirm-stale"
+                  checked={staleConfirmed}
+                  disabled={staleObjections.length === 0}
+                  onChange={(ev) => setConfirmedKey((ev.target as HTMLInputElement).checked ? staleKey : null)}
+                />{" "}
+                I confirm: record {staleObjections.length === 1 ? "this objection" : "these objections"} as support by silence at the deadline unless{" "}
+                {staleObjections.length === 1 ? "its entity objects" : "their entities object"} again.
+              </label>
+            </div>
+          )}
         </form>
 
         <form
