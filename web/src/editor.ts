@@ -63,15 +63,21 @@ class CursorWidget extends WidgetType {
   constructor(
     readonly name: string,
     readonly colour: number,
+    readonly from: number,
+    readonly to: number,
   ) {
     super();
   }
   eq(other: CursorWidget) {
-    return other.name === this.name && other.colour === this.colour;
+    // A cursor that moved is a new caret (a new node), so that its name
+    // shows again; one only repeated (or redrawn) keeps its node, and the
+    // name stays faded.
+    return other.name === this.name && other.colour === this.colour && other.from === this.from && other.to === this.to;
   }
   toDOM() {
     // The name is drawn by CSS from the attribute, so that it never becomes
-    // part of the editor's text content.
+    // part of the editor's text content. It shows for a few seconds when the
+    // caret appears (CSS animation on a new node) and on hover, then fades.
     const caret = document.createElement("span");
     caret.className = `cm-remote-cursor cm-remote-c${this.colour}`;
     caret.setAttribute("aria-hidden", "true");
@@ -92,7 +98,7 @@ function cursorDecorations(marks: CursorMark[], length: number): DecorationSet {
     const to = Math.min(Math.max(0, m.to), length);
     const [a, b] = from <= to ? [from, to] : [to, from];
     if (a < b) ranges.push(Decoration.mark({ class: `cm-remote-selection cm-remote-c${m.colour}` }).range(a, b));
-    ranges.push(Decoration.widget({ widget: new CursorWidget(m.name, m.colour), side: 1 }).range(to));
+    ranges.push(Decoration.widget({ widget: new CursorWidget(m.name, m.colour, m.from, m.to), side: 1 }).range(to));
   }
   return Decoration.set(ranges, true);
 }
