@@ -191,7 +191,7 @@ function AttributionBody(props: {
               class="compact secondary"
               data-testid="show-deletions"
               aria-pressed={props.showDeletions ? "true" : "false"}
-              aria-controls="deletions"
+              aria-controls={props.showDeletions ? "deletions" : undefined}
               onClick={props.onToggleDeletions}
             >
               {props.showDeletions ? "Hide deletions" : `Show deletions (${deletedTotal} ${deletedTotal === 1 ? "character" : "characters"})`}

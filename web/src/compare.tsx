@@ -281,6 +281,8 @@ function CompareBody(props: { ctx: ReviewContext; data: Comparison; stale: boole
       {reversed && <p class="hint-box">“From” is later than “To”: what is shown as inserted was removed in the meantime, and the other way round.</p>}
       <div class="compare-layout">
         <div class="compare-main">
+          {/* the elements' headings (h3) sit under a heading of their own */}
+          <h2 class="visually-hidden">Elements compared</h2>
           {changed.map((e) => (
             <CompareElementView key={e.id} element={e} palette={palette} draftId={draftId} navigate={navigate} toChoice={toChoice} />
           ))}

@@ -187,7 +187,7 @@ function AnnexTable(props: { annex: AnnexElement; palette: Palette; entities: { 
   const given = annex.positions.filter((p) => p.standing !== "no_response" && p.position);
   const silent = annex.positions.filter((p) => !(p.standing !== "no_response" && p.position));
   return (
-    <section class="annex-element" data-testid="annex-element" data-element-id={annex.element} aria-labelledby={`ax-${annex.element}`}>
+    <section class="annex-element" data-testid="annex-element" data-element-id={annex.element} aria-labelledby={`annex-h ax-${annex.element}`}>
       <div class="element-head">
         <h3 id={`ax-${annex.element}`}>{annex.label}</h3>
         <span class={`badge badge-${status}`} data-status={status}>
