@@ -12,6 +12,8 @@
 // browser edits the text. The last test adopts (e) and reopens it.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { join } from "node:path";
 import {
   api,
@@ -33,6 +35,17 @@ import {
 } from "./lib.mjs";
 
 const INDEX = 4;
+const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+
+/** axe's violations of impact moderate or worse inside `sel`. */
+async function axeViolations(page, sel) {
+  if (!(await page.evaluate(() => typeof window.axe === "object"))) await page.evaluate(AXE_SOURCE);
+  const found = await page.evaluate(async (sel) => {
+    const r = await window.axe.run(document.querySelector(sel), { resultTypes: ["violations"] });
+    return r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.map((n) => n.target.join(" ")) }));
+  }, sel);
+  return found.filter((v) => ["moderate", "serious", "critical"].includes(v.impact));
+}
 
 /** Element (e) and the draft, with the entity codes other than IOM and ILO
  *  (the two browsers). */
@@ -352,6 +365,10 @@ test("an objection gone stale because someone else edited the text: the objectin
     assert.equal(await iom.page.locator(`${diff} ${tid("diff-delete")}`).count(), 0, "nothing was deleted");
     // The outline says so too.
     await waitAttr(iom.page, tid("outline-item", { "data-element-id": element.id }), "data-own-position", "stale");
+    // With the list of comments open too: nothing for axe to object to.
+    await iom.page.locator(inEl(element.id, "position-comments-toggle")).click();
+    await iom.page.locator(inEl(element.id, "position-comment")).first().waitFor({ state: "visible" });
+    assert.deepEqual(await axeViolations(iom.page, elementSel(element.id)), [], "axe on the element");
     await shot(iom.page, "delegate-stale-objection");
     await iom.page.locator(elementSel(element.id)).screenshot({ path: join(shots, "delegate-stale-objection-element.png") });
 
