@@ -44,8 +44,10 @@ const USERS: &[(&str, &str, &str, Option<&str>)] = &[
 /// The test files that run after all others, in this order, each in a node
 /// run of its own (node sorts the files of one run by name). The history
 /// test moves the consensus clock on by minutes, which would end the other
-/// tests' silences.
-const LAST: &[&str] = &["board.test.mjs", "history.test.mjs"];
+/// tests' silences. The accessibility audit (read-only) comes after both, so
+/// that it sees the views with what they recorded: positions, objections,
+/// silences, named versions, revisions by several entities, more drafts.
+const LAST: &[&str] = &["board.test.mjs", "history.test.mjs", "a11y.test.mjs"];
 
 /// `<target dir>/test-output/web`: CARGO_TARGET_DIR or `<workspace>/target`.
 fn shots_dir() -> PathBuf {
