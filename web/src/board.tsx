@@ -1480,7 +1480,7 @@ function LastSilence(props: { last: EndedSilence; nameOf: (code: string) => stri
     words = (
       <>
         <strong>Silence ended</strong> at its deadline{last.deadline != null ? ` (${utc(last.deadline)})` : ""} without objection: missing and stale positions were
-        recorded as support.
+        recorded as support (stale objections only where the chair confirmed them).
       </>
     );
   } else {
