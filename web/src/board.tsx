@@ -15,6 +15,7 @@ import {
   STANCE_LABEL,
   STATUS_WORDS,
   cellPosition,
+  countWords,
   duration,
   isoSeconds,
   parseUtcInput,
@@ -1064,7 +1065,7 @@ function BoardElement(props: {
               <span class={`mcell-key cell-${p}`} aria-hidden="true">
                 {CELL_SYMBOL[p]}
               </span>{" "}
-              {t.counts[p]} {CELL_WORDS[p]}
+              {countWords(p, t.counts[p])}
             </span>
           </Fragment>
         ))}
