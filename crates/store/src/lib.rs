@@ -737,6 +737,7 @@ type SilenceTuple = (
     Option<i64>,
     Option<String>,
     Option<String>,
+    String,
 );
 /// `adoptions` columns, see `adoption_columns!`.
 type AdoptionTuple = (
@@ -2588,6 +2589,7 @@ impl Store {
             .bind(&s.locked_heads)
             .bind(&s.started_by)
             .bind(s.started_at)
+            .bind(&s.confirmed_stale)
             .fetch_one(&mut *tx)
             .await
             .map_err(|e| {
@@ -2604,7 +2606,6 @@ impl Store {
                     &format!(r#""silence":{id},"deadline":{}"#, s.deadline),
                     &event.data,
                 ),
-            .bind(&s.confirmed_stale)
                 ..event.clone()
             };
             insert_event!(tx, &s.draft_id, &event, s.started_at);
@@ -2625,6 +2626,7 @@ impl Store {
             ended_at: None,
             ended_by: None,
             reason: None,
+            confirmed_stale: s.confirmed_stale.clone(),
         })
     }
 
@@ -2641,7 +2643,6 @@ impl Store {
         });
         Ok(rows.into_iter().map(silence_row).collect())
     }
-            confirmed_stale: s.confirmed_stale.clone(),
 
     /// Every silence of a draft, newest first.
     pub async fn silences(&self, draft_id: &str) -> Result<Vec<SilenceRow>> {
@@ -3283,6 +3284,7 @@ fn silence_row(
         ended_at,
         ended_by,
         reason,
+        confirmed_stale,
     ): SilenceTuple,
 ) -> SilenceRow {
     SilenceRow {
@@ -3299,6 +3301,7 @@ fn silence_row(
         ended_at,
         ended_by,
         reason,
+        confirmed_stale,
     }
 }
 
@@ -3316,7 +3319,6 @@ fn adoption_row(
         reopened_at,
     ): AdoptionTuple,
 ) -> AdoptionRow {
-        confirmed_stale,
     AdoptionRow {
         id,
         draft_id,
@@ -3333,7 +3335,6 @@ fn adoption_row(
 
 fn version_row(
     (id, draft_id, name, heads, created_by, created_at, final_version): VersionTuple,
-        confirmed_stale,
 ) -> VersionRow {
     VersionRow {
         id,
