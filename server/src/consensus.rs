@@ -1,5 +1,5 @@
 //! Consensus tracking: positions, element status, the silence procedure and
-//! adoption (DESIGN.md section 2), on the rules of `accord-consensus`.
+//! adoption (docs/design.md §2), on the rules of `accord-consensus`.
 //!
 //! Every command runs under its draft's lock: it reads the draft's facts
 //! (texts from the committed documents, the ledger, silences, adoptions),

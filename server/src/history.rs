@@ -1,4 +1,4 @@
-//! Revision history (DESIGN.md section 4): the timeline of revisions,
+//! Revision history (docs/design.md §4): the timeline of revisions,
 //! positions and chair actions; reading the draft at any version (heads,
 //! named version or time) with the consensus annex as it stood then;
 //! comparing two versions; attributing the text to its authors.

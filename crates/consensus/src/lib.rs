@@ -1,4 +1,4 @@
-//! Accord's consensus rules (DESIGN.md section 2): positions, the ledger,
+//! Accord's consensus rules (docs/design.md §2): positions, the ledger,
 //! element status, the consensus matrix, the silence procedure and adoption.
 //!
 //! Pure functions only: no I/O, no async, no clock reads. Time is passed in as

@@ -1,4 +1,4 @@
-//! Accord's exports (DESIGN.md section 4): a draft at one version rendered as
+//! Accord's exports (docs/design.md §4): a draft at one version rendered as
 //! Markdown, as a printable HTML page and as an Akoma Ntoso 3.0 `statement`,
 //! each followed by (or carrying) the consensus annex: the ledger of
 //! positions as it stood at that version.
