@@ -177,7 +177,7 @@ async fn print_invite(
 ) -> anyhow::Result<()> {
     let token = auth::new_token();
     let ttl = Duration::from_secs(db.invite_days.max(1) * 86_400);
-    let expires_at = auth::now_ms() + ttl.as_millis() as i64;
+    let expires_at = crate::clock::now_ms() + ttl.as_millis() as i64;
     store
         .create_invite(
             user_id,
@@ -282,7 +282,7 @@ async fn status_command(
     write!(
         out,
         "{}",
-        crate::status::render(&facts, color, auth::now_ms())
+        crate::status::render(&facts, color, crate::clock::now_ms())
     )?;
     Ok(())
 }

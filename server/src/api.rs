@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 
 use accord_protocol::DocumentId;
 use accord_store::{DraftRow, ElementRow, InviteKind, NewSession, Redeemed, Role, UserRow};
@@ -17,6 +17,7 @@ use serde_json::json;
 
 use crate::AppState;
 use crate::auth::{self, Auth, User};
+use crate::clock::iso;
 use crate::error::ApiError;
 use crate::presence::Present;
 
@@ -128,14 +129,8 @@ fn body_error(rejection: JsonRejection) -> ApiError {
     }
 }
 
-/// A time as RFC 3339 UTC with milliseconds, from unix ms.
-pub fn iso(ms: i64) -> String {
-    let at = UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64);
-    humantime::format_rfc3339_millis(at).to_string()
-}
-
 fn server_time() -> String {
-    iso(auth::now_ms())
+    iso(crate::clock::now_ms())
 }
 
 #[derive(Debug, Serialize)]
@@ -243,7 +238,7 @@ pub async fn sign_in(
         ));
     }
     let token = auth::new_token();
-    let now = auth::now_ms();
+    let now = crate::clock::now_ms();
     let idle = app.config.session_idle().as_millis() as i64;
     let max = app.config.session_max().as_millis() as i64;
     let session = NewSession {
@@ -297,7 +292,7 @@ pub async fn sign_out(
     auth: Auth,
 ) -> Result<impl IntoResponse, ApiError> {
     app.store
-        .revoke_session(&auth.session, auth::now_ms())
+        .revoke_session(&auth.session, crate::clock::now_ms())
         .await?;
     app.peers.close_session(&auth.session);
     let cookie = auth::session_cookie(None, Duration::ZERO, app.config.secure_cookies());
@@ -334,7 +329,7 @@ pub async fn device_link(
     auth: Auth,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let token = auth::new_token();
-    let expires_at = auth::now_ms() + app.config.device_link_ttl().as_millis() as i64;
+    let expires_at = crate::clock::now_ms() + app.config.device_link_ttl().as_millis() as i64;
     app.store
         .create_invite(
             &auth.user.id,

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use accord_store::{Role, UserRow};
 use axum::extract::FromRequestParts;
@@ -18,6 +18,7 @@ use axum::http::request::Parts;
 use axum::http::{Method, header};
 
 use crate::AppState;
+use crate::clock::now_ms;
 use crate::error::ApiError;
 
 /// The browser's session cookie.
@@ -282,13 +283,6 @@ pub fn is_token_shaped(token: &str) -> bool {
 /// What is stored instead of a token.
 pub fn token_hash(token: &str) -> String {
     accord_model::text_hash(token)
-}
-
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 /// The `Set-Cookie` value for a session (or, with `None`, one that clears it).

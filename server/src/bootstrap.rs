@@ -170,7 +170,7 @@ pub async fn first_chair(
         })
         .await?;
     let token = crate::auth::new_token();
-    let expires_at = crate::auth::now_ms() + 14 * 86_400_000;
+    let expires_at = crate::clock::now_ms() + 14 * 86_400_000;
     store
         .create_invite(
             &user.id,

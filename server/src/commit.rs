@@ -27,7 +27,7 @@ impl Committer {
         store: Store,
         metrics: Arc<Metrics>,
         storage_ok: Arc<AtomicBool>,
-        clock: Arc<crate::consensus::Clock>,
+        clock: Arc<crate::clock::Clock>,
         tracker: &tokio_util::task::TaskTracker,
     ) -> Self {
         let (tx, mut rx) = mpsc::unbounded_channel::<Job>();

@@ -150,7 +150,7 @@ async fn sleep_until(at: Option<tokio::time::Instant>) {
 #[derive(Clone)]
 pub struct DocSettings {
     /// The server's clock (commit times).
-    pub clock: Arc<crate::consensus::Clock>,
+    pub clock: Arc<crate::clock::Clock>,
     /// The actor the server writes with.
     pub server_actor: ActorId,
     pub max_text_chars: usize,

@@ -187,7 +187,7 @@ pub async fn export_offline(
     }
     let version = resolve_in(
         store,
-        crate::auth::now_ms(),
+        crate::clock::now_ms(),
         draft,
         &VersionQuery {
             version: version_name,

@@ -21,8 +21,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::AppState;
-use crate::api::{Params, PathParams, iso, visible_draft};
+use crate::api::{Params, PathParams, visible_draft};
 use crate::auth::Auth;
+use crate::clock::iso;
 use crate::error::ApiError;
 
 /// A resolved version: its label, its time, every document's heads.
@@ -175,7 +176,7 @@ pub async fn resolve_in(
         });
     }
     if let Some(at) = &q.at {
-        let at = crate::consensus::parse_time(at)?;
+        let at = crate::clock::parse_time(at)?;
         let mut heads = HashMap::new();
         for (doc, json) in store.draft_heads_at(&draft.id, at).await? {
             heads.insert(doc, parse_heads_list(&json)?);
@@ -760,13 +761,9 @@ pub async fn history(
         from: q
             .from
             .as_deref()
-            .map(crate::consensus::parse_time)
+            .map(crate::clock::parse_time)
             .transpose()?,
-        to: q
-            .to
-            .as_deref()
-            .map(crate::consensus::parse_time)
-            .transpose()?,
+        to: q.to.as_deref().map(crate::clock::parse_time).transpose()?,
     };
     // Cursor "time.kind.id": kinds are ordered revision (0), position (1),
     // event (2) at the same time.

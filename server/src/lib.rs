@@ -9,6 +9,7 @@ mod admin;
 mod api;
 mod auth;
 mod bootstrap;
+mod clock;
 mod commit;
 pub mod config;
 mod conn;
@@ -204,7 +205,7 @@ pub async fn run(
     let metrics = Arc::new(Metrics::new());
     let storage_ok = Arc::new(AtomicBool::new(true));
     let tracker = TaskTracker::new();
-    let clock = Arc::new(consensus::Clock::new(config.test_clock));
+    let clock = Arc::new(clock::Clock::new(config.test_clock));
     let committer = Committer::spawn(
         store.clone(),
         metrics.clone(),

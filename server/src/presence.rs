@@ -228,7 +228,7 @@ impl Presence {
             user: conn.user.clone(),
             peer_id: conn.peer_id.clone(),
             elements: BTreeSet::new(),
-            since: crate::auth::now_ms(),
+            since: crate::clock::now_ms(),
         });
         let new_element = match &info.element_id {
             Some(element) => entry.elements.insert(element.clone()),

@@ -99,7 +99,7 @@ pub fn render(facts: &DraftFacts, color: bool, now: i64) -> String {
                 let left = (deadline - now).max(0) / 60_000;
                 format!(
                     "{} ({} h {} min left)",
-                    crate::api::iso(deadline),
+                    crate::clock::iso(deadline),
                     left / 60,
                     left % 60
                 )
