@@ -10,6 +10,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use sqlx::Connection;
 
 use super::*;
+use crate::changes::{DocBatch, InsertedChange, UserRun, batch_history};
 
 const DEFAULT_PG_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 
