@@ -81,7 +81,7 @@ export default defineConfig({
   resolve: {
     // Automerge's default browser entry imports its WebAssembly as an ES
     // module, which needs bundler plugins. Everything here uses the "slim"
-    // entry instead, and src/automerge.ts loads the .wasm file once by URL.
+    // entry instead, and src/live/automerge.ts loads the .wasm file once by URL.
     alias: [
       { find: /^@automerge\/automerge$/, replacement: "@automerge/automerge/slim" },
       { find: /^@automerge\/automerge-repo$/, replacement: "@automerge/automerge-repo/slim" },

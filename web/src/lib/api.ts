@@ -64,8 +64,39 @@ export interface Present {
 
 export type Stance = "support" | "support_ad_ref" | "reservation" | "abstain" | "object";
 
-export type ElementStatusCode = "adopted" | "under_silence" | "objected" | "bracketed" | "agreed" | "agreed_ad_ref" | "open";
+export type ElementStatus = "adopted" | "under_silence" | "objected" | "bracketed" | "agreed" | "agreed_ad_ref" | "open";
 export type DraftState = "open" | "agreed" | "all_adopted" | "adopted";
+export type Standing = "current" | "stale" | "no_response";
+
+// The server's consensus projection in the index document (times in ms).
+
+export interface ProjectedPosition {
+  position: Stance;
+  standing: Standing;
+  note: string | null;
+  wording: string | null;
+  user_name: string | null;
+  by_silence: boolean;
+  at: number | null;
+}
+
+/** How an element's most recent silence procedure ended (times in ms). */
+export interface EndedSilence {
+  state: "fired" | "broken" | "cancelled";
+  deadline: number | null;
+  ended_at: number | null;
+  ended_by: string | null;
+  entity: string | null;
+  reason: string | null;
+}
+
+export interface ConsensusElement {
+  status: ElementStatus;
+  deadline: number | null;
+  bracketed: boolean;
+  positions: Record<string, ProjectedPosition>;
+  last_silence?: EndedSilence | null;
+}
 
 /** One recorded position (GET …/consensus: objections, reservations). */
 export interface PositionEntry {
@@ -93,7 +124,7 @@ export interface EndedSilenceReport {
 export interface ElementConsensusReport {
   id: string;
   label: string;
-  status: ElementStatusCode;
+  status: ElementStatus;
   deadline: string | null;
   silence: { id: number; deadline: string; started_at: string; started_by: string } | null;
   last_silence: EndedSilenceReport | null;
@@ -255,8 +286,6 @@ export interface VersionLabel {
   at: string;
 }
 
-export type Standing = "current" | "stale" | "no_response";
-
 export interface AnnexPosition {
   entity: string;
   standing: Standing;
@@ -270,7 +299,7 @@ export interface AnnexPosition {
 export interface AnnexElement {
   element: string;
   label: string;
-  status: ElementStatusCode;
+  status: ElementStatus;
   deadline: string | null;
   positions: AnnexPosition[];
 }
@@ -431,12 +460,12 @@ export const api = {
   cancelSilence: (draft: string, elements: string[]) =>
     call<{ cancelled: string[] }>("DELETE", `/api/v1/drafts/${encodeURIComponent(draft)}/silence`, { elements }),
   adoptElement: (draft: string, element: string) =>
-    call<{ id: string; label: string; status: ElementStatusCode }>(
+    call<{ id: string; label: string; status: ElementStatus }>(
       "POST",
       `/api/v1/drafts/${encodeURIComponent(draft)}/elements/${encodeURIComponent(element)}/adopt`,
     ),
   reopenElement: (draft: string, element: string) =>
-    call<{ id: string; label: string; status: ElementStatusCode }>(
+    call<{ id: string; label: string; status: ElementStatus }>(
       "POST",
       `/api/v1/drafts/${encodeURIComponent(draft)}/elements/${encodeURIComponent(element)}/reopen`,
     ),

@@ -137,3 +137,10 @@ export class Palette {
     return { "--c-bg": c.bg, "--c-fg": c.fg };
   }
 }
+
+/** A stable colour slot (0–5) for a user's cursor. */
+export function colourOf(id: string): number {
+  let h = 0;
+  for (let i = 0; i < id.length; i++) h = (h * 31 + id.charCodeAt(i)) >>> 0;
+  return h % 6;
+}

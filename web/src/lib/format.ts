@@ -1,12 +1,8 @@
-import type { Role, Stance } from "./api";
-import type { ConsensusElement, ElementStatus, ProjectedPosition } from "./model";
+// Words and symbols: statuses, stances, the cells of the positions strip
+// and the matrix, counts in words, roles.
 
-/** "2026-05-01 12:00 UTC" from Unix ms (the server's time is UTC). */
-export function utc(ms: number | null | undefined): string {
-  if (ms == null || !Number.isFinite(ms)) return "";
-  const iso = new Date(ms).toISOString();
-  return `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`;
-}
+import type { ConsensusElement, ElementStatus, ProjectedPosition, Role, Stance } from "./api";
+import { utc } from "./time";
 
 export const STATUS_WORDS: Record<ElementStatus, string> = {
   adopted: "Adopted",
@@ -53,6 +49,15 @@ export const CELL_WORDS: Record<CellPosition, string> = {
   stale: "position on an earlier text (stale)",
   none: "no position yet",
 };
+
+/** The key to the cells (the draft view's legend, the board's matrix), in
+ * this order. */
+export const LEGEND: CellPosition[] = ["support", "support_ad_ref", "reservation", "abstain", "object", "stale", "none"];
+
+/** A cell's words as a key's line: "Supports", "No position yet". */
+export function cellKeyWords(pos: CellPosition): string {
+  return CELL_WORDS[pos].charAt(0).toUpperCase() + CELL_WORDS[pos].slice(1);
+}
 
 /** `one` or `many` after the count: "1 entity", "5 entities". */
 export function plural(n: number, one: string, many: string): string {
@@ -104,46 +109,3 @@ export const ROLE_WORDS: Record<Role, string> = {
   delegate: "Delegate",
   reviewer: "Reviewer",
 };
-
-/** A stable colour slot (0–5) for a user's cursor. */
-export function colourOf(id: string): number {
-  let h = 0;
-  for (let i = 0; i < id.length; i++) h = (h * 31 + id.charCodeAt(i)) >>> 0;
-  return h % 6;
-}
-
-/** "1 h 05 min 10 s", "3 d 4 h 10 min", "45 s": a duration for a countdown. */
-export function duration(ms: number): string {
-  const total = Math.max(0, Math.floor(ms / 1000));
-  const d = Math.floor(total / 86400);
-  const h = Math.floor((total % 86400) / 3600);
-  const m = Math.floor((total % 3600) / 60);
-  const s = total % 60;
-  const two = (n: number) => String(n).padStart(2, "0");
-  if (d > 0) return `${d} d ${h} h ${two(m)} min`;
-  if (h > 0) return `${h} h ${two(m)} min ${two(s)} s`;
-  if (m > 0) return `${m} min ${two(s)} s`;
-  return `${s} s`;
-}
-
-/** A UTC date and time typed as YYYY-MM-DDTHH:MM (a space for the T,
- * seconds, a trailing Z or "UTC" are accepted) → Unix ms; NaN otherwise. */
-export function parseUtcInput(value: string): number {
-  const m = /^\s*(\d{4})-(\d{2})-(\d{2})[T\s](\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?\s*(?:Z|UTC|\+00:?00)?\s*$/i.exec(value);
-  if (!m) return NaN;
-  const [y, mo, d, h, mi, s] = [m[1], m[2], m[3], m[4], m[5], m[6] ?? "0"].map(Number);
-  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 59) return NaN;
-  const ms = Date.UTC(y, mo - 1, d, h, mi, s);
-  // Reject dates that roll over (31 February).
-  return new Date(ms).getUTCDate() === d ? ms : NaN;
-}
-
-/** Unix ms → "YYYY-MM-DDTHH:MM" (UTC), the deadline field's format. */
-export function utcInputValue(ms: number): string {
-  return new Date(ms).toISOString().slice(0, 16);
-}
-
-/** Unix ms → "2026-05-01T12:00:00Z", as the API takes deadlines. */
-export function isoSeconds(ms: number): string {
-  return `${new Date(ms).toISOString().slice(0, 19)}Z`;
-}

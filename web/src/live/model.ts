@@ -5,44 +5,11 @@
 
 import * as A from "@automerge/automerge/slim";
 import { encodeHeads, parseAutomergeUrl, type DocHandle, type PeerId } from "@automerge/automerge-repo/slim";
-import { api, ApiError, normalisePresent, type Draft, type Entity, type Present, type Stance, type User } from "./api";
-import { STANCE_LABEL } from "./format";
-import { textHash } from "./hash";
-import { Signal } from "./signal";
+import { api, ApiError, normalisePresent, type ConsensusElement, type Draft, type DraftState, type ElementStatus, type Entity, type Present, type Stance, type User } from "../lib/api";
+import { STANCE_LABEL } from "../lib/format";
+import { textHash } from "../lib/hash";
+import { Signal } from "../lib/signal";
 import type { SyncClient } from "./sync";
-
-export type ElementStatus = "adopted" | "under_silence" | "objected" | "bracketed" | "agreed" | "agreed_ad_ref" | "open";
-export type Standing = "current" | "stale" | "no_response";
-
-export interface ProjectedPosition {
-  position: Stance;
-  standing: Standing;
-  note: string | null;
-  wording: string | null;
-  user_name: string | null;
-  by_silence: boolean;
-  at: number | null;
-}
-
-/** How an element's most recent silence procedure ended (times in ms). */
-export interface EndedSilence {
-  state: "fired" | "broken" | "cancelled";
-  deadline: number | null;
-  ended_at: number | null;
-  ended_by: string | null;
-  entity: string | null;
-  reason: string | null;
-}
-
-export interface ConsensusElement {
-  status: ElementStatus;
-  deadline: number | null;
-  bracketed: boolean;
-  positions: Record<string, ProjectedPosition>;
-  last_silence?: EndedSilence | null;
-}
-
-export type DraftState = "open" | "agreed" | "all_adopted" | "adopted";
 
 export interface IndexEntry {
   id: string;
@@ -646,4 +613,3 @@ export class DraftSession {
     }
   }
 }
-

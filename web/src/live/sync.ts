@@ -19,7 +19,7 @@
 import { Repo, type PeerId, type StorageId } from "@automerge/automerge-repo/slim";
 import { WebSocketClientAdapter } from "@automerge/automerge-repo-network-websocket";
 import { IndexedDBStorageAdapter } from "@automerge/automerge-repo-storage-indexeddb";
-import { Signal } from "./signal";
+import { Signal } from "../lib/signal";
 
 export type ConnectionState = "connected" | "offline" | "connecting";
 

@@ -4,7 +4,8 @@
 // author made.
 
 import { useEffect } from "preact/hooks";
-import { api, type Attribution as AttributionData, type VersionChoice } from "./api";
+import { api, type Attribution as AttributionData, type VersionChoice } from "../lib/api";
+import { utcTime } from "../lib/time";
 import {
   Link,
   Loading,
@@ -19,9 +20,8 @@ import {
   isOriginal,
   reviewPath,
   useLoaded,
-  utcTime,
   type ReviewContext,
-} from "./review";
+} from "./kit";
 
 function chars(text: string): number {
   let n = 0;

@@ -4,8 +4,9 @@
 // Each side is now, a named version or a time; both are in the URL.
 
 import { useEffect, useState } from "preact/hooks";
-import { api, type CompareElement, type Comparison, type DiffPiece, type NamedVersion } from "./api";
-import type { Palette } from "./colours";
+import { api, type CompareElement, type Comparison, type DiffPiece, type NamedVersion } from "../lib/api";
+import type { Palette } from "../lib/colours";
+import { isoMs, parseTyped, preciseTime, typedValue, utcTime } from "../lib/time";
 import {
   Link,
   Loading,
@@ -16,14 +17,10 @@ import {
   entityLabel,
   errorMessage,
   isOriginal,
-  isoMs,
-  parseTyped,
   reviewPath,
-  typedValue,
   useLoaded,
-  utcTime,
   type ReviewContext,
-} from "./review";
+} from "./kit";
 
 /** A side as the pickers hold it: "now", "name:NAME" or "at" with a typed time. */
 interface SideChoice {
@@ -66,12 +63,6 @@ function sideWords(label: string, versions: NamedVersion[] | null, precise: bool
   if (label === "current") return "now";
   if (versions?.some((v) => v.name === label)) return label;
   return Number.isFinite(Date.parse(label)) ? (precise ? preciseTime(label) : utcTime(label)) : label;
-}
-
-/** "2026-05-01 12:00:05.123 UTC": two sides in the same second. */
-function preciseTime(at: string): string {
-  const iso = new Date(Date.parse(at)).toISOString();
-  return `${iso.slice(0, 10)} ${iso.slice(11, 23)} UTC`;
 }
 
 /** The draft's beginning: just before the first thing in its history. */

@@ -1,18 +1,14 @@
-// The reviewer's history views (timeline, reading at a moment, compare,
-// attribution): the shell they share — the navigation between them, the
-// data they all need (the draft's elements and entities, named versions,
-// the people in the history), version pickers, times in UTC, links that
-// keep every choice in the URL. Read-only, for every role that sees the
-// draft.
+// What the history views (timeline, reading at a moment, compare,
+// attribution) share: the view's context (the draft's elements and
+// entities, named versions, the people in the history), version pickers,
+// typed UTC times, links that keep every choice in the URL, authorship,
+// errors and waiting. The shell that holds them is review/shell.tsx.
 
 import type { ComponentChildren } from "preact";
-import { useEffect, useMemo, useRef, useState } from "preact/hooks";
-import { api, ApiError, type Authored, type Draft, type Me, type NamedVersion, type Person, type VersionChoice } from "./api";
-import { Attribution } from "./attribution";
-import { Palette } from "./colours";
-import { Compare } from "./compare";
-import { Reading } from "./reading";
-import { Timeline } from "./timeline";
+import { useEffect, useState } from "preact/hooks";
+import { ApiError, type Authored, type Draft, type Me, type NamedVersion, type Person, type VersionChoice } from "../lib/api";
+import type { Palette } from "../lib/colours";
+import { parseTyped, typedValue, utcTime } from "../lib/time";
 
 export type ReviewView = "history" | "read" | "compare" | "attribution";
 
@@ -33,63 +29,6 @@ export interface ReviewContext {
   me: Me;
   search: string;
   navigate: Navigate;
-}
-
-// ------------------------------------------------------------------ times
-
-/** "2026-05-01 12:00:05 UTC" from an RFC 3339 time (or Unix ms). */
-export function utcTime(at: string | number | null | undefined, seconds = true): string {
-  if (at == null || at === "") return "";
-  const ms = typeof at === "number" ? at : Date.parse(at);
-  if (!Number.isFinite(ms)) return String(at);
-  const iso = new Date(ms).toISOString();
-  return `${iso.slice(0, 10)} ${iso.slice(11, seconds ? 19 : 16)} UTC`;
-}
-
-/** "12:00:05" (UTC). */
-export function clockTime(at: string): string {
-  const ms = Date.parse(at);
-  return Number.isFinite(ms) ? new Date(ms).toISOString().slice(11, 19) : at;
-}
-
-const DAY = new Intl.DateTimeFormat("en-GB", { weekday: "long", day: "numeric", month: "long", year: "numeric", timeZone: "UTC" });
-
-/** "Friday 1 May 2026" (UTC). */
-export function dayName(at: string): string {
-  const ms = Date.parse(at);
-  return Number.isFinite(ms) ? DAY.format(ms) : at;
-}
-
-/** Unix ms → RFC 3339 UTC with milliseconds, as the API writes times. */
-export function isoMs(ms: number): string {
-  return new Date(ms).toISOString();
-}
-
-/**
- * A UTC time typed as `YYYY-MM-DDTHH:MM`, with seconds and a fraction if
- * wanted (a space for the T, a trailing Z or "UTC" are accepted) → RFC 3339
- * UTC (milliseconds kept); null when it is not one.
- */
-export function parseTyped(value: string): string | null {
-  const m = /^\s*(\d{4})-(\d{2})-(\d{2})[T\s](\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3})\d*)?)?\s*(?:Z|UTC|\+00:?00)?\s*$/i.exec(value);
-  if (!m) return null;
-  const [y, mo, d, h, mi, s] = [m[1], m[2], m[3], m[4], m[5], m[6] ?? "0"].map(Number);
-  const frac = Number((m[7] ?? "0").padEnd(3, "0"));
-  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 59) return null;
-  const ms = Date.UTC(y, mo - 1, d, h, mi, s, frac);
-  // Reject dates that roll over (31 February).
-  if (new Date(ms).getUTCDate() !== d) return null;
-  return isoMs(ms);
-}
-
-/** RFC 3339 → the text field's form: `YYYY-MM-DDTHH:MM:SS` (and `.mmm`
- * when there are milliseconds); "" for none. */
-export function typedValue(at: string | null | undefined): string {
-  if (!at) return "";
-  const ms = Date.parse(at);
-  if (!Number.isFinite(ms)) return at;
-  const iso = new Date(ms).toISOString();
-  return ms % 1000 === 0 ? iso.slice(0, 19) : iso.slice(0, 23);
 }
 
 // ------------------------------------------------------------------ links
@@ -364,120 +303,4 @@ export function versionWords(label: string, at: string, versions: NamedVersion[]
   if (named) return `${label} (named ${utcTime(named.created_at)})`;
   if (Number.isFinite(Date.parse(label))) return utcTime(label);
   return label;
-}
-
-// ------------------------------------------------------------------ shell
-
-const VIEW_TITLES: Record<ReviewView, string> = {
-  history: "History",
-  read: "Read the draft at a moment",
-  compare: "Compare two versions",
-  attribution: "Who wrote what",
-};
-
-const NAV: { view: ReviewView; label: string; testid: string }[] = [
-  { view: "history", label: "Timeline", testid: "nav-timeline" },
-  { view: "read", label: "Read at a moment", testid: "nav-read" },
-  { view: "compare", label: "Compare", testid: "nav-compare" },
-  { view: "attribution", label: "Who wrote what", testid: "nav-attribution" },
-];
-
-/** The review views of one draft: navigation, shared data, the view. */
-export function Review(props: { draft: Draft; me: Me; view: ReviewView; search: string; navigate: Navigate }) {
-  const { view, navigate } = props;
-  const draftId = props.draft.id;
-  const [draft, setDraft] = useState<Draft>(props.draft);
-  const [versions, setVersions] = useState<NamedVersion[] | null>(null);
-  const [people, setPeople] = useState<Person[] | null>(null);
-  const [loadError, setLoadError] = useState<string | null>(null);
-  const heading = useRef<HTMLHeadingElement>(null);
-  const firstView = useRef(true);
-
-  // The draft as it is now (elements added or archived since sign-in) and
-  // the named versions: at the start and on each change of view.
-  useEffect(() => {
-    let live = true;
-    api
-      .draft(draftId)
-      .then((d) => live && setDraft(d))
-      .catch((e) => live && setLoadError(errorMessage(e)));
-    api
-      .versions(draftId)
-      .then((v) => {
-        if (!live) return;
-        setVersions([...v.versions].sort((a, b) => Date.parse(a.created_at) - Date.parse(b.created_at)));
-        setLoadError(null);
-      })
-      .catch((e) => {
-        if (!live) return;
-        setVersions((before) => before ?? []);
-        setLoadError(errorMessage(e));
-      });
-    return () => {
-      live = false;
-    };
-  }, [draftId, view]);
-
-  useEffect(() => {
-    let live = true;
-    api
-      .historyPeople(draftId)
-      .then((p) => live && setPeople([...p.people].sort((a, b) => a.name.localeCompare(b.name))))
-      .catch(() => live && setPeople(null));
-    return () => {
-      live = false;
-    };
-  }, [draftId]);
-
-  const palette = useMemo(() => new Palette(draft.entities ?? []), [draft.entities]);
-
-  useEffect(() => {
-    document.title = `${VIEW_TITLES[view]} — ${draft.title} — Accord`;
-  }, [view, draft.title]);
-
-  // A new view: its heading takes the focus (not on the first page load).
-  useEffect(() => {
-    if (firstView.current) {
-      firstView.current = false;
-      return;
-    }
-    heading.current?.focus({ preventScroll: true });
-  }, [view]);
-
-  const ctx: ReviewContext = { draftId, draft, palette, versions, people, me: props.me, search: props.search, navigate };
-
-  return (
-    <main class="review" id="main" data-view={view}>
-      <div class="review-head">
-        <p class="back">
-          <Link href={draftPath(draftId)} navigate={navigate} testid="back-to-draft">
-            ← Back to the draft
-          </Link>
-        </p>
-        <p class="review-kicker">
-          <span class="review-kicker-tag">Review</span> {draft.title}
-        </p>
-        <nav class="review-nav" data-testid="review-nav" aria-label="History views">
-          <ul>
-            {NAV.map((n) => (
-              <li key={n.view}>
-                <Link href={reviewPath(draftId, n.view)} navigate={navigate} testid={n.testid} aria-current={n.view === view ? "page" : undefined}>
-                  {n.label}
-                </Link>
-              </li>
-            ))}
-          </ul>
-        </nav>
-        <h1 ref={heading} tabIndex={-1}>
-          {VIEW_TITLES[view]}
-        </h1>
-        <p class="review-note muted">Read-only: nothing here changes the draft. All times are UTC.</p>
-      </div>
-      <ReviewError message={loadError} />
-      {view === "history" && <Timeline ctx={ctx} />}
-      {view === "read" && <Reading ctx={ctx} />}
-      {view === "compare" && <Compare ctx={ctx} />}
-      {view === "attribution" && <Attribution ctx={ctx} />}
-    </main>
-  );
 }

@@ -2,10 +2,10 @@
 // now — the title, the preamble, every element's label and text, and the
 // consensus annex as the ledger stood then.
 
-import { api, type AnnexElement, type AnnexPosition, type Reading as ReadingData, type VersionChoice } from "./api";
-import type { Palette } from "./colours";
-import { CELL_SYMBOL, STANCE_LABEL, STATUS_WORDS, type CellPosition } from "./format";
-import type { ElementStatus } from "./model";
+import { api, type AnnexElement, type AnnexPosition, type ElementStatus, type Reading as ReadingData, type VersionChoice } from "../lib/api";
+import type { Palette } from "../lib/colours";
+import { CELL_SYMBOL, STANCE_LABEL, STATUS_WORDS, type CellPosition } from "../lib/format";
+import { isoAfter, utcTime } from "../lib/time";
 import {
   EntityChip,
   Link,
@@ -17,9 +17,8 @@ import {
   choiceSpec,
   reviewPath,
   useLoaded,
-  utcTime,
   type ReviewContext,
-} from "./review";
+} from "./kit";
 
 export function Reading(props: { ctx: ReviewContext }) {
   const { ctx } = props;
@@ -144,12 +143,6 @@ function ReadingBody(props: { ctx: ReviewContext; reading: ReadingData; choice: 
       </section>
     </article>
   );
-}
-
-/** 1 ms later: "up to then" includes the moment itself (`to` is exclusive). */
-function isoAfter(at: string): string {
-  const ms = Date.parse(at);
-  return Number.isFinite(ms) ? new Date(ms + 1).toISOString() : at;
 }
 
 function statusText(annex: AnnexElement | undefined): string {

@@ -3,33 +3,13 @@
 
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import type { DocHandle } from "@automerge/automerge-repo/slim";
-import { api, ApiError, type DiffPiece, type Entity, type Present, type Stance } from "./api";
-import { ElementEditor, type CursorMark } from "./editor";
-import {
-  CELL_SYMBOL,
-  CELL_WORDS,
-  STANCE_LABEL,
-  cellPosition,
-  cellTitle,
-  colourOf,
-  countWords,
-  plural,
-  statusWords,
-  utc,
-  type CellPosition,
-} from "./format";
-import {
-  isLocked,
-  type ConsensusElement,
-  type DraftSession,
-  type ElementState,
-  type ElementDoc,
-  type ElementStatus,
-  type Feedback,
-  type IndexEntry,
-  type ProjectedPosition,
-} from "./model";
-import { Signal, useSignal } from "./signal";
+import { api, ApiError, type ConsensusElement, type DiffPiece, type ElementStatus, type Entity, type Present, type ProjectedPosition, type Stance } from "../lib/api";
+import { colourOf } from "../lib/colours";
+import { CELL_SYMBOL, CELL_WORDS, STANCE_LABEL, cellPosition, cellTitle, countWords, plural, statusWords, type CellPosition } from "../lib/format";
+import { Signal, useSignal } from "../lib/signal";
+import { isoMs, utc } from "../lib/time";
+import { ElementEditor, type CursorMark } from "../live/editor";
+import { isLocked, type DraftSession, type ElementDoc, type ElementState, type Feedback, type IndexEntry } from "../live/model";
 
 /** Who is in an element: those whose cursor is in it, and connections that
  * sync only some elements (a client that opened just this one). */
@@ -281,7 +261,7 @@ function ChangesSince(props: { session: DraftSession; state: ElementState; since
   useEffect(() => {
     if (!saved) return; // the server compares what it has stored
     let live = true;
-    api.compare(session.draft.id, `at:${new Date(since).toISOString()}`, "now").then(
+    api.compare(session.draft.id, `at:${isoMs(since)}`, "now").then(
       (c) => {
         if (!live) return;
         setPieces(c.elements.find((e) => e.id === state.id)?.diff ?? []);
@@ -298,7 +278,7 @@ function ChangesSince(props: { session: DraftSession; state: ElementState; since
 
   const changed = pieces?.some((p) => p.op !== "equal") ?? false;
   return (
-    <div class="stale-diff" data-testid="stale-diff" data-since={new Date(since).toISOString()} data-state={error ? "error" : pieces ? "ready" : "loading"}>
+    <div class="stale-diff" data-testid="stale-diff" data-since={isoMs(since)} data-state={error ? "error" : pieces ? "ready" : "loading"}>
       {error ? (
         <p class="feedback feedback-error">
           The changes could not be shown: {error}{" "}

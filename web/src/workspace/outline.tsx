@@ -3,9 +3,10 @@
 // element and focuses its label. It sits in the page flow (the side panel,
 // which comes first on narrow screens), never over the text.
 
+import type { ElementStatus } from "../lib/api";
+import { CELL_SYMBOL, STANCE_LABEL, STATUS_WORDS, cellPosition, type CellPosition } from "../lib/format";
+import type { IndexView } from "../live/model";
 import { elementAnchor } from "./element";
-import { CELL_SYMBOL, STANCE_LABEL, STATUS_WORDS, cellPosition, type CellPosition } from "./format";
-import type { ElementStatus, IndexView } from "./model";
 
 const OWN_WORDS: Record<CellPosition, string> = {
   ...STANCE_LABEL,
