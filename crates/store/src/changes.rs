@@ -68,7 +68,7 @@ pub struct StoredDoc {
 }
 
 /// A stored change of a draft, for listing (without its bytes).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct ChangeInfo {
     /// Commit order over all documents.
     pub seq: i64,
@@ -88,28 +88,17 @@ pub struct ChangeInfo {
     pub committed_at: i64,
 }
 
-/// The columns of a [`ChangeInfo`], in field order.
-type ChangeInfoTuple = (
-    i64,
-    Vec<u8>,
-    String,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    i64,
-);
-
-/// A row just inserted into `changes`: `seq, doc_id, user_id, entity_code,
-/// inserted, deleted`.
-pub(crate) type InsertedChange = (
-    i64,
-    String,
-    Option<String>,
-    Option<String>,
-    Option<i64>,
-    Option<i64>,
-);
+/// A row just inserted into `changes` (the `RETURNING` columns of
+/// `insert_changes!`).
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub(crate) struct InsertedChange {
+    pub(crate) seq: i64,
+    pub(crate) doc_id: String,
+    pub(crate) user_id: Option<String>,
+    pub(crate) entity_code: Option<String>,
+    pub(crate) inserted: Option<i64>,
+    pub(crate) deleted: Option<i64>,
+}
 
 /// One row for `INSERT INTO changes`.
 pub(crate) struct ChangeRow<'a> {
@@ -205,9 +194,17 @@ pub(crate) fn batch_history(
             heads.insert(&c.doc_id, h);
         }
     }
-    inserted.sort_by_key(|row| row.0);
+    inserted.sort_by_key(|row| row.seq);
     let mut docs: BTreeMap<String, (i64, BTreeMap<String, UserRun>)> = BTreeMap::new();
-    for (seq, doc_id, user_id, entity_code, ins, del) in inserted {
+    for InsertedChange {
+        seq,
+        doc_id,
+        user_id,
+        entity_code,
+        inserted: ins,
+        deleted: del,
+    } in inserted
+    {
         let (through, runs) = docs.entry(doc_id).or_insert_with(|| (seq, BTreeMap::new()));
         *through = (*through).max(seq);
         let Some(user_id) = user_id else { continue };
@@ -307,7 +304,7 @@ impl Store {
     ///   recorded as owned by that user (the first in the batch);
     /// - each document with new rows whose changes carry a `heads_after`
     ///   gets a `doc_heads` row (`through_seq` = its highest new seq,
-    ///   `committed_at = now`), see [`Store::doc_heads_at`];
+    ///   `committed_at = now`), see [`Store::draft_heads_at`];
     /// - on element documents, each user's new rows extend that user's
     ///   latest revision of the element if it ended less than
     ///   [`REVISION_GAP_MS`] before `now` and no version of the draft was
@@ -385,6 +382,7 @@ impl Store {
     }
 
     /// How many changes of the document are stored (tests, metrics).
+    #[cfg(test)]
     pub async fn changes_count(&self, doc_id: &str) -> Result<i64> {
         let (n,): (i64,) = with_pool!(self, |pool| {
             sqlx::query_as("SELECT COUNT(*) FROM changes WHERE doc_id = $1")
@@ -404,10 +402,10 @@ impl Store {
         after_seq: i64,
         limit: i64,
     ) -> Result<Vec<ChangeInfo>> {
-        let rows: Vec<ChangeInfoTuple> = with_pool!(self, |pool| {
+        let rows: Vec<ChangeInfo> = with_pool!(self, |pool| {
             sqlx::query_as(
-                "SELECT c.seq, c.hash, c.doc_id, el.id, c.user_id, u.name, c.entity_code, \
-                 c.committed_at FROM changes c \
+                "SELECT c.seq, c.hash, c.doc_id, el.id AS element_id, c.user_id, \
+                 u.name AS user_name, c.entity_code, c.committed_at FROM changes c \
                  JOIN documents d ON d.id = c.doc_id \
                  LEFT JOIN elements el ON el.doc_id = c.doc_id \
                  LEFT JOIN users u ON u.id = c.user_id \
@@ -419,22 +417,6 @@ impl Store {
             .fetch_all(pool)
             .await?
         });
-        Ok(rows
-            .into_iter()
-            .map(
-                |(seq, hash, doc_id, element_id, user_id, user_name, entity_code, committed_at)| {
-                    ChangeInfo {
-                        seq,
-                        hash,
-                        doc_id,
-                        element_id,
-                        user_id,
-                        user_name,
-                        entity_code,
-                        committed_at,
-                    }
-                },
-            )
-            .collect())
+        Ok(rows)
     }
 }

@@ -33,7 +33,7 @@ pub struct NewPosition {
 }
 
 /// A position of the ledger.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct PositionRow {
     /// Ledger order, increasing over all drafts.
     pub seq: i64,
@@ -86,7 +86,7 @@ pub struct NewSilence {
 }
 
 /// A stored silence procedure.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct SilenceRow {
     /// Increasing over all drafts.
     pub id: i64,
@@ -121,7 +121,7 @@ pub struct SilenceRow {
 }
 
 /// An adoption of an element, see [`Store::adopt_element`].
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct AdoptionRow {
     /// Increasing over all drafts.
     pub id: i64,
@@ -144,54 +144,6 @@ pub struct AdoptionRow {
     /// When it was reopened (unix ms).
     pub reopened_at: Option<i64>,
 }
-
-/// `positions` columns, see `position_columns!`.
-pub(crate) type PositionTuple = (
-    i64,
-    String,
-    String,
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-    String,
-    String,
-    Option<String>,
-    bool,
-    i64,
-);
-
-/// `silences` columns, see `silence_columns!`.
-type SilenceTuple = (
-    i64,
-    String,
-    String,
-    i64,
-    String,
-    String,
-    String,
-    String,
-    i64,
-    String,
-    Option<i64>,
-    Option<String>,
-    Option<String>,
-    String,
-);
-
-/// `adoptions` columns, see `adoption_columns!`.
-type AdoptionTuple = (
-    i64,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    i64,
-    Option<String>,
-    Option<i64>,
-);
 
 /// Fails with [`Error::NotFound`] unless element `$element_id` of draft
 /// `$draft_id` exists (within `$tx`).
@@ -237,7 +189,7 @@ macro_rules! insert_position {
     }};
 }
 
-/// The `silences` columns read into a [`SilenceTuple`].
+/// The `silences` columns read into a [`SilenceRow`].
 macro_rules! silence_columns {
     () => {
         "id, draft_id, element_id, deadline, locked_text, locked_text_hash, locked_heads, \
@@ -245,7 +197,7 @@ macro_rules! silence_columns {
     };
 }
 
-/// The `adoptions` columns read into an [`AdoptionTuple`].
+/// The `adoptions` columns read into an [`AdoptionRow`].
 macro_rules! adoption_columns {
     () => {
         "id, draft_id, element_id, text, text_hash, heads, adopted_by, adopted_at, \
@@ -325,7 +277,7 @@ impl Store {
 
     /// The draft's whole ledger in seq order.
     pub async fn positions(&self, draft_id: &str) -> Result<Vec<PositionRow>> {
-        let rows: Vec<PositionTuple> = with_pool!(self, |pool| {
+        let rows: Vec<PositionRow> = with_pool!(self, |pool| {
             sqlx::query_as(concat!(
                 "SELECT ",
                 position_columns!(),
@@ -335,7 +287,7 @@ impl Store {
             .fetch_all(pool)
             .await?
         });
-        Ok(rows.into_iter().map(position_row).collect())
+        Ok(rows)
     }
 
     /// Starts a silence and, in the same transaction, records `event`
@@ -410,7 +362,7 @@ impl Store {
 
     /// Active silences of every draft, by deadline (for the scheduler at start).
     pub async fn active_silences(&self) -> Result<Vec<SilenceRow>> {
-        let rows: Vec<SilenceTuple> = with_pool!(self, |pool| {
+        let rows: Vec<SilenceRow> = with_pool!(self, |pool| {
             sqlx::query_as(concat!(
                 "SELECT ",
                 silence_columns!(),
@@ -419,12 +371,12 @@ impl Store {
             .fetch_all(pool)
             .await?
         });
-        Ok(rows.into_iter().map(silence_row).collect())
+        Ok(rows)
     }
 
     /// Every silence of a draft, newest first.
     pub async fn silences(&self, draft_id: &str) -> Result<Vec<SilenceRow>> {
-        let rows: Vec<SilenceTuple> = with_pool!(self, |pool| {
+        let rows: Vec<SilenceRow> = with_pool!(self, |pool| {
             sqlx::query_as(concat!(
                 "SELECT ",
                 silence_columns!(),
@@ -434,7 +386,7 @@ impl Store {
             .fetch_all(pool)
             .await?
         });
-        Ok(rows.into_iter().map(silence_row).collect())
+        Ok(rows)
     }
 
     /// Fires a silence exactly once. In one transaction: marks it `fired`
@@ -626,7 +578,7 @@ impl Store {
 
     /// The draft's current (not reopened) adoptions, oldest first.
     pub async fn adoptions(&self, draft_id: &str) -> Result<Vec<AdoptionRow>> {
-        let rows: Vec<AdoptionTuple> = with_pool!(self, |pool| {
+        let rows: Vec<AdoptionRow> = with_pool!(self, |pool| {
             sqlx::query_as(concat!(
                 "SELECT ",
                 adoption_columns!(),
@@ -636,7 +588,7 @@ impl Store {
             .fetch_all(pool)
             .await?
         });
-        Ok(rows.into_iter().map(adoption_row).collect())
+        Ok(rows)
     }
 
     /// The lock of the element whose document is `doc_id`, if any: the text
@@ -714,101 +666,5 @@ impl Store {
             created_at: now,
             final_version: true,
         })
-    }
-}
-
-pub(crate) fn position_row(
-    (
-        seq,
-        draft_id,
-        element_id,
-        entity_code,
-        stance,
-        note,
-        wording,
-        text_hash,
-        heads,
-        user_id,
-        by_silence,
-        at,
-    ): PositionTuple,
-) -> PositionRow {
-    PositionRow {
-        seq,
-        draft_id,
-        element_id,
-        entity_code,
-        stance,
-        note,
-        wording,
-        text_hash,
-        heads,
-        user_id,
-        by_silence,
-        at,
-    }
-}
-
-fn silence_row(
-    (
-        id,
-        draft_id,
-        element_id,
-        deadline,
-        locked_text,
-        locked_text_hash,
-        locked_heads,
-        started_by,
-        started_at,
-        state,
-        ended_at,
-        ended_by,
-        reason,
-        confirmed_stale,
-    ): SilenceTuple,
-) -> SilenceRow {
-    SilenceRow {
-        id,
-        draft_id,
-        element_id,
-        deadline,
-        locked_text,
-        locked_text_hash,
-        locked_heads,
-        started_by,
-        started_at,
-        state,
-        ended_at,
-        ended_by,
-        reason,
-        confirmed_stale,
-    }
-}
-
-fn adoption_row(
-    (
-        id,
-        draft_id,
-        element_id,
-        text,
-        text_hash,
-        heads,
-        adopted_by,
-        adopted_at,
-        reopened_by,
-        reopened_at,
-    ): AdoptionTuple,
-) -> AdoptionRow {
-    AdoptionRow {
-        id,
-        draft_id,
-        element_id,
-        text,
-        text_hash,
-        heads,
-        adopted_by,
-        adopted_at,
-        reopened_by,
-        reopened_at,
     }
 }

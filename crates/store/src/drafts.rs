@@ -6,14 +6,14 @@ use crate::changes::{ChangeRow, InsertedChange};
 use crate::{BeginWrite, CHANGES_PER_INSERT, Error, NewChangeData, Result, Store, now_ms};
 
 /// A participating delegation/organisation, e.g. `("EU", "European Union")`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct Entity {
     pub code: String,
     pub name: String,
 }
 
 /// A negotiated draft.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct DraftRow {
     pub id: String,
     pub title: String,
@@ -97,17 +97,6 @@ pub struct NewElement {
     pub doc: NewDocument,
 }
 
-/// `drafts` columns `id, title, preamble, index_doc, created_at, adopted_at, adopted_by`.
-type DraftTuple = (
-    String,
-    String,
-    String,
-    String,
-    i64,
-    Option<i64>,
-    Option<String>,
-);
-
 impl Store {
     /// Inserts or updates `entities`; their order here becomes their position.
     pub async fn upsert_entities(&self, entities: &[Entity]) -> Result<()> {
@@ -132,15 +121,12 @@ impl Store {
 
     /// Every entity, by position.
     pub async fn entities(&self) -> Result<Vec<Entity>> {
-        let rows: Vec<(String, String)> = with_pool!(self, |pool| {
+        let rows: Vec<Entity> = with_pool!(self, |pool| {
             sqlx::query_as("SELECT code, name FROM entities ORDER BY position, code")
                 .fetch_all(pool)
                 .await?
         });
-        Ok(rows
-            .into_iter()
-            .map(|(code, name)| Entity { code, name })
-            .collect())
+        Ok(rows)
     }
 
     /// Creates a draft in one transaction: the draft, its participating
@@ -208,7 +194,7 @@ impl Store {
 
     /// Every draft, oldest first.
     pub async fn drafts(&self) -> Result<Vec<DraftRow>> {
-        let rows: Vec<DraftTuple> = with_pool!(self, |pool| {
+        let rows: Vec<DraftRow> = with_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT id, title, preamble, index_doc, created_at, adopted_at, adopted_by \
                  FROM drafts ORDER BY created_at, id",
@@ -216,12 +202,12 @@ impl Store {
             .fetch_all(pool)
             .await?
         });
-        Ok(rows.into_iter().map(draft_row).collect())
+        Ok(rows)
     }
 
     /// One draft.
     pub async fn draft(&self, id: &str) -> Result<Option<DraftRow>> {
-        let row: Option<DraftTuple> = with_pool!(self, |pool| {
+        let row: Option<DraftRow> = with_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT id, title, preamble, index_doc, created_at, adopted_at, adopted_by \
                  FROM drafts WHERE id = $1",
@@ -230,12 +216,12 @@ impl Store {
             .fetch_optional(pool)
             .await?
         });
-        Ok(row.map(draft_row))
+        Ok(row)
     }
 
     /// The entities participating in a draft, by entity position.
     pub async fn draft_entities(&self, draft_id: &str) -> Result<Vec<Entity>> {
-        let rows: Vec<(String, String)> = with_pool!(self, |pool| {
+        let rows: Vec<Entity> = with_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT e.code, e.name FROM draft_entities de \
                  JOIN entities e ON e.code = de.entity_code \
@@ -245,10 +231,7 @@ impl Store {
             .fetch_all(pool)
             .await?
         });
-        Ok(rows
-            .into_iter()
-            .map(|(code, name)| Entity { code, name })
-            .collect())
+        Ok(rows)
     }
 
     /// One document the server created, `None` if unknown.
@@ -267,19 +250,5 @@ impl Store {
             })
         })
         .transpose()
-    }
-}
-
-fn draft_row(
-    (id, title, preamble, index_doc, created_at, adopted_at, adopted_by): DraftTuple,
-) -> DraftRow {
-    DraftRow {
-        id,
-        title,
-        preamble,
-        index_doc,
-        created_at,
-        adopted_at,
-        adopted_by,
     }
 }

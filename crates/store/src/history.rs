@@ -3,10 +3,7 @@
 
 use sqlx::QueryBuilder;
 
-use crate::consensus::{PositionTuple, position_row};
-use crate::{
-    BeginWrite, Error, PositionRow, Result, Store, conflict_if_unique, json_string, now_ms,
-};
+use crate::{BeginWrite, Error, PositionRow, Result, Store, conflict_if_unique, json_string};
 
 /// An entry of a draft's procedural timeline, to record.
 #[derive(Clone, Debug)]
@@ -24,7 +21,7 @@ pub struct NewEvent {
 }
 
 /// A recorded entry of a draft's procedural timeline.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct EventRow {
     /// Increasing over all drafts' events.
     pub seq: i64,
@@ -45,7 +42,7 @@ pub struct EventRow {
 }
 
 /// A named version of a draft, see [`Store::create_version`].
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct VersionRow {
     /// Increasing over all drafts.
     pub id: i64,
@@ -82,7 +79,7 @@ pub struct HistoryFilter {
 /// A revision: one user's run of changes on one element, with no gap of
 /// [`REVISION_GAP_MS`] or more between that user's own changes (whatever
 /// others committed in between). Maintained by [`Store::commit_at`].
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct RevisionRow {
     /// Increasing over all drafts.
     pub id: i64,
@@ -119,41 +116,6 @@ pub struct RevisionRow {
     /// gave them (`None`: never given).
     pub after_heads: Option<String>,
 }
-
-/// `events` columns `seq, draft_id, kind, element_id, user_id, entity_code, data, at`.
-type EventTuple = (
-    i64,
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    String,
-    i64,
-);
-
-/// `versions` columns, see `version_columns!`.
-type VersionTuple = (i64, String, String, String, Option<String>, i64, bool);
-
-/// `revisions` columns (and the author's name), see `revision_columns!`.
-type RevisionTuple = (
-    i64,
-    String,
-    String,
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-    i64,
-    i64,
-    i64,
-    i64,
-    i64,
-    i64,
-    i64,
-    String,
-    Option<String>,
-);
 
 /// Appends to `$qb` (a query whose WHERE clause is open) the conditions of
 /// the [`HistoryFilter`] `$filter` (`$p`: the table's alias prefix, e.g.
@@ -197,18 +159,18 @@ macro_rules! push_history_filter {
     }};
 }
 
-/// The `versions` columns read into a [`VersionTuple`].
+/// The `versions` columns read into a [`VersionRow`].
 macro_rules! version_columns {
     () => {
-        "id, draft_id, name, heads, created_by, created_at, final"
+        "id, draft_id, name, heads, created_by, created_at, final AS final_version"
     };
 }
 
 /// The `revisions` columns (alias `r`) and the author's name (alias `u`),
-/// read into a [`RevisionTuple`].
+/// read into a [`RevisionRow`].
 macro_rules! revision_columns {
     () => {
-        "r.id, r.draft_id, r.doc_id, r.element_id, r.user_id, u.name, r.entity_code, \
+        "r.id, r.draft_id, r.doc_id, r.element_id, r.user_id, u.name AS user_name, r.entity_code, \
          r.start_at, r.end_at, r.first_seq, r.last_seq, r.changes, r.inserted, r.deleted, \
          r.before_heads, r.after_heads"
     };
@@ -217,13 +179,14 @@ macro_rules! revision_columns {
 impl Store {
     /// The draft's timeline entries with `seq > after_seq`, in seq order, at
     /// most `limit`.
+    #[cfg(test)]
     pub async fn events(
         &self,
         draft_id: &str,
         after_seq: i64,
         limit: i64,
     ) -> Result<Vec<EventRow>> {
-        let rows: Vec<EventTuple> = with_pool!(self, |pool| {
+        let rows: Vec<EventRow> = with_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT seq, draft_id, kind, element_id, user_id, entity_code, data, at \
                  FROM events WHERE draft_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
@@ -234,16 +197,11 @@ impl Store {
             .fetch_all(pool)
             .await?
         });
-        Ok(rows.into_iter().map(event_row).collect())
+        Ok(rows)
     }
 
-    /// Records one timeline entry now. [`Error::NotFound`] if the draft
-    /// does not exist.
-    pub async fn record_event(&self, draft_id: &str, event: &NewEvent) -> Result<EventRow> {
-        self.record_event_at(draft_id, event, now_ms()).await
-    }
-
-    /// [`Store::record_event`] at time `now`.
+    /// Records one timeline entry at time `now`. [`Error::NotFound`] if the
+    /// draft does not exist.
     pub async fn record_event_at(
         &self,
         draft_id: &str,
@@ -347,7 +305,7 @@ impl Store {
 
     /// The draft's named versions, oldest first.
     pub async fn versions(&self, draft_id: &str) -> Result<Vec<VersionRow>> {
-        let rows: Vec<VersionTuple> = with_pool!(self, |pool| {
+        let rows: Vec<VersionRow> = with_pool!(self, |pool| {
             sqlx::query_as(concat!(
                 "SELECT ",
                 version_columns!(),
@@ -357,13 +315,13 @@ impl Store {
             .fetch_all(pool)
             .await?
         });
-        Ok(rows.into_iter().map(version_row).collect())
+        Ok(rows)
     }
 
     /// The revision holding the latest change of element document `doc_id`
     /// by a user (the server's own changes make none), if any.
     pub async fn latest_revision(&self, doc_id: &str) -> Result<Option<RevisionRow>> {
-        let row: Option<RevisionTuple> = with_pool!(self, |pool| {
+        let row: Option<RevisionRow> = with_pool!(self, |pool| {
             sqlx::query_as(concat!(
                 "SELECT ",
                 revision_columns!(),
@@ -374,7 +332,7 @@ impl Store {
             .fetch_optional(pool)
             .await?
         });
-        Ok(row.map(revision_row))
+        Ok(row)
     }
 
     /// Revisions of a draft matching `filter` (its time range on `start_at`:
@@ -387,7 +345,7 @@ impl Store {
         after: Option<(i64, i64)>,
         limit: i64,
     ) -> Result<Vec<RevisionRow>> {
-        let rows: Vec<RevisionTuple> = with_pool!(self, |pool| {
+        let rows: Vec<RevisionRow> = with_pool!(self, |pool| {
             let mut qb = QueryBuilder::new(concat!(
                 "SELECT ",
                 revision_columns!(),
@@ -397,12 +355,13 @@ impl Store {
             push_history_filter!(qb, filter, after, limit, "r.", "start_at", "id");
             qb.build_query_as().fetch_all(pool).await?
         });
-        Ok(rows.into_iter().map(revision_row).collect())
+        Ok(rows)
     }
 
     /// The document's heads (JSON array of hex hashes) as of time `at`: those
     /// of the latest `doc_heads` row with `committed_at <= at`; `None` if
     /// none was recorded by then.
+    #[cfg(test)]
     pub async fn doc_heads_at(&self, doc_id: &str, at: i64) -> Result<Option<String>> {
         let row: Option<(String,)> = with_pool!(self, |pool| {
             sqlx::query_as(
@@ -418,10 +377,10 @@ impl Store {
     }
 
     /// `(document id, heads)` of every document of the draft (index and
-    /// elements, archived ones included) as of time `at`, like
-    /// [`Store::doc_heads_at`]: the index document first, then elements in
-    /// [`Store::all_elements`] order. Documents without heads recorded by
-    /// then are left out.
+    /// elements, archived ones included) as of time `at` (the heads of each
+    /// one's latest `doc_heads` row with `committed_at <= at`): the index
+    /// document first, then elements in [`Store::all_elements`] order.
+    /// Documents without heads recorded by then are left out.
     pub async fn draft_heads_at(&self, draft_id: &str, at: i64) -> Result<Vec<(String, String)>> {
         let rows: Vec<(String, Option<String>)> = with_pool!(self, |pool| {
             sqlx::query_as(
@@ -446,6 +405,7 @@ impl Store {
 
     /// Every change of a document as `(hash, user_id, entity_code,
     /// committed_at)`, in seq order: for attributing operations to users.
+    #[cfg(test)]
     pub async fn change_authors(
         &self,
         doc_id: &str,
@@ -471,7 +431,7 @@ impl Store {
         after: Option<(i64, i64)>,
         limit: i64,
     ) -> Result<Vec<EventRow>> {
-        let rows: Vec<EventTuple> = with_pool!(self, |pool| {
+        let rows: Vec<EventRow> = with_pool!(self, |pool| {
             let mut qb = QueryBuilder::new(
                 "SELECT seq, draft_id, kind, element_id, user_id, entity_code, data, at \
                  FROM events WHERE draft_id = ",
@@ -480,7 +440,7 @@ impl Store {
             push_history_filter!(qb, filter, after, limit, "", "at", "seq");
             qb.build_query_as().fetch_all(pool).await?
         });
-        Ok(rows.into_iter().map(event_row).collect())
+        Ok(rows)
     }
 
     /// The draft's ledger rows matching `filter` (time range on `at`;
@@ -494,7 +454,7 @@ impl Store {
         after: Option<(i64, i64)>,
         limit: i64,
     ) -> Result<Vec<PositionRow>> {
-        let rows: Vec<PositionTuple> = with_pool!(self, |pool| {
+        let rows: Vec<PositionRow> = with_pool!(self, |pool| {
             let mut qb = QueryBuilder::new(concat!(
                 "SELECT ",
                 position_columns!(),
@@ -504,75 +464,6 @@ impl Store {
             push_history_filter!(qb, filter, after, limit, "", "at", "seq");
             qb.build_query_as().fetch_all(pool).await?
         });
-        Ok(rows.into_iter().map(position_row).collect())
-    }
-}
-
-fn event_row(
-    (seq, draft_id, kind, element_id, user_id, entity_code, data, at): EventTuple,
-) -> EventRow {
-    EventRow {
-        seq,
-        draft_id,
-        kind,
-        element_id,
-        user_id,
-        entity_code,
-        data,
-        at,
-    }
-}
-
-fn version_row(
-    (id, draft_id, name, heads, created_by, created_at, final_version): VersionTuple,
-) -> VersionRow {
-    VersionRow {
-        id,
-        draft_id,
-        name,
-        heads,
-        created_by,
-        created_at,
-        final_version,
-    }
-}
-
-fn revision_row(
-    (
-        id,
-        draft_id,
-        doc_id,
-        element_id,
-        user_id,
-        user_name,
-        entity_code,
-        start_at,
-        end_at,
-        first_seq,
-        last_seq,
-        changes,
-        inserted,
-        deleted,
-        before_heads,
-        after_heads,
-    ): RevisionTuple,
-) -> RevisionRow {
-    RevisionRow {
-        id,
-        draft_id,
-        doc_id,
-        element_id,
-        user_id,
-        user_name,
-        entity_code,
-        start_at,
-        end_at,
-        first_seq,
-        last_seq,
-        changes,
-        inserted,
-        deleted,
-        before_heads,
-        after_heads,
+        Ok(rows)
     }
 }

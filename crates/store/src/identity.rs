@@ -135,24 +135,73 @@ pub struct SessionRow {
     pub max_expires_at: i64,
 }
 
-/// `users` columns `id, name, role, entity_code, disabled, created_at`.
-type UserTuple = (String, String, String, Option<String>, bool, i64);
+/// A `users` row as stored, its role still text.
+#[derive(sqlx::FromRow)]
+struct UserRecord {
+    id: String,
+    name: String,
+    role: String,
+    entity_code: Option<String>,
+    disabled: bool,
+    created_at: i64,
+}
 
-/// `sessions` columns `token_hash, created_at, last_seen, expires_at,
-/// max_expires_at` followed by the user's [`UserTuple`] columns.
-type SessionTuple = (
-    String,
-    i64,
-    i64,
-    i64,
-    i64,
-    String,
-    String,
-    String,
-    Option<String>,
-    bool,
-    i64,
-);
+impl UserRecord {
+    /// The row, [`Error::Database`] if its role is unknown.
+    fn into_row(self) -> Result<UserRow> {
+        let role = Role::parse(&self.role).ok_or_else(|| {
+            Error::Database(sqlx::Error::Decode(
+                format!("unknown user role {:?}", self.role).into(),
+            ))
+        })?;
+        Ok(UserRow {
+            id: self.id,
+            name: self.name,
+            role,
+            entity_code: self.entity_code,
+            disabled: self.disabled,
+            created_at: self.created_at,
+        })
+    }
+}
+
+/// A `sessions` row joined with its user's columns (named `user_*`).
+#[derive(sqlx::FromRow)]
+struct SessionRecord {
+    token_hash: String,
+    created_at: i64,
+    last_seen: i64,
+    expires_at: i64,
+    max_expires_at: i64,
+    user_id: String,
+    user_name: String,
+    user_role: String,
+    user_entity_code: Option<String>,
+    user_disabled: bool,
+    user_created_at: i64,
+}
+
+impl SessionRecord {
+    /// The row, [`Error::Database`] if the user's role is unknown.
+    fn into_row(self) -> Result<SessionRow> {
+        let user = UserRecord {
+            id: self.user_id,
+            name: self.user_name,
+            role: self.user_role,
+            entity_code: self.user_entity_code,
+            disabled: self.user_disabled,
+            created_at: self.user_created_at,
+        };
+        Ok(SessionRow {
+            token_hash: self.token_hash,
+            user: user.into_row()?,
+            created_at: self.created_at,
+            last_seen: self.last_seen,
+            expires_at: self.expires_at,
+            max_expires_at: self.max_expires_at,
+        })
+    }
+}
 
 impl Store {
     /// Creates a user. [`Error::Conflict`] if the name (or id) is taken;
@@ -218,7 +267,7 @@ impl Store {
 
     /// Every user, ordered by name.
     pub async fn users(&self) -> Result<Vec<UserRow>> {
-        let rows: Vec<UserTuple> = with_pool!(self, |pool| {
+        let rows: Vec<UserRecord> = with_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT id, name, role, entity_code, disabled, created_at FROM users \
                  ORDER BY name",
@@ -226,12 +275,13 @@ impl Store {
             .fetch_all(pool)
             .await?
         });
-        rows.into_iter().map(user_row).collect()
+        rows.into_iter().map(UserRecord::into_row).collect()
     }
 
     /// The user with this id.
+    #[cfg(test)]
     pub async fn user(&self, id: &str) -> Result<Option<UserRow>> {
-        let row: Option<UserTuple> = with_pool!(self, |pool| {
+        let row: Option<UserRecord> = with_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT id, name, role, entity_code, disabled, created_at FROM users \
                  WHERE id = $1",
@@ -240,12 +290,12 @@ impl Store {
             .fetch_optional(pool)
             .await?
         });
-        row.map(user_row).transpose()
+        row.map(UserRecord::into_row).transpose()
     }
 
     /// The user with this name.
     pub async fn user_by_name(&self, name: &str) -> Result<Option<UserRow>> {
-        let row: Option<UserTuple> = with_pool!(self, |pool| {
+        let row: Option<UserRecord> = with_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT id, name, role, entity_code, disabled, created_at FROM users \
                  WHERE name = $1",
@@ -254,7 +304,7 @@ impl Store {
             .fetch_optional(pool)
             .await?
         });
-        row.map(user_row).transpose()
+        row.map(UserRecord::into_row).transpose()
     }
 
     /// Disables or re-enables the user named `name`. Disabling also revokes
@@ -395,7 +445,7 @@ impl Store {
                     Some((None, false)) => Redeemed::Expired,
                 });
             }
-            let user: UserTuple = sqlx::query_as(
+            let user: UserRecord = sqlx::query_as(
                 "SELECT u.id, u.name, u.role, u.entity_code, u.disabled, u.created_at \
                  FROM invites i JOIN users u ON u.id = i.user_id WHERE i.token_hash = $1",
             )
@@ -408,7 +458,7 @@ impl Store {
                  VALUES ($1, $2, $3, $3, $4, $5)",
             )
             .bind(&session.token_hash)
-            .bind(&user.0)
+            .bind(&user.id)
             .bind(now)
             .bind(session.expires_at)
             .bind(session.max_expires_at)
@@ -416,17 +466,19 @@ impl Store {
             .await
             .map_err(|e| conflict_if_unique(e, || "this session token exists".into()))?;
             tx.commit().await?;
-            Ok(Redeemed::Ok(user_row(user)?))
+            Ok(Redeemed::Ok(user.into_row()?))
         })
     }
 
     /// A live session: not revoked, `expires_at > now` (and
     /// `max_expires_at > now`), user not disabled. `None` otherwise.
     pub async fn session(&self, token_hash: &str, now: i64) -> Result<Option<SessionRow>> {
-        let row: Option<SessionTuple> = with_pool!(self, |pool| {
+        let row: Option<SessionRecord> = with_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT s.token_hash, s.created_at, s.last_seen, s.expires_at, s.max_expires_at, \
-                 u.id, u.name, u.role, u.entity_code, u.disabled, u.created_at \
+                 u.id AS user_id, u.name AS user_name, u.role AS user_role, \
+                 u.entity_code AS user_entity_code, u.disabled AS user_disabled, \
+                 u.created_at AS user_created_at \
                  FROM sessions s JOIN users u ON u.id = s.user_id \
                  WHERE s.token_hash = $1 AND s.revoked_at IS NULL \
                  AND s.expires_at > $2 AND s.max_expires_at > $2 AND NOT u.disabled",
@@ -436,31 +488,7 @@ impl Store {
             .fetch_optional(pool)
             .await?
         });
-        row.map(
-            |(
-                token_hash,
-                created_at,
-                last_seen,
-                expires_at,
-                max_expires_at,
-                id,
-                name,
-                role,
-                entity,
-                disabled,
-                user_created,
-            )| {
-                Ok(SessionRow {
-                    token_hash,
-                    user: user_row((id, name, role, entity, disabled, user_created))?,
-                    created_at,
-                    last_seen,
-                    expires_at,
-                    max_expires_at,
-                })
-            },
-        )
-        .transpose()
+        row.map(SessionRecord::into_row).transpose()
     }
 
     /// Records activity on a (non-revoked) session and slides its expiry to
@@ -544,20 +572,4 @@ impl Store {
             Ok(owner)
         })
     }
-}
-
-fn user_row((id, name, role, entity_code, disabled, created_at): UserTuple) -> Result<UserRow> {
-    let role = Role::parse(&role).ok_or_else(|| {
-        Error::Database(sqlx::Error::Decode(
-            format!("unknown user role {role:?}").into(),
-        ))
-    })?;
-    Ok(UserRow {
-        id,
-        name,
-        role,
-        entity_code,
-        disabled,
-        created_at,
-    })
 }

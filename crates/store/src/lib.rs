@@ -284,7 +284,7 @@ macro_rules! require_draft {
     }};
 }
 
-/// The `positions` columns read into a [`PositionTuple`].
+/// The `positions` columns read into a [`PositionRow`].
 macro_rules! position_columns {
     () => {
         "seq, draft_id, element_id, entity_code, stance, note, wording, text_hash, heads, \

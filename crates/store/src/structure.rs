@@ -7,11 +7,11 @@ use sqlx::QueryBuilder;
 use crate::changes::{ChangeRow, DocBatch, InsertedChange, batch_history, delivered_rows};
 use crate::{
     BeginWrite, CHANGES_PER_INSERT, Error, NewChange, NewElement, NewEvent, REVISION_GAP_MS,
-    Result, Store, conflict_if_unique, no_element, now_ms,
+    Result, Store, conflict_if_unique, no_element,
 };
 
 /// One element (paragraph) of a draft, backed by its own Automerge document.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct ElementRow {
     pub id: String,
     pub draft_id: String,
@@ -24,7 +24,7 @@ pub struct ElementRow {
     pub archived: bool,
 }
 
-/// A server-applied change to a draft's structure, see [`Store::apply_structure`].
+/// A server-applied change to a draft's structure, see [`Store::apply_structure_at`].
 #[derive(Clone, Debug, Default)]
 pub struct StructureEdit {
     /// The draft edited.
@@ -59,7 +59,7 @@ pub struct StructureEdit {
 impl Store {
     /// The draft's non-archived elements, by position.
     pub async fn elements(&self, draft_id: &str) -> Result<Vec<ElementRow>> {
-        let rows: Vec<(String, String, i64, String, String, bool)> = with_pool!(self, |pool| {
+        let rows: Vec<ElementRow> = with_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT id, draft_id, position, label, doc_id, archived FROM elements \
                  WHERE draft_id = $1 AND NOT archived ORDER BY position, id",
@@ -68,13 +68,13 @@ impl Store {
             .fetch_all(pool)
             .await?
         });
-        Ok(rows.into_iter().map(element_row).collect())
+        Ok(rows)
     }
 
     /// Every element of the draft including archived ones (ordered by
     /// archived, position).
     pub async fn all_elements(&self, draft_id: &str) -> Result<Vec<ElementRow>> {
-        let rows: Vec<(String, String, i64, String, String, bool)> = with_pool!(self, |pool| {
+        let rows: Vec<ElementRow> = with_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT id, draft_id, position, label, doc_id, archived FROM elements \
                  WHERE draft_id = $1 ORDER BY archived, position, id",
@@ -83,7 +83,7 @@ impl Store {
             .fetch_all(pool)
             .await?
         });
-        Ok(rows.into_iter().map(element_row).collect())
+        Ok(rows)
     }
 
     /// Applies a structure edit in one transaction (in this order: title and
@@ -93,12 +93,9 @@ impl Store {
     /// an index change's document does not exist; [`Error::Invalid`] if
     /// `order` repeats, omits or names an archived element, or an index
     /// change is for another draft's document. Nothing is written on error.
-    pub async fn apply_structure(&self, edit: &StructureEdit) -> Result<i64> {
-        self.apply_structure_at(edit, now_ms()).await
-    }
-
-    /// [`Store::apply_structure`] stamped `now` (the server's clock, which
-    /// tests can move), like [`Store::commit_at`].
+    ///
+    /// Stamped `now` (the server's clock, which tests can move), like
+    /// [`Store::commit_at`].
     pub async fn apply_structure_at(&self, edit: &StructureEdit, now: i64) -> Result<i64> {
         let draft_id = edit.draft_id.as_str();
         if let Some(order) = &edit.order {
@@ -264,18 +261,5 @@ impl Store {
             tx.commit().await?;
         });
         Ok(now)
-    }
-}
-
-fn element_row(
-    (id, draft_id, position, label, doc_id, archived): (String, String, i64, String, String, bool),
-) -> ElementRow {
-    ElementRow {
-        id,
-        draft_id,
-        position,
-        label,
-        doc_id,
-        archived,
     }
 }
