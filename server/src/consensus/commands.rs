@@ -1,0 +1,587 @@
+//! The consensus commands: positions, the silence procedure, adoption, and
+//! the test clock.
+
+use std::collections::HashMap;
+
+use accord_consensus::{PositionEntry, Stance};
+use accord_protocol::DocumentId;
+use accord_store::{NewEvent, NewPosition, NewSilence, Role};
+use automerge::ChangeHash;
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::facts::{DraftFacts, gather};
+use super::locked;
+use super::projection::{consensus_json, entry_json};
+use super::versions::version_heads;
+use crate::AppState;
+use crate::api::{Body, OptionalBody, PathParams, visible_draft};
+use crate::auth::Auth;
+use crate::clock::{MAX_ADVANCE_SECS, MAX_OFFSET_SECS, iso, parse_time};
+use crate::docs::Lock;
+use crate::error::ApiError;
+
+/// `GET /api/v1/drafts/{id}/consensus`.
+pub async fn get_consensus(
+    State(app): State<AppState>,
+    auth: Auth,
+    PathParams(id): PathParams<String>,
+) -> Result<Json<Value>, ApiError> {
+    let draft = visible_draft(&app, &auth.user, &id).await?;
+    let facts = gather(&app, draft).await?;
+    Ok(Json(consensus_json(&facts, app.consensus.clock.now())))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PositionRequest {
+    pub position: String,
+    pub note: Option<String>,
+    pub wording: Option<String>,
+    pub text_hash: String,
+    pub heads: Vec<String>,
+}
+
+/// `PUT /api/v1/drafts/{id}/elements/{eid}/positions/{entity}`: a delegate
+/// states its entity's position, bound to the text and heads it read.
+pub async fn put_position(
+    State(app): State<AppState>,
+    auth: Auth,
+    PathParams((draft_id, element_id, entity)): PathParams<(String, String, String)>,
+    Body(request): Body<PositionRequest>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let user = auth.user.clone();
+    if user.role != Role::Delegate || user.entity.as_deref() != Some(entity.as_str()) {
+        return Err(ApiError::forbidden(
+            "forbidden",
+            format!("only delegates of {entity} may state its position"),
+        ));
+    }
+    let draft = visible_draft(&app, &user, &draft_id).await?;
+    let Some(stance) = Stance::parse(&request.position) else {
+        return Err(ApiError::bad_request(
+            "invalid",
+            "position is one of support, support_ad_ref, reservation, abstain, object",
+        ));
+    };
+    accord_consensus::validate_position(
+        stance,
+        request.note.as_deref(),
+        request.wording.as_deref(),
+    )
+    .map_err(|r| ApiError::bad_request(r.code, r.message))?;
+    let heads = parse_heads(&request.heads)?;
+    let text_hash = request.text_hash.trim().to_ascii_lowercase();
+    let now = app.consensus.clock.now();
+    let (out, facts) = locked(&app, &draft.id, async |facts| {
+        if !facts.participants.iter().any(|(c, _)| *c == entity) {
+            return Err(ApiError::forbidden(
+                "not_participating",
+                format!("{entity} does not take part in this draft"),
+            ));
+        }
+        let element = facts.element(&element_id)?;
+        if facts.adoptions.contains_key(&element.id) {
+            return Err(ApiError::conflict(
+                "adopted",
+                format!("{} is adopted; a chair must reopen it first", element.label),
+            ));
+        }
+        let doc: DocumentId = element.doc_id.parse().map_err(ApiError::internal)?;
+        let view = app
+            .docs
+            .read_checked(doc, heads.clone())
+            .await?
+            .ok_or_else(|| ApiError::internal("the element document is missing"))?;
+        if !view.missing.is_empty() {
+            return Err(ApiError::conflict(
+                "not_synced",
+                "the server does not have the text you read yet: wait until your edits are saved",
+            ));
+        }
+        let current = accord_model::text_hash(&view.text.unwrap_or_default());
+        if let Some(silence) = facts.silence(&element.id)
+            && let Err(r) = accord_consensus::may_record_during_silence(&silence, &text_hash)
+        {
+            let mut error = ApiError::conflict(r.code, r.message);
+            error.extra = Some(json!({ "current_hash": silence.locked_text_hash }));
+            return Err(error);
+        }
+        if current != text_hash {
+            let mut error = ApiError::conflict(
+                "text_changed",
+                format!("the text has changed since you read it; its hash is now {current}"),
+            );
+            error.extra = Some(json!({ "current_hash": current }));
+            return Err(error);
+        }
+        let position = NewPosition {
+            draft_id: facts.draft.id.clone(),
+            element_id: element.id.clone(),
+            entity_code: entity.clone(),
+            stance: stance.as_str().into(),
+            note: accord_consensus::clean_text(request.note.as_deref()),
+            wording: accord_consensus::clean_text(request.wording.as_deref()),
+            text_hash: current.clone(),
+            heads: serde_json::to_string(&request.heads).map_err(ApiError::internal)?,
+            user_id: Some(user.id.clone()),
+            by_silence: false,
+            at: now,
+        };
+        let entry = PositionEntry {
+            seq: 0,
+            element_id: element.id.clone(),
+            entity: entity.clone(),
+            stance,
+            note: position.note.clone(),
+            wording: None,
+            text_hash: current.clone(),
+            user_id: position.user_id.clone(),
+            by_silence: false,
+            at: now,
+        };
+        let breaks = facts
+            .silence(&element.id)
+            .filter(|s| accord_consensus::breaks_silence(&entry, s))
+            .map(|s| s.id);
+        let (row, broken) = app.store.record_position(&position, breaks).await?;
+        app.consensus.note_hash(&element.id, &current);
+        if broken {
+            tracing::info!(element = %element.id, entity = %entity, "silence broken");
+            app.docs.set_lock(doc, None).await?;
+        }
+        Ok((row.seq, element.id.clone(), broken))
+    })
+    .await?;
+    let (seq, element_id, broken) = out;
+    let entry = facts
+        .ledger
+        .iter()
+        .find(|e| e.seq == seq)
+        .map(|e| entry_json(&facts, e));
+    let element = facts.element(&element_id)?;
+    let summary = facts.summary(element);
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "position": entry,
+            "element": { "id": element.id, "status": summary.status.as_str() },
+            "silence_broken": broken,
+            "server_time": iso(app.consensus.clock.now()),
+        })),
+    ))
+}
+
+pub(super) fn parse_heads(heads: &[String]) -> Result<Vec<ChangeHash>, ApiError> {
+    if heads.is_empty() || heads.len() > 64 {
+        return Err(ApiError::bad_request(
+            "invalid",
+            "heads are the element document's heads you read (1 to 64 hex change hashes)",
+        ));
+    }
+    parse_hashes(heads)
+}
+
+/// Hex change hashes, each checked.
+pub(crate) fn parse_hashes(heads: &[String]) -> Result<Vec<ChangeHash>, ApiError> {
+    heads
+        .iter()
+        .map(|h| {
+            h.parse::<ChangeHash>().map_err(|_| {
+                ApiError::bad_request("invalid", format!("{h:?} is not a change hash"))
+            })
+        })
+        .collect()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SilenceRequest {
+    /// Element ids, or the string "all".
+    pub elements: Value,
+    /// RFC 3339 UTC.
+    pub deadline: String,
+    /// The chair confirms that the stale objections on these elements
+    /// (objections given on an earlier text) become support by silence at
+    /// the deadline unless their entities object again.
+    #[serde(default)]
+    pub confirm_stale_objections: bool,
+}
+
+/// `POST /api/v1/drafts/{id}/silence` (chairs).
+pub async fn start_silence(
+    State(app): State<AppState>,
+    auth: Auth,
+    PathParams(draft_id): PathParams<String>,
+    Body(request): Body<SilenceRequest>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    auth.user
+        .require(&[Role::Chair], "run silence procedures")?;
+    let deadline = parse_time(&request.deadline)?;
+    let min_notice = app.config.silence_min_notice_ms();
+    let user = auth.user.clone();
+    let (started, _) = locked(&app, &draft_id, async |facts| {
+        let ids: Vec<String> = match &request.elements {
+            Value::String(all) if all == "all" => facts.elements.iter().map(|e| e.id.clone()).collect(),
+            Value::Array(ids) => ids
+                .iter()
+                .map(|v| v.as_str().map(str::to_owned))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| ApiError::bad_request("invalid", "elements is \"all\" or a list of element ids"))?,
+            _ => return Err(ApiError::bad_request("invalid", "elements is \"all\" or a list of element ids")),
+        };
+        if ids.is_empty() {
+            return Err(ApiError::bad_request("invalid", "name at least one element"));
+        }
+        let now = app.consensus.clock.now();
+        let mut refusals = Vec::new();
+        for id in &ids {
+            let element = facts.element(id)?;
+            if let Err(r) = accord_consensus::may_start_silence(&facts.summary(element), deadline, now, min_notice) {
+                refusals.push(json!({ "element": id, "label": element.label, "error": r.code, "message": r.message }));
+            }
+        }
+        if !refusals.is_empty() {
+            let message = refusals
+                .iter()
+                .map(|r| format!("{}: {}", r["label"].as_str().unwrap_or("?"), r["message"].as_str().unwrap_or("?")))
+                .collect::<Vec<_>>()
+                .join("; ");
+            let mut error = ApiError::conflict("silence_refused", message);
+            error.extra = Some(json!({ "refusals": refusals }));
+            return Err(error);
+        }
+        // Stale objections: silence would turn them into support, so the
+        // chair confirms them by name, or nothing starts.
+        let mut stale: HashMap<&str, Vec<Value>> = HashMap::new();
+        for id in &ids {
+            let element = facts.element(id)?;
+            for e in accord_consensus::stale_objections(&facts.summary(element)) {
+                stale.entry(id.as_str()).or_default().push(json!({
+                    "element": id,
+                    "label": element.label,
+                    "entity": e.entity,
+                    "entity_name": facts.participants.iter().find(|(c, _)| *c == e.entity).map(|(_, n)| n),
+                    "seq": e.seq,
+                    "note": e.note,
+                    "text_hash": e.text_hash,
+                    "at": iso(e.at),
+                }));
+            }
+        }
+        if !stale.is_empty() && !request.confirm_stale_objections {
+            let listed: Vec<Value> = ids.iter().filter_map(|id| stale.get(id.as_str())).flatten().cloned().collect();
+            let message = ids
+                .iter()
+                .filter_map(|id| {
+                    let list = stale.get(id.as_str())?;
+                    let who: Vec<&str> = list.iter().filter_map(|s| s["entity"].as_str()).collect();
+                    Some(format!("{}: {}", list[0]["label"].as_str().unwrap_or("?"), who.join(", ")))
+                })
+                .collect::<Vec<_>>()
+                .join("; ");
+            let mut error = ApiError::conflict(
+                "stale_objections",
+                format!(
+                    "objections given on an earlier text would become support by silence ({message}); \
+                     confirm them with \"confirm_stale_objections\": true to start the silence"
+                ),
+            );
+            error.extra = Some(json!({ "stale_objections": listed }));
+            return Err(error);
+        }
+        let mut started = Vec::new();
+        for id in &ids {
+            let element = facts.element(id)?;
+            let confirmed = stale.get(id.as_str()).cloned().unwrap_or_default();
+            let confirmed_seqs: Vec<i64> = confirmed.iter().filter_map(|s| s["seq"].as_i64()).collect();
+            let text = facts.texts.get(id).cloned().ok_or_else(|| ApiError::internal("no text"))?;
+            let silence = NewSilence {
+                draft_id: facts.draft.id.clone(),
+                element_id: id.clone(),
+                deadline,
+                locked_text: text.text.clone(),
+                locked_text_hash: text.text_hash.clone(),
+                locked_heads: serde_json::to_string(&accord_model::heads_hex(&text.heads)).map_err(ApiError::internal)?,
+                started_by: user.id.clone(),
+                started_at: now,
+                confirmed_stale: serde_json::to_string(&confirmed_seqs).map_err(ApiError::internal)?,
+            };
+            // The store adds the silence's id and deadline; the stale
+            // objections the chair confirmed go on record with it.
+            let confirmed_json: Vec<Value> = confirmed
+                .iter()
+                .map(|s| json!({ "entity": s["entity"], "seq": s["seq"], "note": s["note"], "text_hash": s["text_hash"], "at": s["at"] }))
+                .collect();
+            let data = if confirmed_json.is_empty() {
+                "{}".to_owned()
+            } else {
+                json!({ "confirmed_stale_objections": confirmed_json }).to_string()
+            };
+            let event = NewEvent {
+                kind: "silence_started".into(),
+                element_id: Some(id.clone()),
+                user_id: Some(user.id.clone()),
+                entity_code: user.entity.clone(),
+                data,
+            };
+            let row = app.store.start_silence(&silence, &event).await?;
+            let doc: DocumentId = element.doc_id.parse().map_err(ApiError::internal)?;
+            app.docs
+                .set_lock(
+                    doc,
+                    Some(Lock {
+                        text: text.text,
+                        message: format!(
+                            "{} is under a silence procedure until {}: your edit was undone",
+                            element.label,
+                            iso(deadline)
+                        ),
+                    }),
+                )
+                .await?;
+            started.push(json!({
+                "id": row.id,
+                "element": id,
+                "deadline": iso(deadline),
+                "text_hash": row.locked_text_hash,
+                "confirmed_stale_objections": confirmed_json,
+            }));
+        }
+        Ok(started)
+    })
+    .await?;
+    app.consensus.wake.notify_one();
+    Ok((StatusCode::CREATED, Json(json!({ "silences": started }))))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CancelRequest {
+    /// Element ids; every active silence of the draft when absent.
+    pub elements: Option<Vec<String>>,
+}
+
+/// `DELETE /api/v1/drafts/{id}/silence` (chairs): cancels silences.
+pub async fn cancel_silence(
+    State(app): State<AppState>,
+    auth: Auth,
+    PathParams(draft_id): PathParams<String>,
+    OptionalBody(body): OptionalBody<CancelRequest>,
+) -> Result<Json<Value>, ApiError> {
+    auth.user
+        .require(&[Role::Chair], "run silence procedures")?;
+    let only = body.unwrap_or_default().elements;
+    let user = auth.user.clone();
+    let (cancelled, _) = locked(&app, &draft_id, async |facts| {
+        let now = app.consensus.clock.now();
+        let mut cancelled = Vec::new();
+        for (element_id, silence) in &facts.silences {
+            if only.as_ref().is_some_and(|ids| !ids.contains(element_id)) {
+                continue;
+            }
+            if app.store.cancel_silence(silence.id, &user.id, now).await? {
+                unlock(&app, facts, element_id).await?;
+                cancelled.push(element_id.clone());
+            }
+        }
+        if cancelled.is_empty() {
+            return Err(ApiError::conflict(
+                "no_silence",
+                "no matching silence procedure is running",
+            ));
+        }
+        Ok(cancelled)
+    })
+    .await?;
+    Ok(Json(json!({ "cancelled": cancelled })))
+}
+
+/// The lock an adopted element holds: its adopted text.
+pub(super) fn adopted_lock(label: &str, text: String) -> Lock {
+    Lock {
+        text,
+        message: format!("{label} has been adopted: your edit was undone"),
+    }
+}
+
+/// Lifts an element's lock unless it is still adopted.
+pub(super) async fn unlock(
+    app: &AppState,
+    facts: &DraftFacts,
+    element_id: &str,
+) -> Result<(), ApiError> {
+    let element = facts.element(element_id)?;
+    let doc: DocumentId = element.doc_id.parse().map_err(ApiError::internal)?;
+    let lock = facts
+        .adoptions
+        .get(element_id)
+        .map(|a| adopted_lock(&element.label, a.text.clone()));
+    app.docs.set_lock(doc, lock).await?;
+    Ok(())
+}
+
+/// `POST /api/v1/drafts/{id}/elements/{eid}/adopt` (chairs; only `agreed`).
+pub async fn adopt_element(
+    State(app): State<AppState>,
+    auth: Auth,
+    PathParams((draft_id, element_id)): PathParams<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    auth.user.require(&[Role::Chair], "adopt elements")?;
+    let user = auth.user.clone();
+    let (_, facts) = locked(&app, &draft_id, async |facts| {
+        let element = facts.element(&element_id)?;
+        accord_consensus::may_adopt(&facts.summary(element))
+            .map_err(|r| ApiError::conflict(r.code, r.message))?;
+        let text = facts
+            .texts
+            .get(&element.id)
+            .cloned()
+            .ok_or_else(|| ApiError::internal("no text"))?;
+        let heads = serde_json::to_string(&accord_model::heads_hex(&text.heads))
+            .map_err(ApiError::internal)?;
+        let now = app.consensus.clock.now();
+        app.store
+            .adopt_element(
+                &facts.draft.id,
+                &element.id,
+                &text.text,
+                &text.text_hash,
+                &heads,
+                &user.id,
+                now,
+            )
+            .await?;
+        let doc: DocumentId = element.doc_id.parse().map_err(ApiError::internal)?;
+        app.docs
+            .set_lock(doc, Some(adopted_lock(&element.label, text.text)))
+            .await?;
+        Ok(())
+    })
+    .await?;
+    element_answer(&facts, &element_id)
+}
+
+/// `POST /api/v1/drafts/{id}/elements/{eid}/reopen` (chairs).
+pub async fn reopen_element(
+    State(app): State<AppState>,
+    auth: Auth,
+    PathParams((draft_id, element_id)): PathParams<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    auth.user.require(&[Role::Chair], "reopen elements")?;
+    let user = auth.user.clone();
+    let (_, facts) = locked(&app, &draft_id, async |facts| {
+        let element = facts.element(&element_id)?;
+        if facts.draft.adopted_at.is_some() {
+            return Err(ApiError::conflict(
+                "draft_adopted",
+                "the draft is adopted; its elements stay as adopted",
+            ));
+        }
+        let now = app.consensus.clock.now();
+        if !app
+            .store
+            .reopen_element(&facts.draft.id, &element.id, &user.id, now)
+            .await?
+        {
+            return Err(ApiError::conflict(
+                "not_adopted",
+                format!("{} is not adopted", element.label),
+            ));
+        }
+        let doc: DocumentId = element.doc_id.parse().map_err(ApiError::internal)?;
+        app.docs.set_lock(doc, None).await?;
+        Ok(())
+    })
+    .await?;
+    element_answer(&facts, &element_id)
+}
+
+pub(super) fn element_answer(
+    facts: &DraftFacts,
+    element_id: &str,
+) -> Result<Json<Value>, ApiError> {
+    let element = facts.element(element_id)?;
+    Ok(Json(json!({
+        "id": element.id,
+        "label": element.label,
+        "status": facts.summary(element).status.as_str(),
+    })))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdoptDraftRequest {
+    /// The final version's name ("Adopted text" when absent).
+    pub name: Option<String>,
+}
+
+/// `POST /api/v1/drafts/{id}/adopt` (chairs; every element adopted).
+pub async fn adopt_draft(
+    State(app): State<AppState>,
+    auth: Auth,
+    PathParams(draft_id): PathParams<String>,
+    OptionalBody(body): OptionalBody<AdoptDraftRequest>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    auth.user.require(&[Role::Chair], "adopt drafts")?;
+    let name = body
+        .and_then(|b| b.name)
+        .map(|n| n.trim().to_owned())
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| "Adopted text".into());
+    let user = auth.user.clone();
+    let (version, _) = locked(&app, &draft_id, async |facts| {
+        if facts.draft.adopted_at.is_some() {
+            return Err(ApiError::conflict("already_adopted", "the draft is already adopted"));
+        }
+        accord_consensus::may_adopt_draft(&facts.summaries())
+            .map_err(|r| ApiError::conflict(r.code, r.message))?;
+        let heads = version_heads(&app, facts).await?;
+        let now = app.consensus.clock.now();
+        let row = app.store.adopt_draft(&facts.draft.id, &user.id, &name, &heads, now).await?;
+        Ok(json!({ "name": row.name, "created_at": iso(row.created_at), "heads": serde_json::from_str::<Value>(&row.heads).unwrap_or(Value::Null) }))
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(json!({ "version": version }))))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClockRequest {
+    pub advance_secs: i64,
+}
+
+/// `POST /api/v1/test/clock` (chairs, only with `--test-clock`): moves the
+/// consensus clock forward.
+pub async fn advance_clock(
+    State(app): State<AppState>,
+    auth: Auth,
+    Body(request): Body<ClockRequest>,
+) -> Result<Json<Value>, ApiError> {
+    auth.user.require(&[Role::Chair], "move the clock")?;
+    if !app.consensus.clock.controllable {
+        return Err(ApiError::bad_request(
+            "invalid",
+            "the clock only moves with --test-clock",
+        ));
+    }
+    if !(0..=MAX_ADVANCE_SECS).contains(&request.advance_secs) {
+        return Err(ApiError::bad_request(
+            "invalid",
+            format!(
+                "the clock only moves forward, at most {MAX_ADVANCE_SECS} seconds (ten years) at a time"
+            ),
+        ));
+    }
+    if !app.consensus.clock.advance(request.advance_secs) {
+        return Err(ApiError::bad_request(
+            "invalid",
+            format!("the clock goes at most {MAX_OFFSET_SECS} seconds (a hundred years) ahead"),
+        ));
+    }
+    app.consensus.wake.notify_one();
+    Ok(Json(json!({ "now": iso(app.consensus.clock.now()) })))
+}
