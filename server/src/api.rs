@@ -19,7 +19,7 @@ use crate::AppState;
 use crate::auth::{self, Auth, User};
 use crate::clock::iso;
 use crate::error::ApiError;
-use crate::presence::Present;
+use crate::sync::presence::Present;
 
 /// A JSON request body whose every rejection is an API error: 413 above the
 /// body limit, 415 without a JSON content type, 400 for anything malformed.

@@ -97,8 +97,8 @@ impl From<accord_store::Error> for ApiError {
     }
 }
 
-impl From<crate::docs::LoadError> for ApiError {
-    fn from(e: crate::docs::LoadError) -> Self {
+impl From<crate::documents::LoadError> for ApiError {
+    fn from(e: crate::documents::LoadError) -> Self {
         Self::internal(e)
     }
 }

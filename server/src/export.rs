@@ -182,7 +182,7 @@ pub async fn export_offline(
     );
     for id in ids {
         let id: DocumentId = id.parse()?;
-        let doc = crate::docs::load_stored(store, id).await?;
+        let doc = crate::documents::load_stored(store, id).await?;
         docs.insert(id, doc);
     }
     let version = resolve_in(

@@ -925,7 +925,7 @@ pub(crate) async fn positions_stale(
     app: &AppState,
     draft_id: &str,
     element_id: &str,
-    changed: &crate::docs::TextChanged,
+    changed: &crate::documents::TextChanged,
     old_hash: Option<&str>,
 ) {
     let doc = changed.doc.to_string();

@@ -5,16 +5,14 @@
 //! `/healthz`, `/readyz`, `/metrics` and the web UI until the shutdown token
 //! is cancelled, then flushes everything.
 
-mod admin;
 mod api;
 mod auth;
 mod bootstrap;
+mod cli;
 mod clock;
-mod commit;
 pub mod config;
-mod conn;
 mod consensus;
-mod docs;
+mod documents;
 mod error;
 mod export;
 #[doc(hidden)]
@@ -23,12 +21,10 @@ mod headers;
 mod history;
 mod metrics;
 mod openapi;
-mod presence;
 mod scrape;
-mod status;
 mod structure;
+mod sync;
 mod web;
-mod ws;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -44,15 +40,15 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::auth::SignInThrottle;
-use crate::commit::Committer;
 use crate::config::ServeConfig;
-use crate::conn::ConnHandle;
-use crate::docs::{ActorOwners, DocSettings, Docs};
+use crate::documents::commit::Committer;
+use crate::documents::{ActorOwners, DocSettings, Docs};
 use crate::metrics::Metrics;
-use crate::presence::{Directory, Presence, Subscribers};
+use crate::sync::conn::ConnHandle;
+use crate::sync::presence::{Directory, Presence, Subscribers};
 
-pub use admin::run_admin;
 pub use bootstrap::REFERENCE_SCENARIO;
+pub use cli::admin::run_admin;
 
 /// What every request handler and connection shares.
 #[derive(Clone)]
@@ -362,7 +358,7 @@ fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(api::method_not_allowed)
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes));
     Router::new()
-        .route("/sync", get(ws::upgrade))
+        .route("/sync", get(sync::ws::upgrade))
         .route("/healthz", get(api::healthz))
         .route("/readyz", get(api::readyz))
         .route("/metrics", get(scrape::on_main))

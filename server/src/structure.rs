@@ -3,7 +3,7 @@
 //!
 //! Each edit is applied to the draft's index document by the server with
 //! its own actor (`Docs::write`), stored in the same transaction as the
-//! table rows and the timeline event it implies (`Store::apply_structure`),
+//! table rows and the timeline event it implies (`Store::apply_structure_at`),
 //! and reaches every client live through sync. Edits of one draft are
 //! serialised, so each is computed from the state the previous one left.
 
@@ -24,7 +24,7 @@ use crate::api::{
 };
 use crate::auth::{Auth, User};
 use crate::bootstrap;
-use crate::docs::WriteError;
+use crate::documents::WriteError;
 use crate::error::ApiError;
 
 const MAX_TITLE_CHARS: usize = 500;

@@ -21,7 +21,7 @@ use crate::AppState;
 use crate::api::{Body, OptionalBody, PathParams, visible_draft};
 use crate::auth::Auth;
 use crate::clock::{MAX_ADVANCE_SECS, MAX_OFFSET_SECS, iso, parse_time};
-use crate::docs::Lock;
+use crate::documents::Lock;
 use crate::error::ApiError;
 
 /// `GET /api/v1/drafts/{id}/consensus`.

@@ -163,7 +163,7 @@ pub async fn stored_texts(
     let mut texts = HashMap::new();
     for element in elements {
         let id: DocumentId = element.doc_id.parse()?;
-        let doc = crate::docs::load_stored(store, id).await?;
+        let doc = crate::documents::load_stored(store, id).await?;
         let text = accord_model::element_text(&doc)?;
         texts.insert(
             element.id.clone(),

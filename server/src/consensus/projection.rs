@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::facts::{DraftFacts, gather};
 use crate::AppState;
 use crate::clock::iso;
-use crate::docs::WriteError;
+use crate::documents::WriteError;
 use crate::error::ApiError;
 
 pub(super) fn entry_json(facts: &DraftFacts, entry: &PositionEntry) -> Value {

@@ -13,7 +13,7 @@ use super::facts::silence_rule;
 use super::locked;
 use super::projection::reproject;
 use crate::AppState;
-use crate::docs::TextChanged;
+use crate::documents::TextChanged;
 use crate::error::ApiError;
 
 /// Re-projects drafts whose status inputs moved with a text change (a hash

@@ -2,6 +2,8 @@
 //! task per loaded document that runs its sync rounds (check, commit, apply)
 //! and is evicted when idle.
 
+pub mod commit;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,9 +17,9 @@ use tokio::sync::{Mutex, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::commit::Committer;
-use crate::conn::ConnHandle;
+use crate::documents::commit::Committer;
 use crate::metrics::Metrics;
+use crate::sync::conn::ConnHandle;
 
 /// Commands a document actor takes, in order.
 pub enum DocCmd {

@@ -282,7 +282,7 @@ async fn status_command(
     write!(
         out,
         "{}",
-        crate::status::render(&facts, color, crate::clock::now_ms())
+        crate::cli::status::render(&facts, color, crate::clock::now_ms())
     )?;
     Ok(())
 }

@@ -18,9 +18,9 @@ use tokio::sync::mpsc;
 
 use crate::AppState;
 use crate::auth::{self, Auth};
-use crate::conn::{ConnHandle, Frame};
-use crate::docs::{Delivery, DocCmd};
+use crate::documents::{Delivery, DocCmd};
 use crate::error::ApiError;
+use crate::sync::conn::{ConnHandle, Frame};
 
 /// How often an open connection's session is checked again (expiry; it
 /// also extends a sliding session). Sign-outs and disabled users are seen

@@ -16,7 +16,7 @@ use ciborium::Value;
 use serde::Serialize;
 
 use crate::auth::User;
-use crate::conn::ConnHandle;
+use crate::sync::conn::ConnHandle;
 
 /// Where a document belongs.
 #[derive(Debug, Clone)]
