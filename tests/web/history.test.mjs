@@ -118,7 +118,7 @@ async function loadAll(page) {
     if ((await more.count()) > 0 && (await more.isVisible())) await more.click().catch(() => {});
     else await page.mouse.wheel(0, 4000);
     return false;
-  });
+  }, 60000);
 }
 
 test("reviewers follow the history: timeline, reading, compare, attribution, shared links", async () => {

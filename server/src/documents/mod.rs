@@ -534,7 +534,8 @@ impl DocActor {
         }
         loaded.remove(&self.id);
         self.rx.close();
-        shared.metrics.documents_loaded.set(loaded.len() as i64);
+        // `documents_loaded` drops when the actor ends, after its last
+        // snapshot is written.
         drop(loaded);
         tracing::debug!("evicting idle document");
         // A command sent between the check and the close is still ours: run
