@@ -1,0 +1,124 @@
+//! Who wrote what: an element's text by author, and the deletions each made.
+
+use std::sync::Arc;
+
+use accord_model::authorship::{self};
+use accord_protocol::DocumentId;
+use automerge::{Automerge, ChangeHash, ObjId};
+use axum::Json;
+use axum::extract::State;
+use serde_json::{Value, json};
+
+use super::at::{VersionQuery, initial_heads, resolve};
+use super::authors::{Author, Authors};
+use super::compare::merge_author;
+use crate::AppState;
+use crate::api::{Params, PathParams, visible_draft};
+use crate::auth::Auth;
+use crate::clock::iso;
+use crate::error::ApiError;
+
+/// `GET /api/v1/drafts/{id}/elements/{eid}/attribution?version=|at=|heads=`:
+/// the element's text in spans, each with the user and entity who wrote it,
+/// and the deletions each author made (up to that version).
+pub async fn attribution(
+    State(app): State<AppState>,
+    auth: Auth,
+    PathParams((id, element_id)): PathParams<(String, String)>,
+    Params(q): Params<VersionQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let draft = visible_draft(&app, &auth.user, &id).await?;
+    let element = app
+        .store
+        .all_elements(&draft.id)
+        .await?
+        .into_iter()
+        .find(|e| e.id == element_id)
+        .ok_or_else(|| ApiError::not_found("the element"))?;
+    let version = resolve(&app, &draft, &q).await?;
+    let doc: DocumentId = element.doc_id.parse().map_err(ApiError::internal)?;
+    let wanted = version
+        .heads
+        .as_ref()
+        .map(|h| h.get(&element.doc_id).cloned());
+    let authors = Arc::new(Authors::load(&app).await?);
+    let result = app
+        .docs
+        .inspect(doc, move |d: &Automerge| attribute_doc(d, wanted, &authors))
+        .await?
+        .ok_or_else(|| ApiError::internal("the element document is missing"))?
+        .map_err(ApiError::internal)?;
+    Ok(Json(json!({
+        "draft": draft.id,
+        "element": element.id,
+        "label": element.label,
+        "version": { "label": version.label, "at": iso(version.at) },
+        "text": result.0,
+        "spans": result.1,
+        "deletions": result.2,
+        "server_time": iso(app.consensus.clock.now()),
+    })))
+}
+
+pub(super) type Attributed = (String, Vec<Value>, Vec<Value>);
+
+pub(super) fn attribute_doc(
+    d: &Automerge,
+    wanted: Option<Option<Vec<ChangeHash>>>,
+    authors: &Authors,
+) -> Result<Attributed, String> {
+    let text: ObjId = accord_model::text_obj(d).map_err(|e| e.to_string())?;
+    let heads = match wanted {
+        None => d.get_heads(),
+        Some(Some(h)) => h,
+        Some(None) => initial_heads(d),
+    };
+    let chars = authorship::char_ops(d, &text, Some(&heads)).map_err(|e| e.to_string())?;
+    let spans = authorship::runs(chars.iter().map(|c| (c.ch.clone(), authors.of(&c.op.1))));
+    let full: String = chars.iter().map(|c| c.ch.as_str()).collect();
+    // Deletions by the changes up to the version, in document order per
+    // author (the document itself when the version is now: forking replays
+    // every change).
+    let mut now = d.get_heads();
+    now.sort();
+    let mut at = heads.clone();
+    at.sort();
+    let changes: Vec<automerge::Change> = if at == now {
+        d.get_changes(&[])
+    } else {
+        d.fork_at(&heads)
+            .map_err(|e| e.to_string())?
+            .get_changes(&[])
+    };
+    let values = authorship::insertions(&changes);
+    let deleted = authorship::deletions(&changes);
+    let mut by_author: Vec<(Author, Vec<(u64, String)>)> = Vec::new();
+    let mut entries: Vec<(&authorship::OpRef, &authorship::Deletion)> = deleted.iter().collect();
+    entries.sort_by(|a, b| (a.0.0, a.0.1.to_bytes()).cmp(&(b.0.0, b.0.1.to_bytes())));
+    for (op, del) in entries {
+        let Some(ch) = values.get(op) else { continue };
+        let author = authors.of(&del.by);
+        match by_author.iter_mut().find(|(a, _)| *a == author) {
+            Some((_, list)) => list.push((op.0, ch.clone())),
+            None => by_author.push((author, vec![(op.0, ch.clone())])),
+        }
+    }
+    let deletions = by_author
+        .into_iter()
+        .map(|(author, chars)| {
+            let text: String = chars.iter().map(|(_, c)| c.as_str()).collect();
+            let mut v = json!({ "count": chars.len(), "text": text });
+            merge_author(&mut v, Some(&author));
+            v
+        })
+        .collect();
+    let spans = spans
+        .into_iter()
+        .map(|(text, author)| {
+            let mut v = json!({ "text": text });
+            merge_author(&mut v, Some(&author));
+            v
+        })
+        .collect();
+    Ok((full, spans, deletions))
+}
