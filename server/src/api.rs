@@ -342,15 +342,10 @@ pub async fn device_link(
         StatusCode::CREATED,
         Json(json!({
             "invite": token,
-            "link": invite_link(&app.config.public_url, &token),
+            "link": crate::config::invite_link(&app.config.public_url, &token),
             "expires_at": iso(expires_at),
         })),
     ))
-}
-
-/// The page that signs in with an invite.
-pub fn invite_link(public_url: &str, token: &str) -> String {
-    format!("{}/join?invite={token}", public_url.trim_end_matches('/'))
 }
 
 pub async fn drafts(
@@ -587,4 +582,11 @@ pub async fn method_not_allowed() -> ApiError {
         "method_not_allowed",
         "this API path does not take that method",
     )
+}
+
+/// A document that could not be loaded is the server's failure.
+impl From<crate::documents::LoadError> for ApiError {
+    fn from(e: crate::documents::LoadError) -> Self {
+        Self::internal(e)
+    }
 }

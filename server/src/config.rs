@@ -312,3 +312,8 @@ impl ServeConfig {
             .starts_with("https://")
     }
 }
+
+/// The page that signs in with an invite.
+pub fn invite_link(public_url: &str, token: &str) -> String {
+    format!("{}/join?invite={token}", public_url.trim_end_matches('/'))
+}

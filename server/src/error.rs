@@ -51,6 +51,11 @@ impl ApiError {
         )
     }
 
+    /// Whether what was asked for does not exist (or is not visible).
+    pub fn is_not_found(&self) -> bool {
+        self.status == StatusCode::NOT_FOUND
+    }
+
     pub fn internal(error: impl std::fmt::Display) -> Self {
         tracing::error!(%error, "internal error");
         Self::new(
@@ -94,11 +99,5 @@ impl From<accord_store::Error> for ApiError {
             Error::NotFound(message) => Self::new(StatusCode::NOT_FOUND, "not_found", message),
             other => Self::internal(other),
         }
-    }
-}
-
-impl From<crate::documents::LoadError> for ApiError {
-    fn from(e: crate::documents::LoadError) -> Self {
-        Self::internal(e)
     }
 }

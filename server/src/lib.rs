@@ -19,6 +19,8 @@ mod export;
 pub mod fuzzing;
 mod headers;
 mod history;
+#[cfg(test)]
+mod layers;
 mod metrics;
 mod openapi;
 mod scrape;
@@ -194,7 +196,7 @@ pub async fn run(
         println!(
             "\nNo users yet: created the chair \"{}\". Sign in once, within 14 days, at\n\n    {}\n",
             bootstrap::FIRST_CHAIR,
-            api::invite_link(&config.public_url, &invite)
+            config::invite_link(&config.public_url, &invite)
         );
     }
 

@@ -8,9 +8,9 @@ use std::time::Duration;
 use accord_model::Scenario;
 use accord_store::{InviteKind, NewUser, Role, Store};
 
-use crate::api::invite_link;
 use crate::auth;
 use crate::bootstrap;
+use crate::config::invite_link;
 use crate::config::{AdminDb, Command, DraftCommand, EntityCommand, UserCommand};
 
 /// Runs an administration command; `out` receives what it prints.

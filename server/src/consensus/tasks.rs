@@ -5,7 +5,6 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use accord_store::{NewPosition, SilenceRow};
-use axum::http::StatusCode;
 use tokio::sync::mpsc;
 
 use super::commands::unlock;
@@ -156,7 +155,8 @@ pub(super) async fn fire(app: &AppState, silence: &SilenceRow) -> Result<(), Api
     .await;
     match fired {
         Ok(_) => Ok(()),
-        Err(e) if e.status == StatusCode::NOT_FOUND => Ok(()),
+        // The draft or element went away meanwhile: nothing to fire.
+        Err(e) if e.is_not_found() => Ok(()),
         Err(e) => Err(e),
     }
 }
