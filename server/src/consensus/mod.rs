@@ -12,6 +12,7 @@
 
 mod commands;
 mod facts;
+mod progress;
 mod projection;
 mod tasks;
 mod versions;
@@ -23,7 +24,7 @@ pub use commands::{
 };
 use facts::gather;
 pub use facts::{DraftFacts, gather_with, participants_and_ledger, stored_texts};
-pub(crate) use projection::progress_sentence;
+pub(crate) use progress::progress_sentence;
 use projection::project;
 pub use projection::reproject;
 pub use versions::{VersionRequest, list_versions, name_version};

@@ -1,13 +1,14 @@
-//! The consensus as JSON: the API's report, the progress sentence, and the
-//! projection written into the draft's index document.
+//! The consensus as JSON: the API's report and the projection written into
+//! the draft's index document (both with the progress sentence).
 
 use std::collections::HashMap;
 
-use accord_consensus::{ElementSummary, PositionEntry, Progress, Standing, Status};
+use accord_consensus::{PositionEntry, Standing, Status};
 use accord_protocol::DocumentId;
 use serde_json::{Value, json};
 
 use super::facts::{DraftFacts, gather};
+use super::progress::progress_sentence;
 use crate::AppState;
 use crate::clock::iso;
 use crate::documents::WriteError;
@@ -119,43 +120,9 @@ pub(super) fn consensus_json(facts: &DraftFacts, now: i64) -> Value {
     })
 }
 
-/// "5 of 8 elements agreed; 3 entities have not responded on (c)".
-pub(crate) fn progress_sentence(
-    facts: &DraftFacts,
-    summaries: &[ElementSummary],
-    p: &Progress,
-) -> String {
-    let mut parts = vec![format!(
-        "{} of {} elements agreed, {} adopted",
-        p.agreed + p.adopted,
-        p.elements,
-        p.adopted
-    )];
-    let waiting: Vec<String> = facts
-        .elements
-        .iter()
-        .zip(summaries)
-        .filter(|(_, s)| matches!(s.status, Status::Open) && !s.not_responded.is_empty())
-        .map(|(e, s)| format!("{} {}", e.label, s.not_responded.len()))
-        .collect();
-    if !waiting.is_empty() {
-        parts.push(format!("entities yet to respond: {}", waiting.join(", ")));
-    }
-    for (element, summary) in facts.elements.iter().zip(summaries) {
-        if !summary.objections.is_empty() {
-            let who: Vec<&str> = summary
-                .objections
-                .iter()
-                .map(|e| e.entity.as_str())
-                .collect();
-            parts.push(format!("{} objected by {}", element.label, who.join(", ")));
-        }
-    }
-    parts.join("; ")
-}
-
-/// What the index document shows: statuses, deadlines and every recorded
-/// position with its standing (no-response cells are left out).
+/// What the index document shows: the progress (counts and sentence),
+/// statuses, deadlines and every recorded position with its standing
+/// (no-response cells are left out).
 pub(super) fn projection_json(facts: &DraftFacts) -> Value {
     let summaries = facts.summaries();
     let progress = facts.progress(&summaries);
@@ -203,6 +170,7 @@ pub(super) fn projection_json(facts: &DraftFacts) -> Value {
             "under_silence": progress.under_silence,
             "open": progress.open,
         },
+        "summary": progress_sentence(facts, &summaries, &progress),
         "adopted_at": facts.draft.adopted_at,
         "elements": elements,
     })

@@ -15,7 +15,7 @@ import type { DraftSession } from "../live/model";
 import { errorWords, type Actions, type FeedbackState } from "./controls";
 import { BoardElement } from "./element";
 import { Matrix } from "./matrix";
-import { progressSentence, useServerNow } from "./model";
+import { useServerNow } from "./model";
 import { ProcedurePanel } from "./procedure";
 import { StructurePanel } from "./structure";
 
@@ -136,7 +136,10 @@ export function Board(props: {
     },
   };
 
-  const progress = progressSentence(index.elements, index.consensus, entities, index.state, index.adoptedAt, report);
+  // The server words the progress (the projection's summary); until the
+  // index carries one (not synced yet, or an older projection), a neutral
+  // line.
+  const progress = index.summary ?? "Progress not available yet.";
   const draftState: DraftState | null = index.state ?? report?.state ?? null;
 
   return (

@@ -1,14 +1,13 @@
 // What the board computes from the consensus projection: the filters,
 // each element's tally and status, why the server would refuse a silence
-// or an adoption, the progress sentence; the live text of an element and
-// the consensus clock.
+// or an adoption; the live text of an element and the consensus clock.
+// (The progress sentence is the server's: the projection's `summary`.)
 
 import { useEffect, useState } from "preact/hooks";
-import type { ConsensusElement, ConsensusReport, DraftState, ElementStatus, Entity, ProjectedPosition } from "../lib/api";
+import type { ConsensusElement, ConsensusReport, ElementStatus, Entity, ProjectedPosition } from "../lib/api";
 import { LEGEND, cellPosition, plural, type CellPosition } from "../lib/format";
 import { Signal, useSignal } from "../lib/signal";
-import { utc } from "../lib/time";
-import type { ElementState, IndexEntry } from "../live/model";
+import type { ElementState } from "../live/model";
 
 export type Filter = "not-responded" | "objections" | "stale" | "ad-ref";
 export type RowSort = "order" | "code" | "name" | "problems";
@@ -131,50 +130,6 @@ export function adoptBlock(status: ElementStatus, t: Tally, deadlinePassed = fal
 export function list(items: string[]): string {
   if (items.length <= 1) return items.join("");
   return `${items.slice(0, -1).join(", ")} and ${items[items.length - 1]}`;
-}
-
-/** "5 of 8 elements agreed; 3 entities have not responded on (c)". */
-export function progressSentence(
-  elements: IndexEntry[],
-  consensus: Record<string, ConsensusElement>,
-  entities: Entity[],
-  state: DraftState | null,
-  adoptedAt: number | null,
-  report: ConsensusReport | null,
-): string {
-  const n = elements.length;
-  if (n === 0) return "This draft has no elements yet.";
-  const statuses = elements.map((e) => statusOf(consensus[e.id], report, e.id));
-  const adopted = statuses.filter((s) => s === "adopted").length;
-  if (state === "adopted") return `The draft was adopted${adoptedAt ? ` on ${utc(adoptedAt)}` : ""}: all ${plural(n, "element", "elements")} adopted.`;
-  const agreed = statuses.filter((s) => s === "adopted" || s === "agreed" || s === "agreed_ad_ref").length;
-  const parts = [`${agreed} of ${plural(n, "element", "elements")} agreed${adopted > 0 ? ` (${adopted} adopted)` : ""}`];
-  if (adopted === n) parts.push("every element is adopted: the draft can now be adopted");
-  // Open elements waiting for answers, grouped by how many have not
-  // responded and how many responded on an earlier text (stale).
-  const waiting = new Map<string, { missing: number; stale: number; labels: string[] }>();
-  elements.forEach((e, i) => {
-    if (statuses[i] !== "open") return;
-    const t = tally(entities, consensus[e.id]);
-    if (t.notResponded.length === 0) return;
-    const key = `${t.missing.length}/${t.stale.length}`;
-    const group = waiting.get(key) ?? { missing: t.missing.length, stale: t.stale.length, labels: [] };
-    group.labels.push(e.label);
-    waiting.set(key, group);
-  });
-  for (const g of [...waiting.values()].sort((a, b) => a.missing + a.stale - (b.missing + b.stale) || a.stale - b.stale)) {
-    parts.push(notRespondedWords(g.missing, g.stale, list(g.labels)));
-  }
-  elements.forEach((e, i) => {
-    if (statuses[i] === "objected") {
-      parts.push(`${e.label} objected by ${list(tally(entities, consensus[e.id]).objections.map(([code]) => code))}`);
-    }
-  });
-  const silenced = elements.filter((_, i) => statuses[i] === "under_silence").map((e) => e.label);
-  if (silenced.length > 0) parts.push(`${list(silenced)} under silence`);
-  const bracketed = elements.filter((_, i) => statuses[i] === "bracketed").map((e) => e.label);
-  if (bracketed.length > 0) parts.push(`${list(bracketed)} bracketed`);
-  return `${parts.join("; ")}.`;
 }
 
 /** The live text of an element (undefined until its document is ready). */

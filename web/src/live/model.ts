@@ -24,8 +24,9 @@ export interface IndexView {
   consensus: Record<string, ConsensusElement>;
   /** The draft's consensus state (null until the projection is synced). */
   state: DraftState | null;
-  /** When a chair adopted the draft (ms). */
-  adoptedAt: number | null;
+  /** The progress in a sentence, as the server words it (null until the
+   * projection carrying it is synced). */
+  summary: string | null;
   /** From the synced index document (not yet: from the API). */
   live: boolean;
 }
@@ -38,7 +39,7 @@ interface IndexDoc {
   title?: string;
   preamble?: string;
   elements?: IndexEntry[];
-  consensus?: { state?: DraftState; adopted_at?: number | null; elements?: Record<string, ConsensusElement> };
+  consensus?: { state?: DraftState; summary?: string; adopted_at?: number | null; elements?: Record<string, ConsensusElement> };
 }
 
 export interface RemoteCursor {
@@ -133,7 +134,7 @@ export class DraftSession {
       elements: draft.elements.map((e) => ({ id: e.id, label: e.label, doc: e.doc_url })),
       consensus: {},
       state: null,
-      adoptedAt: null,
+      summary: null,
       live: false,
     });
     for (const e of this.index.value.elements) this.#element(e);
@@ -334,7 +335,7 @@ export class DraftSession {
       elements: sameElements ? previous.elements : elements,
       consensus,
       state: doc.consensus?.state ?? null,
-      adoptedAt: typeof doc.consensus?.adopted_at === "number" ? doc.consensus.adopted_at : null,
+      summary: typeof doc.consensus?.summary === "string" ? doc.consensus.summary : null,
       live: true,
     });
     this.#scheduleSaveCheck();
