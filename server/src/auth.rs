@@ -13,9 +13,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use accord_store::{Role, UserRow};
-use axum::extract::FromRequestParts;
-use axum::http::request::Parts;
-use axum::http::{Method, header};
 
 use crate::AppState;
 use crate::clock::now_ms;
@@ -92,22 +89,6 @@ pub struct Auth {
     pub expires_at: i64,
 }
 
-impl FromRequestParts<AppState> for Auth {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
-        let is_sync = parts.uri.path() == "/sync";
-        let Some((token, via)) = presented_token(parts, is_sync) else {
-            return Err(ApiError::unauthorized(
-                "unauthenticated",
-                "sign in first: this needs a session",
-            ));
-        };
-        check_origin(parts, app, via, is_sync)?;
-        authenticate(app, &token).await
-    }
-}
-
 /// Looks a session token up and slides its expiry.
 pub async fn authenticate(app: &AppState, token: &str) -> Result<Auth, ApiError> {
     let expired = || {
@@ -179,71 +160,6 @@ pub async fn session_is_live(app: &AppState, hash: &str) -> bool {
     }
 }
 
-fn presented_token(parts: &Parts, allow_query: bool) -> Option<(String, Via)> {
-    if let Some(value) = parts.headers.get(header::AUTHORIZATION)
-        && let Ok(value) = value.to_str()
-        && let Some(token) = value
-            .strip_prefix("Bearer ")
-            .or_else(|| value.strip_prefix("bearer "))
-    {
-        return Some((token.trim().to_owned(), Via::Bearer));
-    }
-    if let Some(token) = cookie(parts, COOKIE) {
-        return Some((token, Via::Cookie));
-    }
-    if allow_query {
-        let query = parts.uri.query().unwrap_or_default();
-        for pair in query.split('&') {
-            if let Some(token) = pair.strip_prefix("token=") {
-                return Some((token.to_owned(), Via::Query));
-            }
-        }
-    }
-    None
-}
-
-fn cookie(parts: &Parts, name: &str) -> Option<String> {
-    for value in parts.headers.get_all(header::COOKIE) {
-        let Ok(value) = value.to_str() else { continue };
-        for pair in value.split(';') {
-            if let Some((key, val)) = pair.trim().split_once('=')
-                && key == name
-            {
-                return Some(val.to_owned());
-            }
-        }
-    }
-    None
-}
-
-/// `Origin`, when present, must be the public URL's origin. A browser
-/// request that relies on the cookie must carry it when it changes
-/// something or opens the websocket.
-fn check_origin(parts: &Parts, app: &AppState, via: Via, is_sync: bool) -> Result<(), ApiError> {
-    let origin = parts
-        .headers
-        .get(header::ORIGIN)
-        .map(|v| v.to_str().unwrap_or("?"));
-    match origin {
-        Some(origin) if !same_origin(origin, &app.config.public_url) => Err(ApiError::forbidden(
-            "bad_origin",
-            format!(
-                "requests from {origin} are not accepted; open Accord at {}",
-                public_origin(&app.config.public_url)
-            ),
-        )),
-        None if via == Via::Cookie
-            && (is_sync || !matches!(parts.method, Method::GET | Method::HEAD)) =>
-        {
-            Err(ApiError::forbidden(
-                "origin_required",
-                "a browser request with a session cookie must carry an Origin header",
-            ))
-        }
-        _ => Ok(()),
-    }
-}
-
 /// `scheme://host[:port]` of a URL, lowercase, without a trailing slash.
 pub fn public_origin(url: &str) -> String {
     let url = url.trim().trim_end_matches('/');
@@ -256,7 +172,7 @@ pub fn public_origin(url: &str) -> String {
     )
 }
 
-fn same_origin(origin: &str, public_url: &str) -> bool {
+pub fn same_origin(origin: &str, public_url: &str) -> bool {
     public_origin(origin) == public_origin(public_url)
 }
 

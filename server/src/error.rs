@@ -1,9 +1,8 @@
 //! The API's one error type: a status, a stable machine code and a message
-//! for people. Internal details are logged, never sent.
+//! for people. Internal details are logged, never sent. How it is written
+//! into a response is the HTTP layer's (`http/error.rs`).
 
-use axum::Json;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use http::StatusCode;
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -67,26 +66,6 @@ impl ApiError {
 
     pub fn unavailable(message: impl Into<String>) -> Self {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let mut body = serde_json::json!({ "error": self.code, "message": self.message });
-        if let (Some(serde_json::Value::Object(extra)), Some(map)) =
-            (self.extra, body.as_object_mut())
-        {
-            for (k, v) in extra {
-                map.entry(k).or_insert(v);
-            }
-        }
-        let mut response = (self.status, Json(body)).into_response();
-        if let Some(secs) = self.retry_after {
-            response
-                .headers_mut()
-                .insert(axum::http::header::RETRY_AFTER, secs.into());
-        }
-        response
     }
 }
 

@@ -7,14 +7,11 @@ use std::collections::HashMap;
 use accord_export::{ElementSnapshot, Position, Snapshot};
 use accord_protocol::DocumentId;
 use accord_store::{DraftRow, Store};
-use axum::extract::State;
-use axum::http::header;
-use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use crate::AppState;
-use crate::api::{Params, PathParams, visible_draft};
 use crate::auth::Auth;
+use crate::drafts::access::visible_draft;
 use crate::error::ApiError;
 use crate::history::{
     ConsensusAt, ElementAt, Reader, Version, VersionQuery, read_draft, resolve_in,
@@ -38,7 +35,7 @@ impl Format {
         }
     }
 
-    fn content_type(self) -> &'static str {
+    pub fn content_type(self) -> &'static str {
         match self {
             Format::Markdown => "text/markdown; charset=utf-8",
             Format::Html => "text/html; charset=utf-8",
@@ -120,16 +117,24 @@ pub struct ExportQuery {
     pub heads: Option<String>,
 }
 
-/// `GET /api/v1/drafts/{id}/export?format=md|html|akn[&version=|at=|heads=]`.
-pub async fn export(
-    State(app): State<AppState>,
-    auth: Auth,
-    PathParams(id): PathParams<String>,
-    Params(q): Params<ExportQuery>,
-) -> Result<Response, ApiError> {
+/// A draft rendered for `GET /api/v1/drafts/{id}/export`.
+pub struct Rendered {
+    pub format: Format,
+    pub filename: String,
+    pub body: String,
+}
+
+/// The draft `id` as `user` may read it, at the version `q` names, in the
+/// format it asks for.
+pub async fn render(
+    app: &AppState,
+    auth: &Auth,
+    id: &str,
+    q: ExportQuery,
+) -> Result<Rendered, ApiError> {
     let format = Format::parse(&q.format)
         .ok_or_else(|| ApiError::bad_request("invalid", "format is md, html or akn"))?;
-    let draft = visible_draft(&app, &auth.user, &id).await?;
+    let draft = visible_draft(app, &auth.user, id).await?;
     let version = resolve_in(
         &app.store,
         app.consensus.clock.now(),
@@ -141,27 +146,12 @@ pub async fn export(
         },
     )
     .await?;
-    let snapshot = snapshot(&Reader::Live(&app), &app.store, &draft, &version).await?;
-    let body = format.render(&snapshot);
-    let filename = format!("accord-{}.{}", draft.id, format.extension());
-    // The HTML page needs its style; every other format gets the strict
-    // policy of the headers layer.
-    let policy = match format {
-        Format::Html => crate::headers::html_export_policy(),
-        Format::Markdown | Format::AkomaNtoso => crate::headers::STRICT_POLICY,
-    };
-    Ok((
-        [
-            (header::CONTENT_TYPE, format.content_type().to_owned()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("inline; filename=\"{filename}\""),
-            ),
-            (header::CONTENT_SECURITY_POLICY, policy.to_owned()),
-        ],
-        body,
-    )
-        .into_response())
+    let snapshot = snapshot(&Reader::Live(app), &app.store, &draft, &version).await?;
+    Ok(Rendered {
+        format,
+        filename: format!("accord-{}.{}", draft.id, format.extension()),
+        body: format.render(&snapshot),
+    })
 }
 
 /// `accord export`: the same from storage, without a server.

@@ -1,7 +1,8 @@
-//! The server's layout kept true: which modules may know HTTP (axum), and
-//! which may import which. Read from the sources, so a new import against
+//! The server's layout kept true: which modules may know HTTP (axum), that
+//! the folders import one way (no cycles), and which may import which. Read from the sources, so a new import against
 //! the rules fails here with the file and the line.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// A source file of the server: its path below `src/` and its text.
@@ -52,45 +53,113 @@ fn in_any(path: &str, places: &[&str]) -> bool {
         .any(|p| path == *p || (p.ends_with('/') && path.starts_with(p)))
 }
 
-/// The modules that serve no request: documents in memory and their
-/// commits, the clock, configuration, metrics, the first start, the CLI,
-/// connections and presence, the consensus's facts, projection and
-/// background tasks. None of them knows HTTP.
-const NO_HTTP: &[&str] = &[
-    "documents/",
-    "cli/",
-    "clock.rs",
-    "config.rs",
-    "metrics.rs",
-    "bootstrap.rs",
-    "sync/conn.rs",
-    "sync/presence.rs",
-    "consensus/mod.rs",
-    "consensus/facts.rs",
-    "consensus/projection.rs",
-    "consensus/tasks.rs",
-];
+/// Only the HTTP layer and the websocket endpoint know axum.
+const KNOWS_AXUM: &[&str] = &["http/", "sync/ws.rs", "layers.rs"];
+
+/// Status codes belong to the HTTP layer, the websocket endpoint and the
+/// error type that carries one; domain code never inspects them.
+const KNOWS_STATUS: &[&str] = &["http/", "sync/ws.rs", "error.rs", "layers.rs"];
 
 #[test]
-fn modules_that_serve_no_request_do_not_know_http() {
+fn only_the_http_layer_knows_http() {
     let sources = sources();
-    assert!(sources.len() > 20, "found {} files", sources.len());
-    for place in NO_HTTP {
-        assert!(
-            sources.iter().any(|s| in_any(&s.path, &[place])),
-            "{place} is not in server/src: update NO_HTTP"
-        );
-    }
-    let found: Vec<String> = sources
+    assert!(sources.len() > 30, "found {} files", sources.len());
+    let mut found: Vec<String> = sources
         .iter()
-        .filter(|s| in_any(&s.path, NO_HTTP))
-        .flat_map(|s| offending(s, &["axum", "StatusCode"]))
+        .filter(|s| !in_any(&s.path, KNOWS_AXUM))
+        .flat_map(|s| offending(s, &["axum"]))
         .collect();
+    found.extend(
+        sources
+            .iter()
+            .filter(|s| !in_any(&s.path, KNOWS_STATUS))
+            .flat_map(|s| offending(s, &["StatusCode"])),
+    );
     assert!(
         found.is_empty(),
         "HTTP outside the HTTP layer:\n{}",
         found.join("\n")
     );
+}
+
+/// The folder or file below `src/` a source belongs to (`consensus` for
+/// `consensus/facts.rs`, `clock` for `clock.rs`).
+fn unit(path: &str) -> &str {
+    let first = path.split('/').next().unwrap_or(path);
+    first.strip_suffix(".rs").unwrap_or(first)
+}
+
+/// Which units each unit names (`crate::unit`), outside comments. The crate
+/// root (`lib.rs`: the shared state and the wiring) and this test stand
+/// outside the graph.
+fn imports(sources: &[Source]) -> BTreeMap<String, BTreeSet<String>> {
+    let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for source in sources {
+        let from = unit(&source.path);
+        if matches!(from, "lib" | "main" | "layers") {
+            continue;
+        }
+        let entry = graph.entry(from.to_owned()).or_default();
+        for line in source.text.lines() {
+            if line.trim_start().starts_with("//") {
+                continue;
+            }
+            for (at, _) in line.match_indices("crate::") {
+                let name: String = line[at + "crate::".len()..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                if name != from && name.chars().next().is_some_and(|c| c.is_ascii_lowercase()) {
+                    entry.insert(name);
+                }
+            }
+        }
+    }
+    graph
+}
+
+/// A cycle in `graph`, as the units along it, if there is one.
+fn cycle(graph: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>> {
+    fn visit(
+        node: &str,
+        graph: &BTreeMap<String, BTreeSet<String>>,
+        path: &mut Vec<String>,
+        done: &mut BTreeSet<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(at) = path.iter().position(|n| n == node) {
+            let mut found = path[at..].to_vec();
+            found.push(node.to_owned());
+            return Some(found);
+        }
+        if done.contains(node) {
+            return None;
+        }
+        path.push(node.to_owned());
+        for next in graph.get(node).into_iter().flatten() {
+            if let Some(found) = visit(next, graph, path, done) {
+                return Some(found);
+            }
+        }
+        path.pop();
+        done.insert(node.to_owned());
+        None
+    }
+    let mut done = BTreeSet::new();
+    graph
+        .keys()
+        .find_map(|node| visit(node, graph, &mut Vec::new(), &mut done))
+}
+
+#[test]
+fn folders_import_one_way() {
+    let graph = imports(&sources());
+    assert!(graph.contains_key("http") && graph.contains_key("documents"));
+    if let Some(found) = cycle(&graph) {
+        panic!(
+            "an import cycle between server folders: {}",
+            found.join(" → ")
+        );
+    }
 }
 
 #[test]
@@ -104,10 +173,10 @@ fn imports_point_one_way() {
         (
             &["clock.rs"],
             &[
-                "crate::api",
                 "crate::auth",
                 "crate::consensus",
                 "crate::documents",
+                "crate::drafts",
                 "crate::history",
                 "crate::sync",
             ],
@@ -116,33 +185,20 @@ fn imports_point_one_way() {
         (
             &["documents/"],
             &[
-                "crate::api",
                 "crate::auth",
                 "crate::cli",
                 "crate::consensus",
+                "crate::drafts",
                 "crate::export",
                 "crate::history",
-                "crate::structure",
-                "crate::web",
+                "crate::sync",
             ],
-            "documents know nothing of drafts, consensus, history or HTTP",
+            "documents know nothing of drafts, consensus, history or connections' endpoints",
         ),
         (
             &["cli/"],
-            &[
-                "crate::api",
-                "crate::web",
-                "crate::headers",
-                "crate::scrape",
-                "crate::openapi",
-                "crate::sync",
-            ],
+            &["crate::http", "crate::sync"],
             "the CLI never goes through the HTTP layer or the websocket",
-        ),
-        (
-            &["consensus/facts.rs", "consensus/projection.rs"],
-            &["crate::api", "crate::sync"],
-            "the consensus's facts and projection serve no request",
         ),
     ];
     let sources = sources();
@@ -152,6 +208,15 @@ fn imports_point_one_way() {
             for line in offending(source, forbidden) {
                 found.push(format!("{line}  ({why})"));
             }
+        }
+    }
+    // Only the crate root wires the HTTP layer in.
+    for source in sources
+        .iter()
+        .filter(|s| !in_any(&s.path, &["http/", "lib.rs", "layers.rs"]))
+    {
+        for line in offending(source, &["crate::http"]) {
+            found.push(format!("{line}  (nothing below the HTTP layer uses it)"));
         }
     }
     assert!(
@@ -172,5 +237,27 @@ fn the_rules_catch_what_they_forbid() {
         vec!["documents/mod.rs:2: use crate::api::Body;"]
     );
     assert!(in_any("documents/actor.rs", &["documents/"]));
-    assert!(!in_any("sync/ws.rs", &["sync/conn.rs"]));
+    assert!(!in_any("sync/ws.rs", &["sync/presence.rs"]));
+    let sources = [
+        Source {
+            path: "a.rs".into(),
+            text: "use crate::b::X;\n".into(),
+        },
+        Source {
+            path: "b/mod.rs".into(),
+            text: "// crate::a in a comment\nuse crate::c::Y;\n".into(),
+        },
+        Source {
+            path: "c.rs".into(),
+            text: "fn f() { crate::a::g(); crate::AppState::h(); }\n".into(),
+        },
+    ];
+    let graph = imports(&sources);
+    assert_eq!(graph["c"], BTreeSet::from(["a".to_owned()]));
+    assert_eq!(
+        cycle(&graph),
+        Some(vec!["a".into(), "b".into(), "c".into(), "a".into()])
+    );
+    let acyclic = imports(&sources[..2]);
+    assert_eq!(cycle(&acyclic), None);
 }

@@ -5,38 +5,28 @@
 //! `/healthz`, `/readyz`, `/metrics` and the web UI until the shutdown token
 //! is cancelled, then flushes everything.
 
-mod api;
 mod auth;
-mod bootstrap;
 mod cli;
 mod clock;
 pub mod config;
 mod consensus;
 mod documents;
+mod drafts;
 mod error;
 mod export;
-#[doc(hidden)]
-pub mod fuzzing;
-mod headers;
 mod history;
+mod http;
 #[cfg(test)]
 mod layers;
 mod metrics;
-mod openapi;
-mod scrape;
-mod structure;
+mod peer;
 mod sync;
-mod web;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use accord_store::{InstanceLock, Store};
-use axum::Router;
-use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
-use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -45,12 +35,14 @@ use crate::auth::SignInThrottle;
 use crate::config::ServeConfig;
 use crate::documents::commit::Committer;
 use crate::documents::{ActorOwners, DocSettings, Docs};
+use crate::drafts::access::Directory;
 use crate::metrics::Metrics;
-use crate::sync::conn::ConnHandle;
-use crate::sync::presence::{Directory, Presence, Subscribers};
+use crate::sync::presence::{Presence, Subscribers};
 
-pub use bootstrap::REFERENCE_SCENARIO;
 pub use cli::admin::run_admin;
+pub use cli::first_start::REFERENCE_SCENARIO;
+#[doc(hidden)]
+pub use http::fuzzing;
 
 /// What every request handler and connection shares.
 #[derive(Clone)]
@@ -65,7 +57,7 @@ pub struct AppState {
     storage_id: Arc<str>,
     /// Connected peers by claimed peer id, to replace a reconnecting peer's
     /// old connection.
-    peers: Arc<PeerTable>,
+    peers: Arc<peer::PeerTable>,
     next_conn: Arc<AtomicU64>,
     /// False from a failed commit until the next successful one.
     storage_ok: Arc<AtomicBool>,
@@ -97,60 +89,6 @@ impl AppState {
     }
 }
 
-#[derive(Default)]
-struct PeerTable(Mutex<HashMap<String, Arc<ConnHandle>>>);
-
-impl PeerTable {
-    /// Registers a connection under its peer id. The same user's older
-    /// connection with that id is returned (to be closed); another user's
-    /// is kept and the new one refused (`Err`).
-    fn insert(&self, conn: Arc<ConnHandle>) -> Result<Option<Arc<ConnHandle>>, ()> {
-        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(old) = map.get(&conn.peer_id)
-            && old.user.id != conn.user.id
-            && !old.is_closing()
-        {
-            return Err(());
-        }
-        Ok(map.insert(conn.peer_id.clone(), conn))
-    }
-
-    /// Closes every connection opened with a session (signed out).
-    fn close_session(&self, session: &str) {
-        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        for conn in map.values().filter(|c| c.session == session) {
-            conn.close(4001, "signed out");
-        }
-    }
-
-    /// Closes every connection opened with one of `sessions` (revoked).
-    fn close_sessions(&self, sessions: &std::collections::HashSet<String>) -> usize {
-        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        let mut closed = 0;
-        for conn in map.values().filter(|c| sessions.contains(&c.session)) {
-            if !conn.is_closing() {
-                conn.close(4001, "the session has ended: sign in again");
-                closed += 1;
-            }
-        }
-        closed
-    }
-
-    fn remove(&self, conn: &ConnHandle) {
-        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if map.get(&conn.peer_id).is_some_and(|c| c.id == conn.id) {
-            map.remove(&conn.peer_id);
-        }
-    }
-
-    fn close_all(&self) {
-        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        for conn in map.values() {
-            conn.close(1001, "server shutting down");
-        }
-    }
-}
-
 /// Runs Accord on `listener` until `shutdown` is cancelled, holding `lock`
 /// (this database's instance lock) until it returns.
 pub async fn run(
@@ -159,7 +97,7 @@ pub async fn run(
     shutdown: CancellationToken,
     lock: InstanceLock,
 ) -> anyhow::Result<()> {
-    scrape::check(&config)?;
+    http::scrape::check(&config)?;
     tracing::info!(lock = lock.description(), "holding the instance lock");
     // Another server took the lock (PostgreSQL, after a lost connection):
     // stop at once, as after kill -9. Every acknowledged change is
@@ -171,10 +109,10 @@ pub async fn run(
     });
     let store = Store::connect(&config.database_url).await?;
     store.migrate().await?;
-    let actor = bootstrap::server_actor(&store).await?;
+    let actor = documents::owners::server_actor(&store).await?;
     // Nobody else may ever write with the server's actor.
     store
-        .claim_actor(actor.to_bytes(), bootstrap::SERVER_USER)
+        .claim_actor(actor.to_bytes(), documents::owners::SERVER_USER)
         .await?;
     let owners = store
         .actor_owners()
@@ -187,15 +125,15 @@ pub async fn run(
             .map_err(|e| anyhow::anyhow!("cannot read scenario {}: {e}", path.display()))?,
         None => REFERENCE_SCENARIO.to_owned(),
     };
-    if bootstrap::load_scenario_once(&store, &actor, &scenario).await? {
+    if cli::first_start::load_scenario_once(&store, &actor, &scenario).await? {
         tracing::info!("loaded the scenario into a new database");
     }
-    if let Some(invite) = bootstrap::first_chair(&store, &config).await? {
+    if let Some(invite) = cli::first_start::first_chair(&store, &config).await? {
         // Shown once on the console, not logged: the invite is a secret
         // until it is used (a fresh one: `accord user invite chair`).
         println!(
             "\nNo users yet: created the chair \"{}\". Sign in once, within 14 days, at\n\n    {}\n",
-            bootstrap::FIRST_CHAIR,
+            cli::first_start::FIRST_CHAIR,
             config::invite_link(&config.public_url, &invite)
         );
     }
@@ -239,8 +177,8 @@ pub async fn run(
         docs,
         metrics,
         server_peer_id: format!("accord-server-{}", uuid::Uuid::new_v4().simple()).into(),
-        storage_id: bootstrap::storage_id(&store).await?.into(),
-        peers: Arc::new(PeerTable::default()),
+        storage_id: documents::owners::storage_id(&store).await?.into(),
+        peers: Arc::new(peer::PeerTable::default()),
         next_conn: Arc::new(AtomicU64::new(0)),
         storage_ok,
         shutdown: shutdown.clone(),
@@ -262,28 +200,10 @@ pub async fn run(
         }
     }
 
-    let app = router(state.clone());
-    let metrics_server = scrape::start(&state, shutdown.clone()).await?;
+    let metrics_server = http::scrape::start(&state, shutdown.clone()).await?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, backend = store.backend_name(), "Accord is listening");
-    let server_shutdown = shutdown.clone();
-    let peers = state.peers.clone();
-    // Keystroke-sized frames must not wait for Nagle's algorithm.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-        }
-    });
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
-        server_shutdown.cancelled().await;
-        // Websockets do not end by themselves: close them.
-        peers.close_all();
-    })
-    .await?;
+    http::serve(state.clone(), listener).await?;
     if let Some(metrics_server) = metrics_server {
         metrics_server.await??;
     }
@@ -298,76 +218,6 @@ pub async fn run(
     lock.release().await;
     tracing::info!("stopped cleanly");
     Ok(())
-}
-
-fn router(state: AppState) -> Router {
-    let api = Router::new()
-        .route("/session", post(api::sign_in).delete(api::sign_out))
-        .route("/session/device", post(api::device_link))
-        .route("/me", get(api::me))
-        .route("/drafts", get(api::drafts).post(structure::create_draft))
-        .route(
-            "/drafts/{id}",
-            get(api::draft).patch(structure::update_draft),
-        )
-        .route("/drafts/{id}/elements", post(structure::add_element))
-        .route(
-            "/drafts/{id}/elements/{eid}",
-            axum::routing::patch(structure::update_element).delete(structure::archive_element),
-        )
-        .route(
-            "/drafts/{id}/elements/{eid}/restore",
-            post(structure::restore_element),
-        )
-        .route("/drafts/{id}/changes", get(api::changes))
-        .route("/drafts/{id}/consensus", get(consensus::get_consensus))
-        .route(
-            "/drafts/{id}/elements/{eid}/positions/{entity}",
-            axum::routing::put(consensus::put_position),
-        )
-        .route(
-            "/drafts/{id}/silence",
-            post(consensus::start_silence).delete(consensus::cancel_silence),
-        )
-        .route(
-            "/drafts/{id}/elements/{eid}/adopt",
-            post(consensus::adopt_element),
-        )
-        .route(
-            "/drafts/{id}/elements/{eid}/reopen",
-            post(consensus::reopen_element),
-        )
-        .route("/drafts/{id}/adopt", post(consensus::adopt_draft))
-        .route("/drafts/{id}/history", get(history::history))
-        .route("/drafts/{id}/history/people", get(history::people))
-        .route("/drafts/{id}/export", get(export::export))
-        .route("/drafts/{id}/read", get(history::read))
-        .route("/drafts/{id}/compare", get(history::compare))
-        .route(
-            "/drafts/{id}/elements/{eid}/attribution",
-            get(history::attribution),
-        )
-        .route(
-            "/drafts/{id}/versions",
-            get(consensus::list_versions).post(consensus::name_version),
-        )
-        .route("/drafts/{id}/presence", get(api::presence))
-        .route("/entities", get(api::entities))
-        .route("/users", get(api::users))
-        .route("/openapi.json", get(openapi::document))
-        .route("/test/clock", post(consensus::advance_clock))
-        .fallback(api::not_found)
-        .method_not_allowed_fallback(api::method_not_allowed)
-        .layer(DefaultBodyLimit::max(state.config.max_body_bytes));
-    Router::new()
-        .route("/sync", get(sync::ws::upgrade))
-        .route("/healthz", get(api::healthz))
-        .route("/readyz", get(api::readyz))
-        .route("/metrics", get(scrape::on_main))
-        .nest("/api/v1", api)
-        .fallback(web::serve)
-        .layer(axum::middleware::map_response(headers::secure))
-        .with_state(state)
 }
 
 /// Cancels `token` on SIGINT or SIGTERM.

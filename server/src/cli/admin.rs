@@ -9,9 +9,11 @@ use accord_model::Scenario;
 use accord_store::{InviteKind, NewUser, Role, Store};
 
 use crate::auth;
-use crate::bootstrap;
+use crate::cli::first_start;
 use crate::config::invite_link;
 use crate::config::{AdminDb, Command, DraftCommand, EntityCommand, UserCommand};
+use crate::documents::owners;
+use crate::drafts::build;
 
 /// Runs an administration command; `out` receives what it prints.
 pub async fn run_admin(command: Command, out: &mut impl Write) -> anyhow::Result<()> {
@@ -107,7 +109,7 @@ async fn user_command(
             }
             let user = store
                 .add_user(&NewUser {
-                    id: bootstrap::short_id(),
+                    id: build::short_id(),
                     name,
                     role,
                     entity_code: entity,
@@ -206,8 +208,8 @@ async fn draft_command(
             let text = std::fs::read_to_string(&file)
                 .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
             let scenario = Scenario::parse(&text)?;
-            let actor = bootstrap::server_actor(store).await?;
-            let id = bootstrap::import_scenario(store, &actor, &scenario).await?;
+            let actor = owners::server_actor(store).await?;
+            let id = first_start::import_scenario(store, &actor, &scenario).await?;
             writeln!(
                 out,
                 "Created draft {id}: {} ({} elements, {} entities)",

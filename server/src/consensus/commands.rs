@@ -7,9 +7,6 @@ use accord_consensus::{PositionEntry, Stance};
 use accord_protocol::DocumentId;
 use accord_store::{NewEvent, NewPosition, NewSilence, Role};
 use automerge::ChangeHash;
-use axum::Json;
-use axum::extract::State;
-use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -18,21 +15,17 @@ use super::locked;
 use super::projection::{consensus_json, entry_json};
 use super::versions::version_heads;
 use crate::AppState;
-use crate::api::{Body, OptionalBody, PathParams, visible_draft};
 use crate::auth::Auth;
 use crate::clock::{MAX_ADVANCE_SECS, MAX_OFFSET_SECS, iso, parse_time};
 use crate::documents::Lock;
+use crate::drafts::access::visible_draft;
 use crate::error::ApiError;
 
 /// `GET /api/v1/drafts/{id}/consensus`.
-pub async fn get_consensus(
-    State(app): State<AppState>,
-    auth: Auth,
-    PathParams(id): PathParams<String>,
-) -> Result<Json<Value>, ApiError> {
-    let draft = visible_draft(&app, &auth.user, &id).await?;
-    let facts = gather(&app, draft).await?;
-    Ok(Json(consensus_json(&facts, app.consensus.clock.now())))
+pub async fn get_consensus(app: &AppState, auth: &Auth, id: String) -> Result<Value, ApiError> {
+    let draft = visible_draft(app, &auth.user, &id).await?;
+    let facts = gather(app, draft).await?;
+    Ok(consensus_json(&facts, app.consensus.clock.now()))
 }
 
 #[derive(Debug, Deserialize)]
@@ -48,11 +41,11 @@ pub struct PositionRequest {
 /// `PUT /api/v1/drafts/{id}/elements/{eid}/positions/{entity}`: a delegate
 /// states its entity's position, bound to the text and heads it read.
 pub async fn put_position(
-    State(app): State<AppState>,
-    auth: Auth,
-    PathParams((draft_id, element_id, entity)): PathParams<(String, String, String)>,
-    Body(request): Body<PositionRequest>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+    app: &AppState,
+    auth: &Auth,
+    (draft_id, element_id, entity): (String, String, String),
+    request: PositionRequest,
+) -> Result<Value, ApiError> {
     let user = auth.user.clone();
     if user.role != Role::Delegate || user.entity.as_deref() != Some(entity.as_str()) {
         return Err(ApiError::forbidden(
@@ -60,7 +53,7 @@ pub async fn put_position(
             format!("only delegates of {entity} may state its position"),
         ));
     }
-    let draft = visible_draft(&app, &user, &draft_id).await?;
+    let draft = visible_draft(app, &user, &draft_id).await?;
     let Some(stance) = Stance::parse(&request.position) else {
         return Err(ApiError::bad_request(
             "invalid",
@@ -76,7 +69,7 @@ pub async fn put_position(
     let heads = parse_heads(&request.heads)?;
     let text_hash = request.text_hash.trim().to_ascii_lowercase();
     let now = app.consensus.clock.now();
-    let (out, facts) = locked(&app, &draft.id, async |facts| {
+    let (out, facts) = locked(app, &draft.id, async |facts| {
         if !facts.participants.iter().any(|(c, _)| *c == entity) {
             return Err(ApiError::forbidden(
                 "not_participating",
@@ -164,15 +157,12 @@ pub async fn put_position(
         .map(|e| entry_json(&facts, e));
     let element = facts.element(&element_id)?;
     let summary = facts.summary(element);
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({
-            "position": entry,
-            "element": { "id": element.id, "status": summary.status.as_str() },
-            "silence_broken": broken,
-            "server_time": iso(app.consensus.clock.now()),
-        })),
-    ))
+    Ok(json!({
+        "position": entry,
+        "element": { "id": element.id, "status": summary.status.as_str() },
+        "silence_broken": broken,
+        "server_time": iso(app.consensus.clock.now()),
+    }))
 }
 
 pub(super) fn parse_heads(heads: &[String]) -> Result<Vec<ChangeHash>, ApiError> {
@@ -213,17 +203,17 @@ pub struct SilenceRequest {
 
 /// `POST /api/v1/drafts/{id}/silence` (chairs).
 pub async fn start_silence(
-    State(app): State<AppState>,
-    auth: Auth,
-    PathParams(draft_id): PathParams<String>,
-    Body(request): Body<SilenceRequest>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+    app: &AppState,
+    auth: &Auth,
+    draft_id: String,
+    request: SilenceRequest,
+) -> Result<Value, ApiError> {
     auth.user
         .require(&[Role::Chair], "run silence procedures")?;
     let deadline = parse_time(&request.deadline)?;
     let min_notice = app.config.silence_min_notice_ms();
     let user = auth.user.clone();
-    let (started, _) = locked(&app, &draft_id, async |facts| {
+    let (started, _) = locked(app, &draft_id, async |facts| {
         let ids: Vec<String> = match &request.elements {
             Value::String(all) if all == "all" => facts.elements.iter().map(|e| e.id.clone()).collect(),
             Value::Array(ids) => ids
@@ -355,7 +345,7 @@ pub async fn start_silence(
     })
     .await?;
     app.consensus.wake.notify_one();
-    Ok((StatusCode::CREATED, Json(json!({ "silences": started }))))
+    Ok(json!({ "silences": started }))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -367,16 +357,16 @@ pub struct CancelRequest {
 
 /// `DELETE /api/v1/drafts/{id}/silence` (chairs): cancels silences.
 pub async fn cancel_silence(
-    State(app): State<AppState>,
-    auth: Auth,
-    PathParams(draft_id): PathParams<String>,
-    OptionalBody(body): OptionalBody<CancelRequest>,
-) -> Result<Json<Value>, ApiError> {
+    app: &AppState,
+    auth: &Auth,
+    draft_id: String,
+    body: Option<CancelRequest>,
+) -> Result<Value, ApiError> {
     auth.user
         .require(&[Role::Chair], "run silence procedures")?;
     let only = body.unwrap_or_default().elements;
     let user = auth.user.clone();
-    let (cancelled, _) = locked(&app, &draft_id, async |facts| {
+    let (cancelled, _) = locked(app, &draft_id, async |facts| {
         let now = app.consensus.clock.now();
         let mut cancelled = Vec::new();
         for (element_id, silence) in &facts.silences {
@@ -384,7 +374,7 @@ pub async fn cancel_silence(
                 continue;
             }
             if app.store.cancel_silence(silence.id, &user.id, now).await? {
-                unlock(&app, facts, element_id).await?;
+                unlock(app, facts, element_id).await?;
                 cancelled.push(element_id.clone());
             }
         }
@@ -397,7 +387,7 @@ pub async fn cancel_silence(
         Ok(cancelled)
     })
     .await?;
-    Ok(Json(json!({ "cancelled": cancelled })))
+    Ok(json!({ "cancelled": cancelled }))
 }
 
 /// The lock an adopted element holds: its adopted text.
@@ -426,13 +416,13 @@ pub(super) async fn unlock(
 
 /// `POST /api/v1/drafts/{id}/elements/{eid}/adopt` (chairs; only `agreed`).
 pub async fn adopt_element(
-    State(app): State<AppState>,
-    auth: Auth,
-    PathParams((draft_id, element_id)): PathParams<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+    app: &AppState,
+    auth: &Auth,
+    (draft_id, element_id): (String, String),
+) -> Result<Value, ApiError> {
     auth.user.require(&[Role::Chair], "adopt elements")?;
     let user = auth.user.clone();
-    let (_, facts) = locked(&app, &draft_id, async |facts| {
+    let (_, facts) = locked(app, &draft_id, async |facts| {
         let element = facts.element(&element_id)?;
         accord_consensus::may_adopt(&facts.summary(element))
             .map_err(|r| ApiError::conflict(r.code, r.message))?;
@@ -467,13 +457,13 @@ pub async fn adopt_element(
 
 /// `POST /api/v1/drafts/{id}/elements/{eid}/reopen` (chairs).
 pub async fn reopen_element(
-    State(app): State<AppState>,
-    auth: Auth,
-    PathParams((draft_id, element_id)): PathParams<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+    app: &AppState,
+    auth: &Auth,
+    (draft_id, element_id): (String, String),
+) -> Result<Value, ApiError> {
     auth.user.require(&[Role::Chair], "reopen elements")?;
     let user = auth.user.clone();
-    let (_, facts) = locked(&app, &draft_id, async |facts| {
+    let (_, facts) = locked(app, &draft_id, async |facts| {
         let element = facts.element(&element_id)?;
         if facts.draft.adopted_at.is_some() {
             return Err(ApiError::conflict(
@@ -500,16 +490,13 @@ pub async fn reopen_element(
     element_answer(&facts, &element_id)
 }
 
-pub(super) fn element_answer(
-    facts: &DraftFacts,
-    element_id: &str,
-) -> Result<Json<Value>, ApiError> {
+pub(super) fn element_answer(facts: &DraftFacts, element_id: &str) -> Result<Value, ApiError> {
     let element = facts.element(element_id)?;
-    Ok(Json(json!({
+    Ok(json!({
         "id": element.id,
         "label": element.label,
         "status": facts.summary(element).status.as_str(),
-    })))
+    }))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -521,11 +508,11 @@ pub struct AdoptDraftRequest {
 
 /// `POST /api/v1/drafts/{id}/adopt` (chairs; every element adopted).
 pub async fn adopt_draft(
-    State(app): State<AppState>,
-    auth: Auth,
-    PathParams(draft_id): PathParams<String>,
-    OptionalBody(body): OptionalBody<AdoptDraftRequest>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+    app: &AppState,
+    auth: &Auth,
+    draft_id: String,
+    body: Option<AdoptDraftRequest>,
+) -> Result<Value, ApiError> {
     auth.user.require(&[Role::Chair], "adopt drafts")?;
     let name = body
         .and_then(|b| b.name)
@@ -533,19 +520,19 @@ pub async fn adopt_draft(
         .filter(|n| !n.is_empty())
         .unwrap_or_else(|| "Adopted text".into());
     let user = auth.user.clone();
-    let (version, _) = locked(&app, &draft_id, async |facts| {
+    let (version, _) = locked(app, &draft_id, async |facts| {
         if facts.draft.adopted_at.is_some() {
             return Err(ApiError::conflict("already_adopted", "the draft is already adopted"));
         }
         accord_consensus::may_adopt_draft(&facts.summaries())
             .map_err(|r| ApiError::conflict(r.code, r.message))?;
-        let heads = version_heads(&app, facts).await?;
+        let heads = version_heads(app, facts).await?;
         let now = app.consensus.clock.now();
         let row = app.store.adopt_draft(&facts.draft.id, &user.id, &name, &heads, now).await?;
         Ok(json!({ "name": row.name, "created_at": iso(row.created_at), "heads": serde_json::from_str::<Value>(&row.heads).unwrap_or(Value::Null) }))
     })
     .await?;
-    Ok((StatusCode::CREATED, Json(json!({ "version": version }))))
+    Ok(json!({ "version": version }))
 }
 
 #[derive(Debug, Deserialize)]
@@ -557,10 +544,10 @@ pub struct ClockRequest {
 /// `POST /api/v1/test/clock` (chairs, only with `--test-clock`): moves the
 /// consensus clock forward.
 pub async fn advance_clock(
-    State(app): State<AppState>,
-    auth: Auth,
-    Body(request): Body<ClockRequest>,
-) -> Result<Json<Value>, ApiError> {
+    app: &AppState,
+    auth: &Auth,
+    request: ClockRequest,
+) -> Result<Value, ApiError> {
     auth.user.require(&[Role::Chair], "move the clock")?;
     if !app.consensus.clock.controllable {
         return Err(ApiError::bad_request(
@@ -583,5 +570,5 @@ pub async fn advance_clock(
         ));
     }
     app.consensus.wake.notify_one();
-    Ok(Json(json!({ "now": iso(app.consensus.clock.now()) })))
+    Ok(json!({ "now": iso(app.consensus.clock.now()) }))
 }

@@ -14,6 +14,7 @@ mod commands;
 mod facts;
 mod progress;
 mod projection;
+mod stale;
 mod tasks;
 mod versions;
 
@@ -26,7 +27,7 @@ use facts::gather;
 pub use facts::{DraftFacts, gather_with, participants_and_ledger, stored_texts};
 pub(crate) use progress::progress_sentence;
 use projection::project;
-pub use projection::reproject;
+pub use projection::{reproject, reproject_soon};
 pub use versions::{VersionRequest, list_versions, name_version};
 
 use std::collections::{HashMap, HashSet};

@@ -208,6 +208,18 @@ pub(super) async fn project(app: &AppState, facts: &DraftFacts) -> Result<(), Ap
     }
 }
 
+/// Re-projects a draft off the caller's path (after a structure edit: the
+/// statuses of added or restored elements); a failure is logged.
+pub fn reproject_soon(app: &AppState, draft_id: &str) {
+    let app = app.clone();
+    let draft_id = draft_id.to_owned();
+    tokio::spawn(async move {
+        if let Err(e) = reproject(&app, &draft_id).await {
+            tracing::warn!(draft = %draft_id, error = e.message, "projecting consensus failed");
+        }
+    });
+}
+
 /// Re-projects a draft (after a structure edit or a text change).
 pub async fn reproject(app: &AppState, draft_id: &str) -> Result<(), ApiError> {
     let _guard = app.draft_lock(draft_id).await;

@@ -50,7 +50,7 @@ pub(super) async fn relevant(app: &AppState, changed: &TextChanged) -> Option<St
         .insert(changed.doc, (changed.text_hash.clone(), changed.bracketed));
     let Some((old_hash, old_brackets)) = previous else {
         // First report since start: the projection may predate a restart.
-        crate::history::positions_stale(app, &info.draft_id, &element, changed, None).await;
+        super::stale::positions_stale(app, &info.draft_id, &element, changed, None).await;
         return Some(info.draft_id.clone());
     };
     let hashes = app
@@ -63,7 +63,7 @@ pub(super) async fn relevant(app: &AppState, changed: &TextChanged) -> Option<St
         .unwrap_or_default();
     if hashes.contains(&old_hash) && old_hash != changed.text_hash {
         // Positions given on the old text may have gone stale.
-        crate::history::positions_stale(app, &info.draft_id, &element, changed, Some(&old_hash))
+        super::stale::positions_stale(app, &info.draft_id, &element, changed, Some(&old_hash))
             .await;
     }
     let matters = old_brackets != changed.bracketed

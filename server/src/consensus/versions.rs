@@ -4,17 +4,14 @@ use std::collections::HashMap;
 
 use accord_protocol::DocumentId;
 use accord_store::Role;
-use axum::Json;
-use axum::extract::State;
-use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::facts::{DraftFacts, gather};
 use crate::AppState;
-use crate::api::{Body, PathParams, visible_draft};
 use crate::auth::Auth;
 use crate::clock::iso;
+use crate::drafts::access::visible_draft;
 use crate::error::ApiError;
 
 /// The draft's version now: every document's heads.
@@ -60,11 +57,11 @@ pub(super) fn version_json(
 /// `POST /api/v1/drafts/{id}/versions` (chairs): names the draft's version
 /// now — every document's heads — e.g. "Rev.1".
 pub async fn name_version(
-    State(app): State<AppState>,
-    auth: Auth,
-    PathParams(draft_id): PathParams<String>,
-    Body(request): Body<VersionRequest>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+    app: &AppState,
+    auth: &Auth,
+    draft_id: String,
+    request: VersionRequest,
+) -> Result<Value, ApiError> {
     auth.user.require(&[Role::Chair], "name versions")?;
     let name = request.name.trim().to_owned();
     if name.is_empty() || name.chars().count() > 100 {
@@ -80,8 +77,8 @@ pub async fn name_version(
         .draft(&draft_id)
         .await?
         .ok_or_else(|| ApiError::not_found("the draft"))?;
-    let facts = gather(&app, draft).await?;
-    let heads = version_heads(&app, &facts).await?;
+    let facts = gather(app, draft).await?;
+    let heads = version_heads(app, &facts).await?;
     let row = match app
         .store
         .create_version(
@@ -102,19 +99,16 @@ pub async fn name_version(
         }
         other => other?,
     };
-    Ok((
-        StatusCode::CREATED,
-        Json(version_json(&facts.user_names, &row)),
-    ))
+    Ok(version_json(&facts.user_names, &row))
 }
 
 /// `GET /api/v1/drafts/{id}/versions`: the draft's named versions, oldest first.
 pub async fn list_versions(
-    State(app): State<AppState>,
-    auth: Auth,
-    PathParams(draft_id): PathParams<String>,
-) -> Result<Json<Value>, ApiError> {
-    visible_draft(&app, &auth.user, &draft_id).await?;
+    app: &AppState,
+    auth: &Auth,
+    draft_id: String,
+) -> Result<Value, ApiError> {
+    visible_draft(app, &auth.user, &draft_id).await?;
     let names: HashMap<String, String> = app
         .store
         .users()
@@ -129,7 +123,5 @@ pub async fn list_versions(
         .iter()
         .map(|v| version_json(&names, v))
         .collect();
-    Ok(Json(
-        json!({ "versions": versions, "server_time": iso(app.consensus.clock.now()) }),
-    ))
+    Ok(json!({ "versions": versions, "server_time": iso(app.consensus.clock.now()) }))
 }

@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use super::{
     DocCmd, DocView, Docs, Edit, Inspection, Lock, Persist, TextChanged, WriteError, heads_json,
 };
-use crate::sync::conn::ConnHandle;
+use crate::peer::ConnHandle;
 
 /// Sleeps until `at`, or forever when there is nothing to wait for.
 async fn sleep_until(at: Option<tokio::time::Instant>) {

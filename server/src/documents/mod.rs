@@ -4,6 +4,7 @@
 
 mod actor;
 pub mod commit;
+pub mod owners;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,8 +19,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::documents::commit::Committer;
+pub use crate::documents::owners::ActorOwners;
 use crate::metrics::Metrics;
-use crate::sync::conn::ConnHandle;
+use crate::peer::ConnHandle;
 use actor::DocActor;
 
 /// Commands a document actor takes, in order.
@@ -77,31 +79,6 @@ pub enum WriteError {
     Store(#[from] accord_store::Error),
     #[error("the document cannot be changed: {0}")]
     Broken(String),
-}
-
-/// Which user owns each Automerge actor id: the first who delivered a change
-/// from it. Loaded from storage at start; a new claim is made when a
-/// change is checked and stored with the change.
-pub struct ActorOwners(std::sync::Mutex<HashMap<ActorId, Arc<str>>>);
-
-impl ActorOwners {
-    pub fn new(owners: impl IntoIterator<Item = (ActorId, String)>) -> Self {
-        Self(std::sync::Mutex::new(
-            owners.into_iter().map(|(a, u)| (a, u.into())).collect(),
-        ))
-    }
-
-    /// Claims `actor` for `user` if nobody owns it; true if `user` owns it.
-    pub fn may_use(&self, actor: &ActorId, user: &str) -> bool {
-        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        match map.get(actor) {
-            Some(owner) => &**owner == user,
-            None => {
-                map.insert(actor.clone(), user.into());
-                true
-            }
-        }
-    }
 }
 
 /// The committed state of a document, for the API.
@@ -185,6 +162,13 @@ pub enum LoadError {
     Store(#[from] accord_store::Error),
     #[error("stored document {0} cannot be loaded: {1}")]
     Corrupt(DocumentId, String),
+}
+
+/// A document that could not be loaded is the server's failure.
+impl From<LoadError> for crate::error::ApiError {
+    fn from(e: LoadError) -> Self {
+        Self::internal(e)
+    }
 }
 
 impl Docs {

@@ -7,15 +7,13 @@ use accord_consensus::{ElementFacts, PositionEntry, Silence, Status};
 use accord_protocol::DocumentId;
 use accord_store::DraftRow;
 use automerge::{Automerge, ChangeHash, ReadDoc};
-use axum::Json;
-use axum::extract::State;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::AppState;
-use crate::api::{Params, PathParams, visible_draft};
 use crate::auth::Auth;
 use crate::clock::iso;
+use crate::drafts::access::visible_draft;
 use crate::error::ApiError;
 
 /// A resolved version: its label, its time, every document's heads.
@@ -338,16 +336,16 @@ pub async fn annex_at(
 /// `GET /api/v1/drafts/{id}/read?version=|at=|heads=`: the whole draft at a
 /// version, with the consensus annex as the ledger stood then.
 pub async fn read(
-    State(app): State<AppState>,
-    auth: Auth,
-    PathParams(id): PathParams<String>,
-    Params(q): Params<VersionQuery>,
-) -> Result<Json<Value>, ApiError> {
-    let draft = visible_draft(&app, &auth.user, &id).await?;
-    let version = resolve(&app, &draft, &q).await?;
-    let (index, elements) = read_draft(&Reader::Live(&app), &draft, &version).await?;
+    app: &AppState,
+    auth: &Auth,
+    id: String,
+    q: VersionQuery,
+) -> Result<Value, ApiError> {
+    let draft = visible_draft(app, &auth.user, &id).await?;
+    let version = resolve(app, &draft, &q).await?;
+    let (index, elements) = read_draft(&Reader::Live(app), &draft, &version).await?;
     let annex = annex_at(&app.store, &draft, &elements, version.at).await?;
-    Ok(Json(json!({
+    Ok(json!({
         "draft": draft.id,
         "version": { "label": version.label, "at": iso(version.at) },
         "title": index.title,
@@ -362,5 +360,5 @@ pub async fn read(
         })).collect::<Vec<_>>(),
         "annex": annex,
         "server_time": iso(app.consensus.clock.now()),
-    })))
+    }))
 }

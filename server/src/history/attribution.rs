@@ -5,29 +5,27 @@ use std::sync::Arc;
 use accord_model::authorship::{self};
 use accord_protocol::DocumentId;
 use automerge::{Automerge, ChangeHash, ObjId};
-use axum::Json;
-use axum::extract::State;
 use serde_json::{Value, json};
 
 use super::at::{VersionQuery, initial_heads, resolve};
 use super::authors::{Author, Authors};
 use super::compare::merge_author;
 use crate::AppState;
-use crate::api::{Params, PathParams, visible_draft};
 use crate::auth::Auth;
 use crate::clock::iso;
+use crate::drafts::access::visible_draft;
 use crate::error::ApiError;
 
 /// `GET /api/v1/drafts/{id}/elements/{eid}/attribution?version=|at=|heads=`:
 /// the element's text in spans, each with the user and entity who wrote it,
 /// and the deletions each author made (up to that version).
 pub async fn attribution(
-    State(app): State<AppState>,
-    auth: Auth,
-    PathParams((id, element_id)): PathParams<(String, String)>,
-    Params(q): Params<VersionQuery>,
-) -> Result<Json<Value>, ApiError> {
-    let draft = visible_draft(&app, &auth.user, &id).await?;
+    app: &AppState,
+    auth: &Auth,
+    (id, element_id): (String, String),
+    q: VersionQuery,
+) -> Result<Value, ApiError> {
+    let draft = visible_draft(app, &auth.user, &id).await?;
     let element = app
         .store
         .all_elements(&draft.id)
@@ -35,20 +33,20 @@ pub async fn attribution(
         .into_iter()
         .find(|e| e.id == element_id)
         .ok_or_else(|| ApiError::not_found("the element"))?;
-    let version = resolve(&app, &draft, &q).await?;
+    let version = resolve(app, &draft, &q).await?;
     let doc: DocumentId = element.doc_id.parse().map_err(ApiError::internal)?;
     let wanted = version
         .heads
         .as_ref()
         .map(|h| h.get(&element.doc_id).cloned());
-    let authors = Arc::new(Authors::load(&app).await?);
+    let authors = Arc::new(Authors::load(app).await?);
     let result = app
         .docs
         .inspect(doc, move |d: &Automerge| attribute_doc(d, wanted, &authors))
         .await?
         .ok_or_else(|| ApiError::internal("the element document is missing"))?
         .map_err(ApiError::internal)?;
-    Ok(Json(json!({
+    Ok(json!({
         "draft": draft.id,
         "element": element.id,
         "label": element.label,
@@ -57,7 +55,7 @@ pub async fn attribution(
         "spans": result.1,
         "deletions": result.2,
         "server_time": iso(app.consensus.clock.now()),
-    })))
+    }))
 }
 
 pub(super) type Attributed = (String, Vec<Value>, Vec<Value>);

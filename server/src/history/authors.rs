@@ -49,7 +49,7 @@ impl Authors {
 
     pub fn of(&self, actor: &ActorId) -> Author {
         match self.owners.get(actor) {
-            Some(user) if user == crate::bootstrap::SERVER_USER => Author {
+            Some(user) if user == crate::documents::owners::SERVER_USER => Author {
                 user: None,
                 name: "Accord".into(),
                 entity: None,

@@ -5,17 +5,15 @@ use std::sync::Arc;
 use accord_model::authorship::{self, CharOp, Piece};
 use accord_protocol::DocumentId;
 use automerge::{Automerge, ChangeHash, ReadDoc};
-use axum::Json;
-use axum::extract::State;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::at::{Reader, VersionQuery, read_draft, resolve};
 use super::authors::{Author, Authors};
 use crate::AppState;
-use crate::api::{Params, PathParams, visible_draft};
 use crate::auth::Auth;
 use crate::clock::iso;
+use crate::drafts::access::visible_draft;
 use crate::error::ApiError;
 
 #[derive(Debug, Default, Deserialize)]
@@ -55,12 +53,12 @@ pub(super) fn side(spec: &str) -> VersionQuery {
 /// `GET /api/v1/drafts/{id}/compare?from=…&to=…`: per element, the
 /// insertions and deletions between two versions, each with its author.
 pub async fn compare(
-    State(app): State<AppState>,
-    auth: Auth,
-    PathParams(id): PathParams<String>,
-    Params(q): Params<CompareQuery>,
-) -> Result<Json<Value>, ApiError> {
-    let draft = visible_draft(&app, &auth.user, &id).await?;
+    app: &AppState,
+    auth: &Auth,
+    id: String,
+    q: CompareQuery,
+) -> Result<Value, ApiError> {
+    let draft = visible_draft(app, &auth.user, &id).await?;
     let by_word = match q.granularity.as_deref() {
         None | Some("char") => false,
         Some("word") => true,
@@ -71,11 +69,11 @@ pub async fn compare(
             ));
         }
     };
-    let from = resolve(&app, &draft, &side(&q.from)).await?;
-    let to = resolve(&app, &draft, &side(q.to.as_deref().unwrap_or("now"))).await?;
-    let (_, old) = read_draft(&Reader::Live(&app), &draft, &from).await?;
-    let (_, new) = read_draft(&Reader::Live(&app), &draft, &to).await?;
-    let authors = Arc::new(Authors::load(&app).await?);
+    let from = resolve(app, &draft, &side(&q.from)).await?;
+    let to = resolve(app, &draft, &side(q.to.as_deref().unwrap_or("now"))).await?;
+    let (_, old) = read_draft(&Reader::Live(app), &draft, &from).await?;
+    let (_, new) = read_draft(&Reader::Live(app), &draft, &to).await?;
+    let authors = Arc::new(Authors::load(app).await?);
     let mut out = Vec::new();
     // Elements in the newer version's order, then any that only the older had.
     let mut order: Vec<(String, String, DocumentId)> = new
@@ -97,7 +95,7 @@ pub async fn compare(
             .find(|e| e.id == element_id)
             .map(|e| e.heads.clone());
         let authors = authors.clone();
-        let deleting = deleting_hashes(&app, doc).await?;
+        let deleting = deleting_hashes(app, doc).await?;
         let pieces = app
             .docs
             .inspect(doc, move |d: &Automerge| {
@@ -116,13 +114,13 @@ pub async fn compare(
             "diff": pieces,
         }));
     }
-    Ok(Json(json!({
+    Ok(json!({
         "draft": draft.id,
         "from": { "label": from.label, "at": iso(from.at) },
         "to": { "label": to.label, "at": iso(to.at) },
         "elements": out,
         "server_time": iso(app.consensus.clock.now()),
-    })))
+    }))
 }
 
 /// The changes of a document that may remove characters.

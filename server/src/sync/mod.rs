@@ -1,8 +1,7 @@
-//! The websocket side: the `/sync` endpoint and its reader (`ws`), each
-//! connection's outbound queue and closing (`conn`), and who is connected
-//! where (`presence`: presence lists, who syncs which document for relaying
-//! cursors, and the document → draft directory).
+//! The websocket side: the `/sync` endpoint and its reader (`ws`), and who
+//! is connected where (`presence`: presence lists, and who syncs which
+//! document for relaying cursors). Each connection's outbound queue and
+//! closing is its [`crate::peer::ConnHandle`].
 
-pub mod conn;
 pub mod presence;
 pub mod ws;

@@ -11,87 +11,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use accord_protocol::{ConnId, DocumentId};
-use accord_store::{DocKind, Store};
 use ciborium::Value;
 use serde::Serialize;
 
 use crate::auth::User;
-use crate::sync::conn::ConnHandle;
-
-/// Where a document belongs.
-#[derive(Debug, Clone)]
-pub struct DocInfo {
-    pub draft_id: String,
-    pub index_doc: DocumentId,
-    /// The element's id for an element document; `None` for the index.
-    pub element_id: Option<String>,
-    /// The draft's participating entities.
-    pub participants: Vec<String>,
-}
-
-impl DocInfo {
-    /// Delegates see the drafts their entity takes part in; chairs and
-    /// reviewers see every draft.
-    pub fn visible_to(&self, user: &User) -> bool {
-        match (&user.role, &user.entity) {
-            (accord_store::Role::Delegate, Some(entity)) => self.participants.contains(entity),
-            (accord_store::Role::Delegate, None) => false,
-            _ => true,
-        }
-    }
-}
-
-/// Documents the server created, by id, with their draft (cached: a
-/// document never moves).
-#[derive(Default)]
-pub struct Directory(Mutex<HashMap<DocumentId, Arc<DocInfo>>>);
-
-impl Directory {
-    pub async fn lookup(
-        &self,
-        store: &Store,
-        id: DocumentId,
-    ) -> Result<Option<Arc<DocInfo>>, accord_store::Error> {
-        if let Some(info) = self.0.lock().unwrap_or_else(|e| e.into_inner()).get(&id) {
-            return Ok(Some(info.clone()));
-        }
-        let Some(row) = store.document(&id.to_string()).await? else {
-            return Ok(None);
-        };
-        let Some(draft) = store.draft(&row.draft_id).await? else {
-            return Ok(None);
-        };
-        let Ok(index_doc) = draft.index_doc.parse::<DocumentId>() else {
-            return Ok(None);
-        };
-        let element_id = match row.kind {
-            DocKind::Index => None,
-            DocKind::Element => store
-                .all_elements(&row.draft_id)
-                .await?
-                .into_iter()
-                .find(|e| e.doc_id == row.id)
-                .map(|e| e.id),
-        };
-        let participants = store
-            .draft_entities(&row.draft_id)
-            .await?
-            .into_iter()
-            .map(|e| e.code)
-            .collect();
-        let info = Arc::new(DocInfo {
-            draft_id: row.draft_id,
-            index_doc,
-            element_id,
-            participants,
-        });
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(id, info.clone());
-        Ok(Some(info))
-    }
-}
+use crate::drafts::access::DocInfo;
+use crate::peer::ConnHandle;
 
 /// The connections that sync each document. Clients' ephemeral messages
 /// (cursors) are relayed from here by the sender's own reader task, so one

@@ -20,7 +20,7 @@ use crate::AppState;
 use crate::auth::{self, Auth};
 use crate::documents::{Delivery, DocCmd};
 use crate::error::ApiError;
-use crate::sync::conn::{ConnHandle, Frame};
+use crate::peer::{ConnHandle, Frame};
 
 /// How often an open connection's session is checked again (expiry; it
 /// also extends a sliding session). Sign-outs and disabled users are seen

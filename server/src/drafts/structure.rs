@@ -11,20 +11,14 @@ use std::sync::Arc;
 
 use accord_model::{IndexElement, IndexState};
 use accord_protocol::DocumentId;
-use accord_store::{ElementRow, NewChange, NewEvent, Role, StructureEdit};
-use axum::Json;
-use axum::extract::State;
-use axum::http::StatusCode;
+use accord_store::{DraftRow, ElementRow, NewChange, NewEvent, Role, StructureEdit};
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::AppState;
-use crate::api::{
-    Body, DraftView, ElementView, OptionalBody, PathParams, draft_view, element_view,
-};
 use crate::auth::{Auth, User};
-use crate::bootstrap;
 use crate::documents::WriteError;
+use crate::drafts::build;
 use crate::error::ApiError;
 
 const MAX_TITLE_CHARS: usize = 500;
@@ -75,13 +69,13 @@ pub struct RestoreRequest {
 
 /// `POST /api/v1/drafts` (chairs).
 pub async fn create_draft(
-    State(app): State<AppState>,
-    auth: Auth,
-    Body(request): Body<NewDraftRequest>,
-) -> Result<(StatusCode, Json<DraftView>), ApiError> {
+    app: &AppState,
+    auth: &Auth,
+    request: NewDraftRequest,
+) -> Result<DraftRow, ApiError> {
     auth.user.require(&[Role::Chair], "create drafts")?;
     check_title(&request.title)?;
-    check_text(&app, "the preamble", &request.preamble)?;
+    check_text(app, "the preamble", &request.preamble)?;
     if request.elements.is_empty() || request.elements.len() > MAX_ELEMENTS {
         return Err(ApiError::bad_request(
             "invalid",
@@ -91,7 +85,7 @@ pub async fn create_draft(
     let mut elements = Vec::new();
     for element in &request.elements {
         check_label(&element.label)?;
-        check_text(&app, "an element's text", &element.text)?;
+        check_text(app, "an element's text", &element.text)?;
         elements.push((
             element.label.trim().to_owned(),
             accord_model::normalize_line_ends(&element.text),
@@ -119,7 +113,7 @@ pub async fn create_draft(
         }
         None => known,
     };
-    let draft = bootstrap::build_draft(
+    let draft = build::build_draft(
         &app.server_actor,
         request.title.trim(),
         &accord_model::normalize_line_ends(&request.preamble),
@@ -138,31 +132,28 @@ pub async fn create_draft(
     app.store
         .record_event_at(&draft.id, &event, app.consensus.clock.now())
         .await?;
-    let row = app
-        .store
+    app.store
         .draft(&draft.id)
         .await?
-        .ok_or_else(|| ApiError::internal("the new draft vanished"))?;
-    crate::consensus::reproject(&app, &draft.id).await?;
-    Ok((StatusCode::CREATED, Json(draft_view(&app, row).await?)))
+        .ok_or_else(|| ApiError::internal("the new draft vanished"))
 }
 
 /// `PATCH /api/v1/drafts/{id}` (chairs): title, preamble.
 pub async fn update_draft(
-    State(app): State<AppState>,
-    auth: Auth,
-    PathParams(draft_id): PathParams<String>,
-    Body(patch): Body<DraftPatch>,
-) -> Result<Json<DraftView>, ApiError> {
+    app: &AppState,
+    auth: &Auth,
+    draft_id: &str,
+    patch: DraftPatch,
+) -> Result<(), ApiError> {
     auth.user
         .require(&[Role::Chair], "change a draft's title or preamble")?;
     if let Some(title) = &patch.title {
         check_title(title)?;
     }
     if let Some(preamble) = &patch.preamble {
-        check_text(&app, "the preamble", preamble)?;
+        check_text(app, "the preamble", preamble)?;
     }
-    edit(&app, &auth.user, &draft_id, |plan| {
+    edit(app, &auth.user, draft_id, |plan| {
         let mut changed = serde_json::Map::new();
         if let Some(title) = patch.title {
             plan.title = title.trim().to_owned();
@@ -177,29 +168,28 @@ pub async fn update_draft(
         plan.event("draft_updated", None, serde_json::Value::Object(changed));
         Ok(())
     })
-    .await?;
-    draft_response(&app, &draft_id).await
+    .await
 }
 
 /// `POST /api/v1/drafts/{id}/elements` (chairs).
 pub async fn add_element(
-    State(app): State<AppState>,
-    auth: Auth,
-    PathParams(draft_id): PathParams<String>,
-    Body(request): Body<NewElementRequest>,
-) -> Result<(StatusCode, Json<ElementView>), ApiError> {
+    app: &AppState,
+    auth: &Auth,
+    draft_id: &str,
+    request: NewElementRequest,
+) -> Result<ElementRow, ApiError> {
     auth.user.require(&[Role::Chair], "add elements")?;
     check_label(&request.label)?;
-    check_text(&app, "the element's text", &request.text)?;
+    check_text(app, "the element's text", &request.text)?;
     let label = request.label.trim().to_owned();
-    let (element, entry) = bootstrap::build_element(
+    let (element, entry) = build::build_element(
         &app.server_actor,
         &label,
         &accord_model::normalize_line_ends(&request.text),
     )
     .map_err(ApiError::internal)?;
     let element_id = element.id.clone();
-    edit(&app, &auth.user, &draft_id, move |plan| {
+    edit(app, &auth.user, draft_id, move |plan| {
         if plan.active.len() >= MAX_ELEMENTS {
             return Err(ApiError::bad_request(
                 "invalid",
@@ -222,24 +212,24 @@ pub async fn add_element(
         Ok(())
     })
     .await?;
-    let row = find_element(&app, &draft_id, &element_id).await?;
-    Ok((StatusCode::CREATED, Json(element_view(&app, row).await?)))
+    find_element(app, draft_id, &element_id).await
 }
 
 /// `PATCH /api/v1/drafts/{id}/elements/{eid}` (chairs): label, position.
 pub async fn update_element(
-    State(app): State<AppState>,
-    auth: Auth,
-    PathParams((draft_id, element_id)): PathParams<(String, String)>,
-    Body(patch): Body<ElementPatch>,
-) -> Result<Json<ElementView>, ApiError> {
+    app: &AppState,
+    auth: &Auth,
+    draft_id: &str,
+    element_id: &str,
+    patch: ElementPatch,
+) -> Result<ElementRow, ApiError> {
     auth.user
         .require(&[Role::Chair], "rename or move elements")?;
     if let Some(label) = &patch.label {
         check_label(label)?;
     }
-    let id = element_id.clone();
-    edit(&app, &auth.user, &draft_id, move |plan| {
+    let id = element_id.to_owned();
+    edit(app, &auth.user, draft_id, move |plan| {
         let Some(from) = plan.active.iter().position(|(eid, ..)| *eid == id) else {
             return Err(element_not_found(plan.is_archived(&id)));
         };
@@ -271,20 +261,20 @@ pub async fn update_element(
         Ok(())
     })
     .await?;
-    let row = find_element(&app, &draft_id, &element_id).await?;
-    Ok(Json(element_view(&app, row).await?))
+    find_element(app, draft_id, element_id).await
 }
 
 /// `DELETE /api/v1/drafts/{id}/elements/{eid}` (chairs): archives the
 /// element. It leaves the index; its document and history stay.
 pub async fn archive_element(
-    State(app): State<AppState>,
-    auth: Auth,
-    PathParams((draft_id, element_id)): PathParams<(String, String)>,
-) -> Result<Json<DraftView>, ApiError> {
+    app: &AppState,
+    auth: &Auth,
+    draft_id: &str,
+    element_id: &str,
+) -> Result<(), ApiError> {
     auth.user.require(&[Role::Chair], "archive elements")?;
-    let id = element_id.clone();
-    edit(&app, &auth.user, &draft_id, move |plan| {
+    let id = element_id.to_owned();
+    edit(app, &auth.user, draft_id, move |plan| {
         let Some(at) = plan.active.iter().position(|(eid, ..)| *eid == id) else {
             return Err(element_not_found(plan.is_archived(&id)));
         };
@@ -294,21 +284,21 @@ pub async fn archive_element(
         plan.event("element_archived", Some(&id), json!({ "label": label }));
         Ok(())
     })
-    .await?;
-    draft_response(&app, &draft_id).await
+    .await
 }
 
 /// `POST /api/v1/drafts/{id}/elements/{eid}/restore` (chairs).
 pub async fn restore_element(
-    State(app): State<AppState>,
-    auth: Auth,
-    PathParams((draft_id, element_id)): PathParams<(String, String)>,
-    OptionalBody(body): OptionalBody<RestoreRequest>,
-) -> Result<Json<ElementView>, ApiError> {
+    app: &AppState,
+    auth: &Auth,
+    draft_id: &str,
+    element_id: &str,
+    body: Option<RestoreRequest>,
+) -> Result<ElementRow, ApiError> {
     auth.user.require(&[Role::Chair], "restore elements")?;
     let request = body.unwrap_or_default();
-    let id = element_id.clone();
-    edit(&app, &auth.user, &draft_id, move |plan| {
+    let id = element_id.to_owned();
+    edit(app, &auth.user, draft_id, move |plan| {
         let Some(row) = plan.archived.iter().find(|e| e.id == id).cloned() else {
             return Err(if plan.active.iter().any(|(eid, ..)| *eid == id) {
                 ApiError::conflict("not_archived", "the element is not archived")
@@ -333,8 +323,7 @@ pub async fn restore_element(
         Ok(())
     })
     .await?;
-    let row = find_element(&app, &draft_id, &element_id).await?;
-    Ok(Json(element_view(&app, row).await?))
+    find_element(app, draft_id, element_id).await
 }
 
 /// A draft's structure as an edit is computed on.
@@ -462,25 +451,7 @@ async fn edit(
         Err(WriteError::Refused(message)) => return Err(ApiError::bad_request("invalid", message)),
         Err(e @ WriteError::Broken(_)) => return Err(ApiError::internal(e)),
     }
-    // The projection follows the new structure (statuses of added or
-    // restored elements), off the request's path.
-    let app = app.clone();
-    let draft_id = draft_id.to_owned();
-    tokio::spawn(async move {
-        if let Err(e) = crate::consensus::reproject(&app, &draft_id).await {
-            tracing::warn!(draft = %draft_id, error = e.message, "projecting consensus failed");
-        }
-    });
     Ok(())
-}
-
-async fn draft_response(app: &AppState, draft_id: &str) -> Result<Json<DraftView>, ApiError> {
-    let row = app
-        .store
-        .draft(draft_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("the draft"))?;
-    Ok(Json(draft_view(app, row).await?))
 }
 
 async fn find_element(

@@ -8,7 +8,9 @@ use axum::extract::Query;
 use axum::http::Uri;
 use serde::de::DeserializeOwned;
 
-use crate::{api, consensus, export, history, structure};
+use super::{Page, SignIn};
+use crate::drafts::structure;
+use crate::{consensus, export, history};
 
 fn json<T: DeserializeOwned + Debug>(data: &[u8]) {
     if let Ok(value) = serde_json::from_slice::<T>(data) {
@@ -24,7 +26,7 @@ fn query<T: DeserializeOwned + Debug>(uri: &Uri) {
 
 /// Every JSON request body type, from the same bytes.
 pub fn request_bodies(data: &[u8]) {
-    json::<api::SignIn>(data);
+    json::<SignIn>(data);
     json::<consensus::PositionRequest>(data);
     json::<consensus::SilenceRequest>(data);
     json::<consensus::CancelRequest>(data);
@@ -46,7 +48,7 @@ pub fn query_strings(data: &[u8]) {
     let Ok(uri) = format!("/?{text}").parse::<Uri>() else {
         return;
     };
-    query::<api::Page>(&uri);
+    query::<Page>(&uri);
     query::<export::ExportQuery>(&uri);
     query::<history::VersionQuery>(&uri);
     query::<history::CompareQuery>(&uri);

@@ -114,7 +114,7 @@ pub async fn start(
     let router = Router::new()
         .route("/metrics", get(on_metrics_listener))
         .fallback(|| async { ApiError::not_found("this path").into_response() })
-        .layer(axum::middleware::map_response(crate::headers::secure))
+        .layer(axum::middleware::map_response(super::headers::secure))
         .with_state(app.clone());
     Ok(Some(tokio::spawn(async move {
         axum::serve(listener, router)

@@ -2,6 +2,7 @@
 //! signed-in user it speaks for, the peer id it claimed, and an outbound
 //! queue bounded in frames and in bytes.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -238,5 +239,61 @@ impl ConnHandle {
 
     pub fn is_closing(&self) -> bool {
         self.closing.load(Ordering::Relaxed) || self.closer.is_cancelled()
+    }
+}
+
+#[derive(Default)]
+/// Connected peers by claimed peer id, to replace a reconnecting peer's
+/// old connection and to close connections by session.
+pub struct PeerTable(Mutex<HashMap<String, Arc<ConnHandle>>>);
+
+impl PeerTable {
+    /// Registers a connection under its peer id. The same user's older
+    /// connection with that id is returned (to be closed); another user's
+    /// is kept and the new one refused (`Err`).
+    pub fn insert(&self, conn: Arc<ConnHandle>) -> Result<Option<Arc<ConnHandle>>, ()> {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(old) = map.get(&conn.peer_id)
+            && old.user.id != conn.user.id
+            && !old.is_closing()
+        {
+            return Err(());
+        }
+        Ok(map.insert(conn.peer_id.clone(), conn))
+    }
+
+    /// Closes every connection opened with a session (signed out).
+    pub fn close_session(&self, session: &str) {
+        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        for conn in map.values().filter(|c| c.session == session) {
+            conn.close(4001, "signed out");
+        }
+    }
+
+    /// Closes every connection opened with one of `sessions` (revoked).
+    pub fn close_sessions(&self, sessions: &HashSet<String>) -> usize {
+        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut closed = 0;
+        for conn in map.values().filter(|c| sessions.contains(&c.session)) {
+            if !conn.is_closing() {
+                conn.close(4001, "the session has ended: sign in again");
+                closed += 1;
+            }
+        }
+        closed
+    }
+
+    pub fn remove(&self, conn: &ConnHandle) {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if map.get(&conn.peer_id).is_some_and(|c| c.id == conn.id) {
+            map.remove(&conn.peer_id);
+        }
+    }
+
+    pub fn close_all(&self) {
+        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        for conn in map.values() {
+            conn.close(1001, "server shutting down");
+        }
     }
 }

@@ -13,9 +13,9 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 
+use super::headers::page_policy;
 use crate::AppState;
 use crate::error::ApiError;
-use crate::headers::page_policy;
 
 #[derive(rust_embed::Embed)]
 #[folder = "../web/dist"]
@@ -23,7 +23,7 @@ use crate::headers::page_policy;
 struct Bundle;
 
 /// The page served before the web app is built.
-const PLACEHOLDER: &str = include_str!("../../web/static/index.html");
+const PLACEHOLDER: &str = include_str!("../../../web/static/index.html");
 
 /// Paths that belong to the server, never to the web app.
 fn is_server_path(path: &str) -> bool {

@@ -1,0 +1,131 @@
+//! Consensus over HTTP: positions, silence procedures, adoption, named
+//! versions and the test clock. Each handler hands its request to
+//! [`crate::consensus`] and answers with the result.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde_json::Value;
+
+use super::extract::{Body, OptionalBody, PathParams};
+use crate::AppState;
+use crate::auth::Auth;
+use crate::consensus::{
+    self, AdoptDraftRequest, CancelRequest, ClockRequest, PositionRequest, SilenceRequest,
+    VersionRequest,
+};
+use crate::error::ApiError;
+
+type Answer = Result<Json<Value>, ApiError>;
+type Created = Result<(StatusCode, Json<Value>), ApiError>;
+
+fn created(value: Value) -> (StatusCode, Json<Value>) {
+    (StatusCode::CREATED, Json(value))
+}
+
+/// `GET /api/v1/drafts/{id}/consensus`.
+pub async fn get_consensus(
+    State(app): State<AppState>,
+    auth: Auth,
+    PathParams(id): PathParams<String>,
+) -> Answer {
+    consensus::get_consensus(&app, &auth, id).await.map(Json)
+}
+
+/// `PUT /api/v1/drafts/{id}/elements/{eid}/positions/{entity}` (delegates).
+pub async fn put_position(
+    State(app): State<AppState>,
+    auth: Auth,
+    PathParams(ids): PathParams<(String, String, String)>,
+    Body(request): Body<PositionRequest>,
+) -> Created {
+    consensus::put_position(&app, &auth, ids, request)
+        .await
+        .map(created)
+}
+
+/// `POST /api/v1/drafts/{id}/silence` (chairs).
+pub async fn start_silence(
+    State(app): State<AppState>,
+    auth: Auth,
+    PathParams(id): PathParams<String>,
+    Body(request): Body<SilenceRequest>,
+) -> Created {
+    consensus::start_silence(&app, &auth, id, request)
+        .await
+        .map(created)
+}
+
+/// `DELETE /api/v1/drafts/{id}/silence` (chairs).
+pub async fn cancel_silence(
+    State(app): State<AppState>,
+    auth: Auth,
+    PathParams(id): PathParams<String>,
+    OptionalBody(body): OptionalBody<CancelRequest>,
+) -> Answer {
+    consensus::cancel_silence(&app, &auth, id, body)
+        .await
+        .map(Json)
+}
+
+/// `POST /api/v1/drafts/{id}/elements/{eid}/adopt` (chairs).
+pub async fn adopt_element(
+    State(app): State<AppState>,
+    auth: Auth,
+    PathParams(ids): PathParams<(String, String)>,
+) -> Answer {
+    consensus::adopt_element(&app, &auth, ids).await.map(Json)
+}
+
+/// `POST /api/v1/drafts/{id}/elements/{eid}/reopen` (chairs).
+pub async fn reopen_element(
+    State(app): State<AppState>,
+    auth: Auth,
+    PathParams(ids): PathParams<(String, String)>,
+) -> Answer {
+    consensus::reopen_element(&app, &auth, ids).await.map(Json)
+}
+
+/// `POST /api/v1/drafts/{id}/adopt` (chairs).
+pub async fn adopt_draft(
+    State(app): State<AppState>,
+    auth: Auth,
+    PathParams(id): PathParams<String>,
+    OptionalBody(body): OptionalBody<AdoptDraftRequest>,
+) -> Created {
+    consensus::adopt_draft(&app, &auth, id, body)
+        .await
+        .map(created)
+}
+
+/// `POST /api/v1/drafts/{id}/versions` (chairs).
+pub async fn name_version(
+    State(app): State<AppState>,
+    auth: Auth,
+    PathParams(id): PathParams<String>,
+    Body(request): Body<VersionRequest>,
+) -> Created {
+    consensus::name_version(&app, &auth, id, request)
+        .await
+        .map(created)
+}
+
+/// `GET /api/v1/drafts/{id}/versions`.
+pub async fn list_versions(
+    State(app): State<AppState>,
+    auth: Auth,
+    PathParams(id): PathParams<String>,
+) -> Answer {
+    consensus::list_versions(&app, &auth, id).await.map(Json)
+}
+
+/// `POST /api/v1/test/clock` (chairs, with `--test-clock`).
+pub async fn advance_clock(
+    State(app): State<AppState>,
+    auth: Auth,
+    Body(request): Body<ClockRequest>,
+) -> Answer {
+    consensus::advance_clock(&app, &auth, request)
+        .await
+        .map(Json)
+}

@@ -1,0 +1,63 @@
+//! Revision history over HTTP: the timeline, its people, the draft at a
+//! version, comparisons and attribution ([`crate::history`]).
+
+use axum::Json;
+use axum::extract::State;
+use serde_json::Value;
+
+use super::extract::{Params, PathParams};
+use crate::AppState;
+use crate::auth::Auth;
+use crate::error::ApiError;
+use crate::history::{self, CompareQuery, HistoryQuery, VersionQuery};
+
+type Answer = Result<Json<Value>, ApiError>;
+
+/// `GET /api/v1/drafts/{id}/history`.
+pub async fn timeline(
+    State(app): State<AppState>,
+    auth: Auth,
+    PathParams(id): PathParams<String>,
+    Params(q): Params<HistoryQuery>,
+) -> Answer {
+    history::history(&app, &auth, id, q).await.map(Json)
+}
+
+/// `GET /api/v1/drafts/{id}/history/people`.
+pub async fn people(
+    State(app): State<AppState>,
+    auth: Auth,
+    PathParams(id): PathParams<String>,
+) -> Answer {
+    history::people(&app, &auth, id).await.map(Json)
+}
+
+/// `GET /api/v1/drafts/{id}/read`.
+pub async fn read(
+    State(app): State<AppState>,
+    auth: Auth,
+    PathParams(id): PathParams<String>,
+    Params(q): Params<VersionQuery>,
+) -> Answer {
+    history::read(&app, &auth, id, q).await.map(Json)
+}
+
+/// `GET /api/v1/drafts/{id}/compare`.
+pub async fn compare(
+    State(app): State<AppState>,
+    auth: Auth,
+    PathParams(id): PathParams<String>,
+    Params(q): Params<CompareQuery>,
+) -> Answer {
+    history::compare(&app, &auth, id, q).await.map(Json)
+}
+
+/// `GET /api/v1/drafts/{id}/elements/{eid}/attribution`.
+pub async fn attribution(
+    State(app): State<AppState>,
+    auth: Auth,
+    PathParams(ids): PathParams<(String, String)>,
+    Params(q): Params<VersionQuery>,
+) -> Answer {
+    history::attribution(&app, &auth, ids, q).await.map(Json)
+}

@@ -1,0 +1,171 @@
+//! Signing in and out: `/api/v1/session`, `/api/v1/session/device`,
+//! `/api/v1/me`.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use accord_store::{InviteKind, NewSession, Redeemed};
+use axum::Json;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::IntoResponse;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::drafts::{UserView, server_time};
+use super::extract::Body;
+use crate::AppState;
+use crate::auth::{self, Auth};
+use crate::clock::iso;
+use crate::error::ApiError;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignIn {
+    pub invite: String,
+}
+
+/// `POST /api/v1/session`: trades a one-time invite (or device link) for a
+/// session: the token in the body and an HttpOnly, SameSite=Strict cookie.
+pub async fn sign_in(
+    State(app): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Body(request): Body<SignIn>,
+) -> Result<impl IntoResponse, ApiError> {
+    let origin = headers
+        .get(header::ORIGIN)
+        .map(|v| v.to_str().unwrap_or("?"));
+    auth::check_plain_origin(origin, &app)?;
+    let ip = peer.ip();
+    if let Err(wait) = app.throttle.check(ip) {
+        let mut error = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_attempts",
+            format!("too many failed sign-ins from this address: try again in {wait} s"),
+        );
+        error.retry_after = Some(wait);
+        return Err(error);
+    }
+    let failed = |status: StatusCode, code: &'static str, message: &str| {
+        app.throttle.failed(ip);
+        ApiError::new(status, code, message)
+    };
+    let invalid = StatusCode::UNAUTHORIZED;
+    if !auth::is_token_shaped(request.invite.trim()) {
+        return Err(failed(
+            invalid,
+            "invalid_invite",
+            "this invite is not valid",
+        ));
+    }
+    let token = auth::new_token();
+    let now = crate::clock::now_ms();
+    let idle = app.config.session_idle().as_millis() as i64;
+    let max = app.config.session_max().as_millis() as i64;
+    let session = NewSession {
+        token_hash: auth::token_hash(&token),
+        expires_at: now + idle,
+        max_expires_at: now + max,
+    };
+    let invite_hash = auth::token_hash(request.invite.trim());
+    match app.store.redeem_invite(&invite_hash, &session, now).await? {
+        Redeemed::Ok(user) => {
+            tracing::info!(user = %user.name, "signed in");
+            let cookie = auth::session_cookie(
+                Some(&token),
+                app.config.session_max(),
+                app.config.secure_cookies(),
+            );
+            let body = json!({
+                "token": token,
+                "user": UserView::from(user),
+                "expires_at": iso(session.expires_at),
+                "server_time": iso(now),
+            });
+            Ok(([(header::SET_COOKIE, cookie)], Json(body)))
+        }
+        Redeemed::Used => Err(failed(
+            StatusCode::CONFLICT,
+            "invite_used",
+            "this invite has already been used: ask for a new one",
+        )),
+        Redeemed::Expired => Err(failed(
+            invalid,
+            "invite_expired",
+            "this invite has expired: ask for a new one",
+        )),
+        Redeemed::Disabled => Err(failed(
+            StatusCode::FORBIDDEN,
+            "user_disabled",
+            "this account is disabled",
+        )),
+        Redeemed::Unknown => Err(failed(
+            invalid,
+            "invalid_invite",
+            "this invite is not valid",
+        )),
+    }
+}
+
+/// `DELETE /api/v1/session`: ends the session and its websockets.
+pub async fn sign_out(
+    State(app): State<AppState>,
+    auth: Auth,
+) -> Result<impl IntoResponse, ApiError> {
+    app.store
+        .revoke_session(&auth.session, crate::clock::now_ms())
+        .await?;
+    app.peers.close_session(&auth.session);
+    let cookie = auth::session_cookie(None, Duration::ZERO, app.config.secure_cookies());
+    Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]))
+}
+
+/// `GET /api/v1/me`.
+pub async fn me(
+    State(app): State<AppState>,
+    auth: Auth,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let entity = match &auth.user.entity {
+        Some(code) => app
+            .store
+            .entities()
+            .await?
+            .into_iter()
+            .find(|e| &e.code == code)
+            .map(|e| json!({ "code": e.code, "name": e.name })),
+        None => None,
+    };
+    Ok(Json(json!({
+        "user": UserView::from(&*auth.user),
+        "entity": entity,
+        "session": { "expires_at": iso(auth.expires_at) },
+        "server_time": server_time(),
+    })))
+}
+
+/// `POST /api/v1/session/device`: a one-time link to sign in on another
+/// device as the same user.
+pub async fn device_link(
+    State(app): State<AppState>,
+    auth: Auth,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let token = auth::new_token();
+    let expires_at = crate::clock::now_ms() + app.config.device_link_ttl().as_millis() as i64;
+    app.store
+        .create_invite(
+            &auth.user.id,
+            &auth::token_hash(&token),
+            InviteKind::Device,
+            expires_at,
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "invite": token,
+            "link": crate::config::invite_link(&app.config.public_url, &token),
+            "expires_at": iso(expires_at),
+        })),
+    ))
+}
