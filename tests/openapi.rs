@@ -17,7 +17,7 @@ use crate::harness::{
 };
 
 /// The document as the repository has it.
-const DOCUMENT: &str = include_str!("../server/src/openapi.json");
+const DOCUMENT: &str = include_str!("../server/src/http/openapi.json");
 
 /// The methods an OpenAPI path item may have that the tests exercise, in
 /// the order the tests run them (a patch before the delete of the same
@@ -30,7 +30,7 @@ const OPERATIONAL: [&str; 4] = ["/healthz", "/readyz", "/metrics", "/sync"];
 const ROLES: [&str; 3] = ["chair", "delegate", "reviewer"];
 
 fn document() -> Value {
-    serde_json::from_str(DOCUMENT).expect("server/src/openapi.json is JSON")
+    serde_json::from_str(DOCUMENT).expect("server/src/http/openapi.json is JSON")
 }
 
 /// One documented operation.
@@ -1056,11 +1056,11 @@ fn the_document_is_well_formed() {
 /// each `.route("PATH", get(..).post(..))`, under `/api/v1` when declared in
 /// the nested API router (axum's `{param}` syntax is OpenAPI's).
 fn router_routes() -> BTreeSet<(String, String)> {
-    const SOURCE: &str = include_str!("../server/src/lib.rs");
+    const SOURCE: &str = include_str!("../server/src/http/mod.rs");
     let body = SOURCE
         .split("fn router(")
         .nth(1)
-        .expect("fn router in server/src/lib.rs");
+        .expect("fn router in server/src/http/mod.rs");
     let (api_part, outer_part) = body
         .split_once("Router::new()\n        .route(\"/sync\"")
         .map(|(a, b)| (a, format!(".route(\"/sync\"{b}")))
