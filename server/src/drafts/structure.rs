@@ -11,13 +11,14 @@ use std::sync::Arc;
 
 use accord_model::{IndexElement, IndexState};
 use accord_protocol::DocumentId;
-use accord_store::{DraftRow, ElementRow, NewChange, NewEvent, Role, StructureEdit};
+use accord_store::{DraftRow, ElementRow, NewEvent, Role, StructureEdit};
 use serde::Deserialize;
 use serde_json::json;
+use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::auth::{Auth, User};
-use crate::documents::WriteError;
+use crate::documents::{Companion, WriteError};
 use crate::drafts::build;
 use crate::error::ApiError;
 
@@ -25,45 +26,67 @@ const MAX_TITLE_CHARS: usize = 500;
 const MAX_LABEL_CHARS: usize = 100;
 const MAX_ELEMENTS: usize = 500;
 
-#[derive(Debug, Deserialize)]
+/// A new draft: 1 to 500 elements.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = NewDraft)]
 pub struct NewDraftRequest {
+    /// 1 to 500 characters, trimmed.
+    #[schema(min_length = 1, max_length = 500)]
     pub title: String,
     #[serde(default)]
+    #[schema(default = "")]
     pub preamble: String,
+    #[schema(min_items = 1, max_items = 500)]
     pub elements: Vec<NewElementRequest>,
     /// Participating entity codes; every entity of the installation when absent.
     pub entities: Option<Vec<String>>,
 }
 
-#[derive(Debug, Deserialize)]
+/// A new element.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = NewElement)]
 pub struct NewElementRequest {
+    /// 1 to 100 characters, trimmed.
+    #[schema(min_length = 1, max_length = 100)]
     pub label: String,
     #[serde(default)]
+    #[schema(default = "")]
     pub text: String,
     /// 0-based place among the draft's elements; the end when absent.
+    #[schema(minimum = 0)]
     pub position: Option<usize>,
 }
 
-#[derive(Debug, Deserialize)]
+/// A change of a draft's title or preamble: the fields given are set.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DraftPatch {
+    /// 1 to 500 characters, trimmed.
+    #[schema(min_length = 1, max_length = 500)]
     pub title: Option<String>,
     pub preamble: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+/// A change of an element's label or place: the fields given are set.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ElementPatch {
+    /// 1 to 100 characters, trimmed.
+    #[schema(min_length = 1, max_length = 100)]
     pub label: Option<String>,
-    /// New 0-based place among the draft's elements.
+    /// The new 0-based place among the draft's elements.
+    #[schema(minimum = 0)]
     pub position: Option<usize>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// Where to put a restored element.
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RestoreRequest {
+    /// 0-based place among the draft's elements; the end when absent.
+    #[schema(minimum = 0)]
     pub position: Option<usize>,
 }
 
@@ -415,10 +438,6 @@ async fn edit(
     }
     let target = plan.target();
     let index: DocumentId = draft.index_doc.parse().map_err(ApiError::internal)?;
-    let store = app.store.clone();
-    let mut structure = plan.edit;
-    let attributed = user.clone();
-    let clock = app.consensus.clock.clone();
     let result = app
         .docs
         .write(
@@ -426,22 +445,11 @@ async fn edit(
             Box::new(move |tx| {
                 accord_model::reconcile_index(tx, &target).map_err(|e| e.to_string())
             }),
-            Box::new(move |change: Option<NewChange>| {
-                Box::pin(async move {
-                    structure.index_changes = change
-                        .into_iter()
-                        .map(|mut c| {
-                            c.user_id = Some(attributed.id.clone());
-                            c.entity_code = attributed.entity.clone();
-                            c
-                        })
-                        .collect();
-                    store
-                        .apply_structure_at(&structure, clock.now())
-                        .await
-                        .map(|_| ())
-                })
-            }),
+            Companion::Structure {
+                edit: plan.edit,
+                user_id: user.id.clone(),
+                entity_code: user.entity.clone(),
+            },
         )
         .await;
     drop(_guard);

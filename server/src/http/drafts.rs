@@ -6,7 +6,7 @@ use accord_store::{DraftRow, ElementRow, Role, UserRow};
 use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
 
 use super::extract::{Params, PathParams};
 use crate::AppState;
@@ -20,50 +20,110 @@ pub(super) fn server_time() -> String {
     iso(crate::clock::now_ms())
 }
 
-#[derive(Debug, Serialize)]
+/// A draft: its elements with their current text, its archived elements
+/// and its participating entities.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Draft)]
 pub struct DraftView {
     pub id: String,
     pub title: String,
     pub preamble: String,
+    /// An automerge-repo document URL.
+    #[schema(pattern = "^automerge:")]
     pub index_url: String,
     pub elements: Vec<ElementView>,
-    /// Archived elements (restorable by a chair), without their text.
     pub archived_elements: Vec<ArchivedView>,
+    /// The participating entities.
     pub entities: Vec<EntityView>,
+    /// RFC 3339, UTC, with milliseconds.
+    #[schema(format = DateTime)]
     pub server_time: String,
 }
 
-#[derive(Debug, Serialize)]
+/// An element with its current text.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Element)]
 pub struct ElementView {
     pub id: String,
     pub label: String,
+    #[schema(minimum = 0)]
     pub position: i64,
+    /// An automerge-repo document URL.
+    #[schema(pattern = "^automerge:")]
     pub doc_url: String,
     pub text: String,
     /// SHA-256 of the text as UTF-8, lowercase hex.
+    #[schema(pattern = "^[0-9a-f]{64}$")]
     pub text_hash: String,
-    /// The element document's heads, as lowercase hex change hashes.
+    /// The element document's heads, lowercase hex change hashes.
+    #[schema(schema_with = hex_hashes)]
     pub heads: Vec<String>,
 }
 
-#[derive(Debug, Serialize)]
+/// An array of SHA-256 hashes in lowercase hex.
+fn hex_hashes() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    ArrayBuilder::new()
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some("^[0-9a-f]{64}$")),
+        )
+        .description(Some(
+            "The element document's heads, lowercase hex change hashes.",
+        ))
+        .build()
+}
+
+/// An archived element (restorable by a chair), without its text.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = ArchivedElement)]
 pub struct ArchivedView {
     pub id: String,
     pub label: String,
+    /// An automerge-repo document URL.
+    #[schema(pattern = "^automerge:")]
     pub doc_url: String,
 }
 
-#[derive(Debug, Serialize)]
+/// An entity: a party to the negotiation.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Entity)]
 pub struct EntityView {
     pub code: String,
     pub name: String,
 }
 
-#[derive(Debug, Serialize)]
+/// What a user may do: chairs manage drafts, delegates speak for one
+/// entity, reviewers read everything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[schema(as = Role)]
+pub enum RoleView {
+    Chair,
+    Delegate,
+    Reviewer,
+}
+
+impl From<Role> for RoleView {
+    fn from(role: Role) -> Self {
+        match role {
+            Role::Chair => RoleView::Chair,
+            Role::Delegate => RoleView::Delegate,
+            Role::Reviewer => RoleView::Reviewer,
+        }
+    }
+}
+
+/// A user.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = User)]
 pub struct UserView {
     pub id: String,
     pub name: String,
-    pub role: &'static str,
+    pub role: RoleView,
+    /// The entity code; delegates have one.
+    #[schema(required = true)]
     pub entity: Option<String>,
 }
 
@@ -72,7 +132,7 @@ impl From<&User> for UserView {
         Self {
             id: user.id.clone(),
             name: user.name.clone(),
-            role: user.role.as_str(),
+            role: user.role.into(),
             entity: user.entity.clone(),
         }
     }
@@ -163,11 +223,61 @@ pub async fn element_view(app: &AppState, element: ElementRow) -> Result<Element
     })
 }
 
-#[derive(Debug, Deserialize)]
+/// A page of the change log.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Page {
-    /// Return entries after this sequence number.
+    /// Return the changes after this sequence number (default 0).
     pub after: Option<i64>,
+    /// Most changes to return, clamped to 1..5000 (default 500).
     pub limit: Option<i64>,
+}
+
+/// One stored change of a draft's documents.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Change {
+    /// Commit order over all documents.
+    pub seq: i64,
+    /// The Automerge change hash.
+    #[schema(pattern = "^[0-9a-f]{64}$")]
+    pub hash: String,
+    /// The element; null for the index document.
+    #[schema(required = true)]
+    pub element: Option<String>,
+    /// The document id.
+    pub document: String,
+    /// Who delivered it; null for the server.
+    #[schema(required = true)]
+    pub user: Option<String>,
+    #[schema(required = true)]
+    pub user_name: Option<String>,
+    #[schema(required = true)]
+    pub entity: Option<String>,
+    /// RFC 3339, UTC, with milliseconds.
+    #[schema(format = DateTime)]
+    pub committed_at: String,
+}
+
+/// A page of a draft's change log.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChangeLog {
+    pub changes: Vec<Change>,
+    /// `after` for the next page; null on the last.
+    #[schema(required = true)]
+    pub next: Option<i64>,
+    /// RFC 3339, UTC, with milliseconds.
+    #[schema(format = DateTime)]
+    pub server_time: String,
+}
+
+/// Who is connected to a draft.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Presence {
+    pub draft: String,
+    pub present: Vec<Present>,
+    /// RFC 3339, UTC, with milliseconds.
+    #[schema(format = DateTime)]
+    pub server_time: String,
 }
 
 /// `GET /api/v1/drafts/{id}/changes` (chairs, reviewers): every stored
@@ -177,7 +287,7 @@ pub async fn changes(
     auth: Auth,
     PathParams(id): PathParams<String>,
     Params(page): Params<Page>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<ChangeLog>, ApiError> {
     auth.user
         .require(&[Role::Chair, Role::Reviewer], "read the change log")?;
     visible_draft(&app, &auth.user, &id).await?;
@@ -191,26 +301,24 @@ pub async fn changes(
     } else {
         None
     };
-    let changes: Vec<_> = rows
+    let changes = rows
         .into_iter()
-        .map(|c| {
-            json!({
-                "seq": c.seq,
-                "hash": hex::encode(&c.hash),
-                "element": c.element_id,
-                "document": c.doc_id,
-                "user": c.user_id,
-                "user_name": c.user_name,
-                "entity": c.entity_code,
-                "committed_at": iso(c.committed_at),
-            })
+        .map(|c| Change {
+            seq: c.seq,
+            hash: hex::encode(&c.hash),
+            element: c.element_id,
+            document: c.doc_id,
+            user: c.user_id,
+            user_name: c.user_name,
+            entity: c.entity_code,
+            committed_at: iso(c.committed_at),
         })
         .collect();
-    Ok(Json(json!({
-        "changes": changes,
-        "next": next,
-        "server_time": server_time(),
-    })))
+    Ok(Json(ChangeLog {
+        changes,
+        next,
+        server_time: server_time(),
+    }))
 }
 
 /// `GET /api/v1/drafts/{id}/presence`: who is connected, as the server
@@ -219,14 +327,14 @@ pub async fn presence(
     State(app): State<AppState>,
     auth: Auth,
     PathParams(id): PathParams<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Presence>, ApiError> {
     visible_draft(&app, &auth.user, &id).await?;
     let present: Vec<Present> = app.presence.list(&id);
-    Ok(Json(json!({
-        "draft": id,
-        "present": present,
-        "server_time": server_time(),
-    })))
+    Ok(Json(Presence {
+        draft: id,
+        present,
+        server_time: server_time(),
+    }))
 }
 
 pub async fn entities(
@@ -257,4 +365,15 @@ pub async fn users(
             .map(UserView::from)
             .collect(),
     ))
+}
+
+/// This area's routes (its paths under `/api/v1`).
+pub fn routes() -> utoipa_axum::router::OpenApiRouter<crate::AppState> {
+    utoipa_axum::router::OpenApiRouter::new()
+        .route("/drafts", axum::routing::get(drafts))
+        .route("/drafts/{id}", axum::routing::get(draft))
+        .route("/drafts/{id}/changes", axum::routing::get(changes))
+        .route("/drafts/{id}/presence", axum::routing::get(presence))
+        .route("/entities", axum::routing::get(entities))
+        .route("/users", axum::routing::get(users))
 }

@@ -9,20 +9,74 @@ use axum::Json;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
-use super::drafts::{UserView, server_time};
+use super::drafts::{EntityView, UserView, server_time};
 use super::extract::Body;
 use crate::AppState;
 use crate::auth::{self, Auth};
 use crate::clock::iso;
 use crate::error::ApiError;
 
-#[derive(Debug, Deserialize)]
+/// What `signIn` takes.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = SignInRequest)]
 pub struct SignIn {
+    /// The invite or device-link token (64 hex digits; surrounding
+    /// whitespace is ignored).
     pub invite: String,
+}
+
+/// A new session.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SignedIn {
+    /// The session token, for the bearer header or `?token=` on /sync.
+    #[schema(pattern = "^[0-9a-f]{64}$")]
+    pub token: String,
+    pub user: UserView,
+    /// RFC 3339, UTC, with milliseconds.
+    #[schema(format = DateTime)]
+    pub expires_at: String,
+    /// RFC 3339, UTC, with milliseconds.
+    #[schema(format = DateTime)]
+    pub server_time: String,
+}
+
+/// A one-time link to sign in on another device.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeviceLink {
+    /// The one-time token.
+    #[schema(pattern = "^[0-9a-f]{64}$")]
+    pub invite: String,
+    /// The sign-in page with the token.
+    #[schema(format = "uri")]
+    pub link: String,
+    /// RFC 3339, UTC, with milliseconds.
+    #[schema(format = DateTime)]
+    pub expires_at: String,
+}
+
+/// The signed-in user.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Me {
+    pub user: UserView,
+    #[schema(required = true)]
+    pub entity: Option<EntityView>,
+    #[schema(inline)]
+    pub session: SessionExpiry,
+    /// RFC 3339, UTC, with milliseconds.
+    #[schema(format = DateTime)]
+    pub server_time: String,
+}
+
+/// The caller's session.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionExpiry {
+    /// RFC 3339, UTC, with milliseconds.
+    #[schema(format = DateTime)]
+    pub expires_at: String,
 }
 
 /// `POST /api/v1/session`: trades a one-time invite (or device link) for a
@@ -77,12 +131,12 @@ pub async fn sign_in(
                 app.config.session_max(),
                 app.config.secure_cookies(),
             );
-            let body = json!({
-                "token": token,
-                "user": UserView::from(user),
-                "expires_at": iso(session.expires_at),
-                "server_time": iso(now),
-            });
+            let body = SignedIn {
+                token,
+                user: UserView::from(user),
+                expires_at: iso(session.expires_at),
+                server_time: iso(now),
+            };
             Ok(([(header::SET_COOKIE, cookie)], Json(body)))
         }
         Redeemed::Used => Err(failed(
@@ -122,10 +176,7 @@ pub async fn sign_out(
 }
 
 /// `GET /api/v1/me`.
-pub async fn me(
-    State(app): State<AppState>,
-    auth: Auth,
-) -> Result<Json<serde_json::Value>, ApiError> {
+pub async fn me(State(app): State<AppState>, auth: Auth) -> Result<Json<Me>, ApiError> {
     let entity = match &auth.user.entity {
         Some(code) => app
             .store
@@ -133,15 +184,20 @@ pub async fn me(
             .await?
             .into_iter()
             .find(|e| &e.code == code)
-            .map(|e| json!({ "code": e.code, "name": e.name })),
+            .map(|e| EntityView {
+                code: e.code,
+                name: e.name,
+            }),
         None => None,
     };
-    Ok(Json(json!({
-        "user": UserView::from(&*auth.user),
-        "entity": entity,
-        "session": { "expires_at": iso(auth.expires_at) },
-        "server_time": server_time(),
-    })))
+    Ok(Json(Me {
+        user: UserView::from(&*auth.user),
+        entity,
+        session: SessionExpiry {
+            expires_at: iso(auth.expires_at),
+        },
+        server_time: server_time(),
+    }))
 }
 
 /// `POST /api/v1/session/device`: a one-time link to sign in on another
@@ -149,7 +205,7 @@ pub async fn me(
 pub async fn device_link(
     State(app): State<AppState>,
     auth: Auth,
-) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+) -> Result<(StatusCode, Json<DeviceLink>), ApiError> {
     let token = auth::new_token();
     let expires_at = crate::clock::now_ms() + app.config.device_link_ttl().as_millis() as i64;
     app.store
@@ -162,10 +218,18 @@ pub async fn device_link(
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({
-            "invite": token,
-            "link": crate::config::invite_link(&app.config.public_url, &token),
-            "expires_at": iso(expires_at),
-        })),
+        Json(DeviceLink {
+            link: crate::config::invite_link(&app.config.public_url, &token),
+            invite: token,
+            expires_at: iso(expires_at),
+        }),
     ))
+}
+
+/// This area's routes (its paths under `/api/v1`).
+pub fn routes() -> utoipa_axum::router::OpenApiRouter<crate::AppState> {
+    utoipa_axum::router::OpenApiRouter::new()
+        .route("/session", axum::routing::post(sign_in).delete(sign_out))
+        .route("/session/device", axum::routing::post(device_link))
+        .route("/me", axum::routing::get(me))
 }

@@ -95,3 +95,19 @@ pub async fn restore_element(
     consensus::reproject_soon(&app, &draft_id);
     Ok(Json(element_view(&app, row).await?))
 }
+
+/// This area's routes (its paths under `/api/v1`).
+pub fn routes() -> utoipa_axum::router::OpenApiRouter<crate::AppState> {
+    utoipa_axum::router::OpenApiRouter::new()
+        .route("/drafts", axum::routing::post(create_draft))
+        .route("/drafts/{id}", axum::routing::patch(update_draft))
+        .route("/drafts/{id}/elements", axum::routing::post(add_element))
+        .route(
+            "/drafts/{id}/elements/{eid}",
+            axum::routing::patch(update_element).delete(archive_element),
+        )
+        .route(
+            "/drafts/{id}/elements/{eid}/restore",
+            axum::routing::post(restore_element),
+        )
+}

@@ -57,19 +57,26 @@ impl Subscribers {
 }
 
 /// One connection present in a draft.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Present {
     pub user_id: String,
     pub name: String,
+    #[schema(schema_with = role_schema)]
     pub role: &'static str,
+    #[schema(required = true)]
     pub entity: Option<String>,
-    /// The connection's peer id, to match cursors and selections that
+    /// The connection's sync peer id, to match cursors and selections that
     /// clients relay with the user the server vouches for.
     pub peer_id: String,
     /// The elements the connection syncs.
     pub elements: Vec<String>,
     /// Unix ms.
     pub since: i64,
+}
+
+/// `role` is one of the `Role` schema's values (`Role::as_str`).
+fn role_schema() -> utoipa::openapi::Ref {
+    utoipa::openapi::Ref::from_schema_name("Role")
 }
 
 struct Entry {
