@@ -155,7 +155,6 @@ pub async fn run(
         committer,
         metrics.clone(),
         DocSettings {
-            clock: clock.clone(),
             server_actor: actor.clone(),
             max_text_chars: config.max_text_chars,
             max_change_bytes: config.max_change_bytes,

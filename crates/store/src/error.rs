@@ -26,6 +26,10 @@ pub enum Error {
     /// Something the request names does not exist (e.g. "no draft X").
     #[error("{0}")]
     NotFound(String),
+    /// A grouped commit this write was part of failed (the message is the
+    /// failure's, shared by every write in the group).
+    #[error("the commit failed: {0}")]
+    CommitFailed(String),
 }
 
 /// `Result` with the store's [`Error`].

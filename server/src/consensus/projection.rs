@@ -11,7 +11,7 @@ use super::facts::{DraftFacts, gather};
 use super::progress::progress_sentence;
 use crate::AppState;
 use crate::clock::iso;
-use crate::documents::WriteError;
+use crate::documents::{Companion, WriteError};
 use crate::error::ApiError;
 
 pub(super) fn entry_json(facts: &DraftFacts, entry: &PositionEntry) -> Value {
@@ -181,8 +181,6 @@ pub(super) fn projection_json(facts: &DraftFacts) -> Value {
 pub(super) async fn project(app: &AppState, facts: &DraftFacts) -> Result<(), ApiError> {
     let value = projection_json(facts);
     let index: DocumentId = facts.draft.index_doc.parse().map_err(ApiError::internal)?;
-    let store = app.store.clone();
-    let clock = app.consensus.clock.clone();
     let result = app
         .docs
         .write(
@@ -191,14 +189,7 @@ pub(super) async fn project(app: &AppState, facts: &DraftFacts) -> Result<(), Ap
                 accord_model::reconcile_json(tx, &automerge::ROOT, "consensus", &value)
                     .map_err(|e| e.to_string())
             }),
-            Box::new(move |change| {
-                Box::pin(async move {
-                    match change {
-                        Some(change) => store.commit_at(&[change], clock.now()).await.map(|_| ()),
-                        None => Ok(()),
-                    }
-                })
-            }),
+            Companion::Alone,
         )
         .await;
     match result {

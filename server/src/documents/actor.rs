@@ -12,7 +12,7 @@ use automerge::ChangeHash;
 use tokio::sync::mpsc;
 
 use super::{
-    DocCmd, DocView, Docs, Edit, Inspection, Lock, Persist, TextChanged, WriteError, heads_json,
+    Companion, DocCmd, DocView, Docs, Edit, Inspection, Lock, TextChanged, WriteError, heads_json,
 };
 use crate::peer::ConnHandle;
 
@@ -206,11 +206,7 @@ impl DocActor {
                 DocCmd::Read { check, reply } => reads.push((check, reply)),
                 DocCmd::SetLock { lock, reply } => locks.push((lock, reply)),
                 DocCmd::Inspect { f } => inspections.push(f),
-                DocCmd::Write {
-                    edit,
-                    persist,
-                    reply,
-                } => writes.push((edit, persist, reply)),
+                DocCmd::Write { edit, with, reply } => writes.push((edit, with, reply)),
             }
         }
 
@@ -270,7 +266,7 @@ impl DocActor {
                     }
                 }
                 Err(error) => {
-                    if !self.commit_failed(&error).await {
+                    if !self.commit_failed(&error.to_string()).await {
                         return false;
                     }
                 }
@@ -312,8 +308,8 @@ impl DocActor {
             }
             let _ = reply.send(());
         }
-        for (edit, persist, reply) in writes {
-            let result = self.write(edit, persist).await;
+        for (edit, with, reply) in writes {
+            let result = self.write(edit, with).await;
             let stop = matches!(result, Err(WriteError::Broken(_)));
             let _ = reply.send(result);
             if stop {
@@ -335,8 +331,6 @@ impl DocActor {
         if accord_model::element_text(self.sync.doc()).ok().as_deref() == Some(&lock.text) {
             return true;
         }
-        let store = self.docs.0.store.clone();
-        let clock = self.docs.0.settings.clock.clone();
         let locked = lock.text.clone();
         let result = self
             .write(
@@ -348,16 +342,7 @@ impl DocActor {
                     automerge::transaction::Transactable::update_text(tx, &text, &locked)
                         .map_err(|e| e.to_string())
                 }),
-                Box::new(move |change| {
-                    Box::pin(async move {
-                        match change {
-                            Some(change) => {
-                                store.commit_at(&[change], clock.now()).await.map(|_| ())
-                            }
-                            None => Ok(()),
-                        }
-                    })
-                }),
+                Companion::Alone,
             )
             .await;
         match result {
@@ -399,7 +384,7 @@ impl DocActor {
 
     /// A server change: built on a copy of the committed document, stored,
     /// then applied and sent.
-    async fn write(&mut self, edit: Edit, persist: Persist) -> Result<Vec<ChangeHash>, WriteError> {
+    async fn write(&mut self, edit: Edit, with: Companion) -> Result<Vec<ChangeHash>, WriteError> {
         if self.sync.needs_apply() && !self.apply().await {
             return Err(WriteError::Broken("committed changes do not apply".into()));
         }
@@ -427,7 +412,29 @@ impl DocActor {
             heads_after: Some(heads_json(heads)),
         });
         let change = change.map(|(c, _)| c);
-        persist(record).await?;
+        let committer = &shared.committer;
+        match with {
+            Companion::Alone => {
+                if let Some(record) = record {
+                    committer.commit(vec![record]).await?;
+                }
+            }
+            Companion::Structure {
+                mut edit,
+                user_id,
+                entity_code,
+            } => {
+                edit.index_changes = record
+                    .into_iter()
+                    .map(|c| NewChange {
+                        user_id: Some(user_id.clone()),
+                        entity_code: entity_code.clone(),
+                        ..c
+                    })
+                    .collect();
+                committer.commit_structure(*edit).await?;
+            }
+        }
         if let Some(change) = change {
             self.unsnapshotted += 1;
             self.sync

@@ -1,24 +1,109 @@
-//! Grouped commits: every doc actor hands its round's changes to one task,
-//! which writes whatever has queued up in a single transaction, so one fsync
-//! covers the changes of many documents and connections.
+//! The commit task: every write of the documents goes through it — the
+//! changes peers deliver, and the server's own changes (restored locked
+//! texts, consensus projections, structure edits with their rows and
+//! events). Queued peer changes are written in a single transaction, so one
+//! fsync covers the changes of many documents and connections; a structure
+//! edit is one transaction of its own. Every commit is timed and counted,
+//! and a failure marks storage unhealthy until the next success (`/readyz`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use accord_store::{NewChange, Store};
+use accord_store::{NewChange, Store, StructureEdit};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::clock::Clock;
 use crate::metrics::Metrics;
 
+/// What one job asks to store.
+enum Work {
+    /// Changes, grouped with every other queued job's changes.
+    Changes(Vec<NewChange>),
+    /// A structure edit: its rows, events and index change together.
+    Structure(Box<StructureEdit>),
+}
+
+type Reply = oneshot::Sender<Result<(), accord_store::Error>>;
+
 struct Job {
-    changes: Vec<NewChange>,
-    reply: oneshot::Sender<Result<(), String>>,
+    work: Work,
+    reply: Reply,
 }
 
 #[derive(Clone)]
 pub struct Committer {
     tx: mpsc::UnboundedSender<Job>,
+}
+
+/// The commit task's side: where it writes and what it reports.
+struct Task {
+    store: Store,
+    metrics: Arc<Metrics>,
+    storage_ok: Arc<AtomicBool>,
+    clock: Arc<Clock>,
+}
+
+impl Task {
+    /// Records a commit's outcome: metrics and storage health.
+    fn outcome<T>(
+        &self,
+        started: Instant,
+        changes: usize,
+        result: &Result<T, accord_store::Error>,
+    ) {
+        self.metrics
+            .commit_seconds
+            .observe(started.elapsed().as_secs_f64());
+        self.metrics.commit_batch_changes.observe(changes as f64);
+        match result {
+            Ok(_) => self.storage_ok.store(true, Ordering::Relaxed),
+            Err(e) => {
+                tracing::error!(error = %e, changes, "commit failed");
+                self.metrics.commit_failures.inc();
+                self.storage_ok.store(false, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Commits the changes of `jobs` in one transaction and answers them all.
+    async fn changes(&self, jobs: Vec<(Vec<NewChange>, Reply)>) {
+        let mut all = Vec::new();
+        let mut replies = Vec::with_capacity(jobs.len());
+        for (changes, reply) in jobs {
+            all.extend(changes);
+            replies.push(reply);
+        }
+        let started = Instant::now();
+        let result = self.store.commit_at(&all, self.clock.now()).await;
+        self.outcome(started, all.len(), &result);
+        let failure = match &result {
+            Ok(receipt) => {
+                self.metrics.changes_stored.inc_by(receipt.stored as u64);
+                None
+            }
+            Err(e) => Some(e.to_string()),
+        };
+        for reply in replies {
+            let _ = reply.send(match &failure {
+                None => Ok(()),
+                Some(m) => Err(accord_store::Error::CommitFailed(m.clone())),
+            });
+        }
+    }
+
+    /// Commits one structure edit and answers it.
+    async fn structure(&self, edit: &StructureEdit, reply: Reply) {
+        let started = Instant::now();
+        let result = self.store.apply_structure_at(edit, self.clock.now()).await;
+        self.outcome(started, edit.index_changes.len(), &result);
+        if result.is_ok() {
+            self.metrics
+                .changes_stored
+                .inc_by(edit.index_changes.len() as u64);
+        }
+        let _ = reply.send(result.map(|_| ()));
+    }
 }
 
 impl Committer {
@@ -27,52 +112,59 @@ impl Committer {
         store: Store,
         metrics: Arc<Metrics>,
         storage_ok: Arc<AtomicBool>,
-        clock: Arc<crate::clock::Clock>,
+        clock: Arc<Clock>,
         tracker: &tokio_util::task::TaskTracker,
     ) -> Self {
         let (tx, mut rx) = mpsc::unbounded_channel::<Job>();
+        let task = Task {
+            store,
+            metrics,
+            storage_ok,
+            clock,
+        };
         tracker.spawn(async move {
             while let Some(first) = rx.recv().await {
                 let mut jobs = vec![first];
                 while let Ok(job) = rx.try_recv() {
                     jobs.push(job);
                 }
-                let all: Vec<NewChange> =
-                    jobs.iter_mut().flat_map(|j| j.changes.drain(..)).collect();
-                let started = Instant::now();
-                let result = store.commit_at(&all, clock.now()).await;
-                metrics
-                    .commit_seconds
-                    .observe(started.elapsed().as_secs_f64());
-                metrics.commit_batch_changes.observe(all.len() as f64);
-                let reply = match result {
-                    Ok(receipt) => {
-                        metrics.changes_stored.inc_by(receipt.stored as u64);
-                        storage_ok.store(true, Ordering::Relaxed);
-                        Ok(())
-                    }
-                    Err(e) => {
-                        tracing::error!(error = %e, changes = all.len(), "commit failed");
-                        metrics.commit_failures.inc();
-                        storage_ok.store(false, Ordering::Relaxed);
-                        Err(e.to_string())
-                    }
-                };
+                // In arrival order: consecutive change jobs share a
+                // transaction, a structure edit has its own.
+                let mut batch = Vec::new();
                 for job in jobs {
-                    let _ = job.reply.send(reply.clone());
+                    match job.work {
+                        Work::Changes(changes) => batch.push((changes, job.reply)),
+                        Work::Structure(edit) => {
+                            if !batch.is_empty() {
+                                task.changes(std::mem::take(&mut batch)).await;
+                            }
+                            task.structure(&edit, job.reply).await;
+                        }
+                    }
+                }
+                if !batch.is_empty() {
+                    task.changes(batch).await;
                 }
             }
         });
         Self { tx }
     }
 
-    /// Commits changes durably; returns once they are on disk (or failed).
-    pub async fn commit(&self, changes: Vec<NewChange>) -> Result<(), String> {
+    async fn submit(&self, work: Work) -> Result<(), accord_store::Error> {
+        let stopped =
+            || accord_store::Error::CommitFailed("the commit task has stopped".to_owned());
         let (reply, wait) = oneshot::channel();
-        self.tx
-            .send(Job { changes, reply })
-            .map_err(|_| "the commit task has stopped".to_owned())?;
-        wait.await
-            .map_err(|_| "the commit task has stopped".to_owned())?
+        self.tx.send(Job { work, reply }).map_err(|_| stopped())?;
+        wait.await.map_err(|_| stopped())?
+    }
+
+    /// Commits changes durably; returns once they are on disk (or failed).
+    pub async fn commit(&self, changes: Vec<NewChange>) -> Result<(), accord_store::Error> {
+        self.submit(Work::Changes(changes)).await
+    }
+
+    /// Commits a structure edit (rows, events and its index change) durably.
+    pub async fn commit_structure(&self, edit: StructureEdit) -> Result<(), accord_store::Error> {
+        self.submit(Work::Structure(Box::new(edit))).await
     }
 }

@@ -10,10 +10,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use accord_protocol::{ConnId, DocSync, DocumentId, Policy};
-use accord_store::{DocKind, NewChange, Store};
+use accord_store::{DocKind, Store, StructureEdit};
 use automerge::transaction::Transaction;
 use automerge::{ActorId, Automerge, ChangeHash};
-use futures::future::BoxFuture;
 use tokio::sync::{Mutex, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -46,13 +45,13 @@ pub enum DocCmd {
         lock: Option<Lock>,
         reply: oneshot::Sender<()>,
     },
-    /// A change the server makes with its own actor (structure edits to the
-    /// index document): `edit` builds it on a copy of the committed
-    /// document, `persist` stores it (with whatever else belongs in the same
-    /// transaction), and only then is it applied and sent to the peers.
+    /// A change the server makes with its own actor (structure edits and
+    /// projections to the index document): `edit` builds it on a copy of
+    /// the committed document, the commit task stores it with `with`, and
+    /// only then is it applied and sent to the peers.
     Write {
         edit: Edit,
-        persist: Persist,
+        with: Companion,
         reply: oneshot::Sender<Result<Vec<ChangeHash>, WriteError>>,
     },
     /// Runs a read of the committed, applied document (history, compare,
@@ -65,10 +64,19 @@ pub type Inspection = Box<dyn FnOnce(&Automerge) + Send>;
 
 /// Builds a server change; an `Err` is a refusal for people.
 pub type Edit = Box<dyn FnOnce(&mut Transaction<'_>) -> Result<(), String> + Send>;
-/// Stores a server change (`None` when the edit changed nothing).
-pub type Persist = Box<
-    dyn FnOnce(Option<NewChange>) -> BoxFuture<'static, Result<(), accord_store::Error>> + Send,
->;
+/// What the commit task stores with a server change, in the same
+/// transaction.
+pub enum Companion {
+    /// The change alone (a consensus projection, a restored locked text).
+    Alone,
+    /// A structure edit's rows and events, the change being its index
+    /// change, attributed to the chair who made the edit.
+    Structure {
+        edit: Box<StructureEdit>,
+        user_id: String,
+        entity_code: Option<String>,
+    },
+}
 
 /// Why a server write did not happen.
 #[derive(Debug, thiserror::Error)]
@@ -121,8 +129,6 @@ pub fn heads_json(heads: &[ChangeHash]) -> String {
 /// Settings every actor shares.
 #[derive(Clone)]
 pub struct DocSettings {
-    /// The server's clock (commit times).
-    pub clock: Arc<crate::clock::Clock>,
     /// The actor the server writes with.
     pub server_actor: ActorId,
     pub max_text_chars: usize,
@@ -305,14 +311,10 @@ impl Docs {
         &self,
         id: DocumentId,
         edit: Edit,
-        persist: Persist,
+        with: Companion,
     ) -> Result<Vec<ChangeHash>, WriteError> {
         let (reply, wait) = oneshot::channel();
-        let cmd = DocCmd::Write {
-            edit,
-            persist,
-            reply,
-        };
+        let cmd = DocCmd::Write { edit, with, reply };
         match self.send(id, cmd).await {
             Ok(Delivery::Delivered) => wait
                 .await

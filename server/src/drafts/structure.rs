@@ -446,7 +446,7 @@ async fn edit(
                 accord_model::reconcile_index(tx, &target).map_err(|e| e.to_string())
             }),
             Companion::Structure {
-                edit: plan.edit,
+                edit: Box::new(plan.edit),
                 user_id: user.id.clone(),
                 entity_code: user.entity.clone(),
             },
