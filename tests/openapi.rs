@@ -1038,8 +1038,7 @@ fn the_document_is_well_formed() {
             }
         }
     }
-    // The routes of `server/src/lib.rs` (fn router), read from its source,
-    // except the web UI's pages (`/`, `/join`): a new route must be
+    // The routes the HTTP layer's sources declare, except the web UI's pages (`/`, `/join`): a new route must be
     // documented.
     let documented: BTreeSet<(String, String)> = ops
         .iter()
@@ -1052,50 +1051,81 @@ fn the_document_is_well_formed() {
     );
 }
 
-/// The server's routes as `fn router` in `server/src/lib.rs` declares them:
-/// each `.route("PATH", get(..).post(..))`, under `/api/v1` when declared in
-/// the nested API router (axum's `{param}` syntax is OpenAPI's).
+/// The server's routes as the HTTP layer's sources declare them: each
+/// plain `.route("PATH", get(..).post(..))` and each handler annotated
+/// `#[utoipa::path(METHOD, path = "PATH", …)]`, under `/api/v1` in the API
+/// areas' files (axum's `{param}` syntax is OpenAPI's).
 fn router_routes() -> BTreeSet<(String, String)> {
-    const SOURCE: &str = include_str!("../server/src/http/mod.rs");
-    let body = SOURCE
-        .split("fn router(")
-        .nth(1)
-        .expect("fn router in server/src/http/mod.rs");
-    let (api_part, outer_part) = body
-        .split_once("Router::new()\n        .route(\"/sync\"")
-        .map(|(a, b)| (a, format!(".route(\"/sync\"{b}")))
-        .expect("the outer router starts with /sync");
+    const API: [&str; 7] = [
+        include_str!("../server/src/http/session.rs"),
+        include_str!("../server/src/http/drafts.rs"),
+        include_str!("../server/src/http/structure.rs"),
+        include_str!("../server/src/http/consensus.rs"),
+        include_str!("../server/src/http/history.rs"),
+        include_str!("../server/src/http/export.rs"),
+        include_str!("../server/src/http/openapi.rs"),
+    ];
+    const ROOT: [&str; 4] = [
+        include_str!("../server/src/http/mod.rs"),
+        include_str!("../server/src/http/health.rs"),
+        include_str!("../server/src/http/scrape.rs"),
+        include_str!("../server/src/sync/ws.rs"),
+    ];
     let mut routes = BTreeSet::new();
-    for (part, prefix) in [(api_part, "/api/v1"), (outer_part.as_str(), "")] {
-        for chunk in part.split(".route(").skip(1) {
-            let path = chunk.split('"').nth(1).expect("a route path literal");
-            // The call's own text: up to its closing parenthesis.
-            let mut depth = 1;
-            let call: String = chunk
-                .chars()
-                .take_while(|c| {
-                    match c {
-                        '(' => depth += 1,
-                        ')' => depth -= 1,
-                        _ => {}
+    for (sources, prefix) in [(&API[..], "/api/v1"), (&ROOT[..], "")] {
+        for source in sources {
+            for chunk in source.split(".route(").skip(1) {
+                let Some(path) = chunk.trim_start().strip_prefix('"') else {
+                    continue;
+                };
+                let path = path.split('"').next().expect("a route path literal");
+                let call = call_text(chunk);
+                for method in METHODS {
+                    let calls = [format!("{method}("), format!("::{method}(")];
+                    let called = call.match_indices(&calls[0]).any(|(i, _)| {
+                        i == 0 || !call[..i].ends_with(|c: char| c.is_alphanumeric() || c == '_')
+                    }) || call.contains(&calls[1]);
+                    if called {
+                        routes.insert((method.to_owned(), format!("{prefix}{path}")));
                     }
-                    depth > 0
-                })
-                .collect();
-            for method in METHODS {
-                let calls = [format!("{method}("), format!("::{method}(")];
-                let called = call.match_indices(&calls[0]).any(|(i, _)| {
-                    i == 0 || !call[..i].ends_with(|c: char| c.is_alphanumeric() || c == '_')
-                }) || call.contains(&calls[1]);
-                if called {
-                    routes.insert((method.to_owned(), format!("{prefix}{path}")));
                 }
+            }
+            for chunk in source.split("#[utoipa::path(").skip(1) {
+                let call = call_text(chunk);
+                let method = call
+                    .trim_start()
+                    .split(|c: char| !c.is_alphanumeric())
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned();
+                let path = call
+                    .split("path = \"")
+                    .nth(1)
+                    .and_then(|rest| rest.split('"').next())
+                    .expect("an annotated operation's path literal");
+                routes.insert((method, format!("{prefix}{path}")));
             }
         }
     }
     routes.remove(&("get".to_owned(), "/".to_owned()));
     routes.remove(&("get".to_owned(), "/join".to_owned()));
     routes
+}
+
+/// A call's own text: up to its closing parenthesis.
+fn call_text(chunk: &str) -> String {
+    let mut depth = 1;
+    chunk
+        .chars()
+        .take_while(|c| {
+            match c {
+                '(' => depth += 1,
+                ')' => depth -= 1,
+                _ => {}
+            }
+            depth > 0
+        })
+        .collect()
 }
 
 #[tokio::test]

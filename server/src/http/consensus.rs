@@ -129,3 +129,31 @@ pub async fn advance_clock(
         .await
         .map(Json)
 }
+
+/// This area's routes (its paths under `/api/v1`).
+pub fn routes() -> utoipa_axum::router::OpenApiRouter<crate::AppState> {
+    utoipa_axum::router::OpenApiRouter::new()
+        .route("/drafts/{id}/consensus", axum::routing::get(get_consensus))
+        .route(
+            "/drafts/{id}/elements/{eid}/positions/{entity}",
+            axum::routing::put(put_position),
+        )
+        .route(
+            "/drafts/{id}/silence",
+            axum::routing::post(start_silence).delete(cancel_silence),
+        )
+        .route(
+            "/drafts/{id}/elements/{eid}/adopt",
+            axum::routing::post(adopt_element),
+        )
+        .route(
+            "/drafts/{id}/elements/{eid}/reopen",
+            axum::routing::post(reopen_element),
+        )
+        .route("/drafts/{id}/adopt", axum::routing::post(adopt_draft))
+        .route(
+            "/drafts/{id}/versions",
+            axum::routing::get(list_versions).post(name_version),
+        )
+        .route("/test/clock", axum::routing::post(advance_clock))
+}

@@ -42,3 +42,9 @@ pub async fn export(
     )
         .into_response())
 }
+
+/// This area's routes (its paths under `/api/v1`).
+pub fn routes() -> utoipa_axum::router::OpenApiRouter<crate::AppState> {
+    utoipa_axum::router::OpenApiRouter::new()
+        .route("/drafts/{id}/export", axum::routing::get(export))
+}

@@ -47,3 +47,10 @@ pub async fn method_not_allowed() -> ApiError {
         "this API path does not take that method",
     )
 }
+
+/// This area's routes (the probes, at the root).
+pub fn routes() -> utoipa_axum::router::OpenApiRouter<crate::AppState> {
+    utoipa_axum::router::OpenApiRouter::new()
+        .route("/healthz", axum::routing::get(healthz))
+        .route("/readyz", axum::routing::get(readyz))
+}

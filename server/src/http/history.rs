@@ -61,3 +61,16 @@ pub async fn attribution(
 ) -> Answer {
     history::attribution(&app, &auth, ids, q).await.map(Json)
 }
+
+/// This area's routes (its paths under `/api/v1`).
+pub fn routes() -> utoipa_axum::router::OpenApiRouter<crate::AppState> {
+    utoipa_axum::router::OpenApiRouter::new()
+        .route("/drafts/{id}/history", axum::routing::get(timeline))
+        .route("/drafts/{id}/history/people", axum::routing::get(people))
+        .route("/drafts/{id}/read", axum::routing::get(read))
+        .route("/drafts/{id}/compare", axum::routing::get(compare))
+        .route(
+            "/drafts/{id}/elements/{eid}/attribution",
+            axum::routing::get(attribution),
+        )
+}

@@ -14,7 +14,7 @@ pub mod fuzzing;
 pub mod headers;
 mod health;
 mod history;
-mod openapi;
+pub(crate) mod openapi;
 pub mod scrape;
 mod session;
 mod structure;
@@ -22,9 +22,11 @@ mod web;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::AppState;
 
@@ -58,71 +60,38 @@ pub async fn serve(state: AppState, listener: TcpListener) -> std::io::Result<()
 
 /// The route table: every path the server answers, and its handler.
 fn router(state: AppState) -> Router {
-    let api = Router::new()
-        .route("/session", post(session::sign_in).delete(session::sign_out))
-        .route("/session/device", post(session::device_link))
-        .route("/me", get(session::me))
-        .route("/drafts", get(drafts::drafts).post(structure::create_draft))
-        .route(
-            "/drafts/{id}",
-            get(drafts::draft).patch(structure::update_draft),
-        )
-        .route("/drafts/{id}/elements", post(structure::add_element))
-        .route(
-            "/drafts/{id}/elements/{eid}",
-            axum::routing::patch(structure::update_element).delete(structure::archive_element),
-        )
-        .route(
-            "/drafts/{id}/elements/{eid}/restore",
-            post(structure::restore_element),
-        )
-        .route("/drafts/{id}/changes", get(drafts::changes))
-        .route("/drafts/{id}/consensus", get(consensus::get_consensus))
-        .route(
-            "/drafts/{id}/elements/{eid}/positions/{entity}",
-            axum::routing::put(consensus::put_position),
-        )
-        .route(
-            "/drafts/{id}/silence",
-            post(consensus::start_silence).delete(consensus::cancel_silence),
-        )
-        .route(
-            "/drafts/{id}/elements/{eid}/adopt",
-            post(consensus::adopt_element),
-        )
-        .route(
-            "/drafts/{id}/elements/{eid}/reopen",
-            post(consensus::reopen_element),
-        )
-        .route("/drafts/{id}/adopt", post(consensus::adopt_draft))
-        .route("/drafts/{id}/history", get(history::timeline))
-        .route("/drafts/{id}/history/people", get(history::people))
-        .route("/drafts/{id}/export", get(export::export))
-        .route("/drafts/{id}/read", get(history::read))
-        .route("/drafts/{id}/compare", get(history::compare))
-        .route(
-            "/drafts/{id}/elements/{eid}/attribution",
-            get(history::attribution),
-        )
-        .route(
-            "/drafts/{id}/versions",
-            get(consensus::list_versions).post(consensus::name_version),
-        )
-        .route("/drafts/{id}/presence", get(drafts::presence))
-        .route("/entities", get(drafts::entities))
-        .route("/users", get(drafts::users))
-        .route("/openapi.json", get(openapi::document))
-        .route("/test/clock", post(consensus::advance_clock))
+    let (router, _) = table(state.config.max_body_bytes);
+    router.with_state(state)
+}
+
+/// The route table with the OpenAPI document it generates: every handler
+/// is registered through an [`OpenApiRouter`] (one `routes()` per API
+/// area), so the document lists what the server answers.
+fn table(max_body_bytes: usize) -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let (api, api_doc) = OpenApiRouter::new()
+        .merge(session::routes())
+        .merge(drafts::routes())
+        .merge(structure::routes())
+        .merge(consensus::routes())
+        .merge(history::routes())
+        .merge(export::routes())
+        .merge(openapi::routes())
+        .split_for_parts();
+    // `OpenApiRouter` has no `method_not_allowed_fallback`: the API's
+    // fallbacks and body limit go on its plain router, which then nests
+    // under `/api/v1` in both the router and the document.
+    let api = api
         .fallback(health::not_found)
         .method_not_allowed_fallback(health::method_not_allowed)
-        .layer(DefaultBodyLimit::max(state.config.max_body_bytes));
-    Router::new()
+        .layer(DefaultBodyLimit::max(max_body_bytes));
+    let (router, doc) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .route("/sync", get(crate::sync::ws::upgrade))
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
+        .merge(health::routes())
         .route("/metrics", get(scrape::on_main))
+        .split_for_parts();
+    let router = router
         .nest("/api/v1", api)
         .fallback(web::serve)
-        .layer(axum::middleware::map_response(headers::secure))
-        .with_state(state)
+        .layer(axum::middleware::map_response(headers::secure));
+    (router, doc.nest("/api/v1", api_doc))
 }
