@@ -378,7 +378,7 @@ impl DocActor {
         let _ = watch.send(TextChanged {
             doc: self.id,
             text_hash: accord_model::text_hash(&text),
-            bracketed: text.contains(['[', ']']),
+            bracketed: accord_consensus::has_brackets(&text),
         });
     }
 
