@@ -7,6 +7,13 @@ use crate::status::{ElementSummary, Status};
 
 /// Overall draft state.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "utoipa",
+    schema(
+        description = "`open` (some element is not agreed or adopted, or there are none), `agreed` (every element is agreed, agreed ad referendum or adopted, not all adopted), `all_adopted` (a chair may now adopt the draft), `adopted` (the draft is)."
+    )
+)]
 #[serde(rename_all = "snake_case")]
 pub enum DraftState {
     /// Some element is not yet agreed, agreed ad ref or adopted (or the
@@ -24,6 +31,13 @@ pub enum DraftState {
 
 /// A draft's element counts and state.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "utoipa",
+    schema(
+        description = "Element counts by status (`agreed` counts `agreed` and `agreed_ad_ref`)."
+    )
+)]
 pub struct Progress {
     pub elements: usize,
     /// `agreed` or `agreed_ad_ref`.

@@ -15,6 +15,13 @@ pub const MAX_WORDING_CHARS: usize = 10_000;
 
 /// An entity's endorsement state on one element.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "utoipa",
+    schema(
+        description = "An entity's position on an element: `support` joins consensus; `support_ad_ref` provisionally, pending confirmation from headquarters; `reservation` joins consensus with a note placed on record; `abstain` neither blocks nor supports; `object` blocks, with a reason and optionally a proposed wording."
+    )
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Stance {
     /// Joins consensus.

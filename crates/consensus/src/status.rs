@@ -70,6 +70,13 @@ impl fmt::Display for Status {
 
 /// An entity's standing on an element.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "utoipa",
+    schema(
+        description = "An entity's standing on an element: `current` (its latest position was given on the current text), `stale` (on another text: it does not count), `no_response`."
+    )
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Standing {
     /// Its latest position was given on the current text.

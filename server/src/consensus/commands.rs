@@ -9,11 +9,17 @@ use accord_store::{NewEvent, NewPosition, NewSilence, Role};
 use automerge::ChangeHash;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::ToSchema;
 
+use super::answers::{
+    self, ClockReading, ConsensusReport, DraftAdopted, ElementState, ElementStatus,
+    ElementStatusNow, FinalVersion, PositionError, PositionRecorded, SilenceError, SilenceRefusal,
+    SilencesCancelled, SilencesStarted, StaleObjection, StartedSilence,
+};
 use super::facts::{DraftFacts, gather};
 use super::locked;
-use super::projection::{consensus_json, entry_json};
-use super::versions::version_heads;
+use super::projection::{consensus_report, position};
+use super::versions::{document_heads, version_heads};
 use crate::AppState;
 use crate::auth::Auth;
 use crate::clock::{MAX_ADVANCE_SECS, MAX_OFFSET_SECS, iso, parse_time};
@@ -22,19 +28,39 @@ use crate::drafts::access::visible_draft;
 use crate::error::ApiError;
 
 /// `GET /api/v1/drafts/{id}/consensus`.
-pub async fn get_consensus(app: &AppState, auth: &Auth, id: String) -> Result<Value, ApiError> {
+pub async fn get_consensus(
+    app: &AppState,
+    auth: &Auth,
+    id: String,
+) -> Result<ConsensusReport, ApiError> {
     let draft = visible_draft(app, &auth.user, &id).await?;
     let facts = gather(app, draft).await?;
-    Ok(consensus_json(&facts, app.consensus.clock.now()))
+    Ok(consensus_report(&facts, app.consensus.clock.now()))
 }
 
-#[derive(Debug, Deserialize)]
+/// An entity's position on an element's text as the delegate read it.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PositionRequest {
+    /// One of the stances (400 `invalid` otherwise; taken as a string to
+    /// say so).
+    #[schema(value_type = accord_consensus::Stance)]
     pub position: String,
+    /// Required with `reservation` (the note placed on record) and
+    /// `object` (the reason); an optional comment otherwise. Blank counts
+    /// as absent. At most 2000 characters.
+    #[schema(max_length = 2000)]
     pub note: Option<String>,
+    /// An objection's proposed wording: only with `object`. At most 10000
+    /// characters.
+    #[schema(max_length = 10000)]
     pub wording: Option<String>,
+    /// The `text_hash` of the element as you read it (409 `text_changed`
+    /// when the text is no longer that).
     pub text_hash: String,
+    /// The element document's heads as you read them (409 `not_synced`
+    /// while the server lacks them).
+    #[schema(schema_with = answers::read_heads)]
     pub heads: Vec<String>,
 }
 
@@ -45,7 +71,7 @@ pub async fn put_position(
     auth: &Auth,
     (draft_id, element_id, entity): (String, String, String),
     request: PositionRequest,
-) -> Result<Value, ApiError> {
+) -> Result<PositionRecorded, ApiError> {
     let user = auth.user.clone();
     if user.role != Role::Delegate || user.entity.as_deref() != Some(entity.as_str()) {
         return Err(ApiError::forbidden(
@@ -99,17 +125,22 @@ pub async fn put_position(
         if let Some(silence) = facts.silence(&element.id)
             && let Err(r) = accord_consensus::may_record_during_silence(&silence, &text_hash)
         {
-            let mut error = ApiError::conflict(r.code, r.message);
-            error.extra = Some(json!({ "current_hash": silence.locked_text_hash }));
-            return Err(error);
+            return Err(PositionError {
+                error: r.code,
+                message: r.message,
+                current_hash: Some(silence.locked_text_hash),
+            }
+            .into());
         }
         if current != text_hash {
-            let mut error = ApiError::conflict(
-                "text_changed",
-                format!("the text has changed since you read it; its hash is now {current}"),
-            );
-            error.extra = Some(json!({ "current_hash": current }));
-            return Err(error);
+            return Err(PositionError {
+                error: "text_changed",
+                message: format!(
+                    "the text has changed since you read it; its hash is now {current}"
+                ),
+                current_hash: Some(current),
+            }
+            .into());
         }
         let position = NewPosition {
             draft_id: facts.draft.id.clone(),
@@ -154,15 +185,17 @@ pub async fn put_position(
         .ledger
         .iter()
         .find(|e| e.seq == seq)
-        .map(|e| entry_json(&facts, e));
+        .ok_or_else(|| ApiError::internal("the recorded position is not in the ledger"))?;
     let element = facts.element(&element_id)?;
-    let summary = facts.summary(element);
-    Ok(json!({
-        "position": entry,
-        "element": { "id": element.id, "status": summary.status.as_str() },
-        "silence_broken": broken,
-        "server_time": iso(app.consensus.clock.now()),
-    }))
+    Ok(PositionRecorded {
+        position: position(&facts, entry),
+        element: ElementStatusNow {
+            id: element.id.clone(),
+            status: ElementStatus::from(&facts.summary(element).status),
+        },
+        silence_broken: broken,
+        server_time: iso(app.consensus.clock.now()),
+    })
 }
 
 pub(super) fn parse_heads(heads: &[String]) -> Result<Vec<ChangeHash>, ApiError> {
@@ -187,17 +220,28 @@ pub(crate) fn parse_hashes(heads: &[String]) -> Result<Vec<ChangeHash>, ApiError
         .collect()
 }
 
-#[derive(Debug, Deserialize)]
+/// Silence procedures to start.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SilenceRequest {
-    /// Element ids, or the string "all".
+    /// Element ids, or "all" for every element of the draft (taken as any
+    /// JSON value, to answer 400 `invalid` otherwise).
+    #[schema(schema_with = answers::element_selection)]
     pub elements: Value,
-    /// RFC 3339 UTC.
+    /// When the procedure ends: UTC with a `Z`, e.g. 2027-05-01T12:00:00Z
+    /// (400 `invalid` otherwise); at least the server's
+    /// `--silence-min-minutes` ahead.
+    #[schema(format = DateTime)]
     pub deadline: String,
-    /// The chair confirms that the stale objections on these elements
-    /// (objections given on an earlier text) become support by silence at
-    /// the deadline unless their entities object again.
+    /// The chair confirms the stale objections on the elements named
+    /// (objections given on an earlier text): at the deadline each becomes
+    /// support by silence unless its entity objects again on the locked
+    /// text. Without it, an element with a stale objection answers 409
+    /// `stale_objections` listing them, and nothing starts. Stale
+    /// objections not confirmed this way (none can arise while a silence
+    /// runs) stand at the deadline.
     #[serde(default)]
+    #[schema(default = false)]
     pub confirm_stale_objections: bool,
 }
 
@@ -207,7 +251,7 @@ pub async fn start_silence(
     auth: &Auth,
     draft_id: String,
     request: SilenceRequest,
-) -> Result<Value, ApiError> {
+) -> Result<SilencesStarted, ApiError> {
     auth.user
         .require(&[Role::Chair], "run silence procedures")?;
     let deadline = parse_time(&request.deadline)?;
@@ -231,63 +275,76 @@ pub async fn start_silence(
         for id in &ids {
             let element = facts.element(id)?;
             if let Err(r) = accord_consensus::may_start_silence(&facts.summary(element), deadline, now, min_notice) {
-                refusals.push(json!({ "element": id, "label": element.label, "error": r.code, "message": r.message }));
+                refusals.push(SilenceRefusal {
+                    element: id.clone(),
+                    label: element.label.clone(),
+                    error: r.code,
+                    message: r.message,
+                });
             }
         }
         if !refusals.is_empty() {
             let message = refusals
                 .iter()
-                .map(|r| format!("{}: {}", r["label"].as_str().unwrap_or("?"), r["message"].as_str().unwrap_or("?")))
+                .map(|r| format!("{}: {}", r.label, r.message))
                 .collect::<Vec<_>>()
                 .join("; ");
-            let mut error = ApiError::conflict("silence_refused", message);
-            error.extra = Some(json!({ "refusals": refusals }));
-            return Err(error);
+            return Err(SilenceError {
+                error: "silence_refused",
+                message,
+                refusals: Some(refusals),
+                stale_objections: None,
+            }
+            .into());
         }
         // Stale objections: silence would turn them into support, so the
         // chair confirms them by name, or nothing starts.
-        let mut stale: HashMap<&str, Vec<Value>> = HashMap::new();
+        let mut stale: HashMap<&str, Vec<StaleObjection>> = HashMap::new();
         for id in &ids {
             let element = facts.element(id)?;
             for e in accord_consensus::stale_objections(&facts.summary(element)) {
-                stale.entry(id.as_str()).or_default().push(json!({
-                    "element": id,
-                    "label": element.label,
-                    "entity": e.entity,
-                    "entity_name": facts.participants.iter().find(|(c, _)| *c == e.entity).map(|(_, n)| n),
-                    "seq": e.seq,
-                    "note": e.note,
-                    "text_hash": e.text_hash,
-                    "at": iso(e.at),
-                }));
+                stale.entry(id.as_str()).or_default().push(StaleObjection {
+                    element: id.clone(),
+                    label: element.label.clone(),
+                    entity: e.entity.clone(),
+                    entity_name: facts.participants.iter().find(|(c, _)| *c == e.entity).map(|(_, n)| n.clone()),
+                    seq: e.seq,
+                    note: e.note.clone(),
+                    text_hash: e.text_hash.clone(),
+                    at: iso(e.at),
+                });
             }
         }
         if !stale.is_empty() && !request.confirm_stale_objections {
-            let listed: Vec<Value> = ids.iter().filter_map(|id| stale.get(id.as_str())).flatten().cloned().collect();
+            let listed: Vec<StaleObjection> = ids.iter().filter_map(|id| stale.get(id.as_str())).flatten().cloned().collect();
             let message = ids
                 .iter()
                 .filter_map(|id| {
                     let list = stale.get(id.as_str())?;
-                    let who: Vec<&str> = list.iter().filter_map(|s| s["entity"].as_str()).collect();
-                    Some(format!("{}: {}", list[0]["label"].as_str().unwrap_or("?"), who.join(", ")))
+                    let who: Vec<&str> = list.iter().map(|s| s.entity.as_str()).collect();
+                    Some(format!("{}: {}", list[0].label, who.join(", ")))
                 })
                 .collect::<Vec<_>>()
                 .join("; ");
-            let mut error = ApiError::conflict(
-                "stale_objections",
-                format!(
+            return Err(SilenceError {
+                error: "stale_objections",
+                message: format!(
                     "objections given on an earlier text would become support by silence ({message}); \
                      confirm them with \"confirm_stale_objections\": true to start the silence"
                 ),
-            );
-            error.extra = Some(json!({ "stale_objections": listed }));
-            return Err(error);
+                refusals: None,
+                stale_objections: Some(listed),
+            }
+            .into());
         }
         let mut started = Vec::new();
         for id in &ids {
             let element = facts.element(id)?;
-            let confirmed = stale.get(id.as_str()).cloned().unwrap_or_default();
-            let confirmed_seqs: Vec<i64> = confirmed.iter().filter_map(|s| s["seq"].as_i64()).collect();
+            let confirmed: Vec<_> = stale
+                .get(id.as_str())
+                .map(|list| list.iter().map(StaleObjection::confirmed).collect())
+                .unwrap_or_default();
+            let confirmed_seqs: Vec<i64> = confirmed.iter().map(|s| s.seq).collect();
             let text = facts.texts.get(id).cloned().ok_or_else(|| ApiError::internal("no text"))?;
             let silence = NewSilence {
                 draft_id: facts.draft.id.clone(),
@@ -302,14 +359,10 @@ pub async fn start_silence(
             };
             // The store adds the silence's id and deadline; the stale
             // objections the chair confirmed go on record with it.
-            let confirmed_json: Vec<Value> = confirmed
-                .iter()
-                .map(|s| json!({ "entity": s["entity"], "seq": s["seq"], "note": s["note"], "text_hash": s["text_hash"], "at": s["at"] }))
-                .collect();
-            let data = if confirmed_json.is_empty() {
+            let data = if confirmed.is_empty() {
                 "{}".to_owned()
             } else {
-                json!({ "confirmed_stale_objections": confirmed_json }).to_string()
+                json!({ "confirmed_stale_objections": confirmed }).to_string()
             };
             let event = NewEvent {
                 kind: "silence_started".into(),
@@ -333,25 +386,26 @@ pub async fn start_silence(
                     }),
                 )
                 .await?;
-            started.push(json!({
-                "id": row.id,
-                "element": id,
-                "deadline": iso(deadline),
-                "text_hash": row.locked_text_hash,
-                "confirmed_stale_objections": confirmed_json,
-            }));
+            started.push(StartedSilence {
+                id: row.id,
+                element: id.clone(),
+                deadline: iso(deadline),
+                text_hash: row.locked_text_hash,
+                confirmed_stale_objections: confirmed,
+            });
         }
         Ok(started)
     })
     .await?;
     app.consensus.wake.notify_one();
-    Ok(json!({ "silences": started }))
+    Ok(SilencesStarted { silences: started })
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// Silence procedures to cancel.
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CancelRequest {
-    /// Element ids; every active silence of the draft when absent.
+    /// Element ids; every running procedure of the draft when absent.
     pub elements: Option<Vec<String>>,
 }
 
@@ -361,7 +415,7 @@ pub async fn cancel_silence(
     auth: &Auth,
     draft_id: String,
     body: Option<CancelRequest>,
-) -> Result<Value, ApiError> {
+) -> Result<SilencesCancelled, ApiError> {
     auth.user
         .require(&[Role::Chair], "run silence procedures")?;
     let only = body.unwrap_or_default().elements;
@@ -387,7 +441,7 @@ pub async fn cancel_silence(
         Ok(cancelled)
     })
     .await?;
-    Ok(json!({ "cancelled": cancelled }))
+    Ok(SilencesCancelled { cancelled })
 }
 
 /// The lock an adopted element holds: its adopted text.
@@ -419,7 +473,7 @@ pub async fn adopt_element(
     app: &AppState,
     auth: &Auth,
     (draft_id, element_id): (String, String),
-) -> Result<Value, ApiError> {
+) -> Result<ElementState, ApiError> {
     auth.user.require(&[Role::Chair], "adopt elements")?;
     let user = auth.user.clone();
     let (_, facts) = locked(app, &draft_id, async |facts| {
@@ -460,7 +514,7 @@ pub async fn reopen_element(
     app: &AppState,
     auth: &Auth,
     (draft_id, element_id): (String, String),
-) -> Result<Value, ApiError> {
+) -> Result<ElementState, ApiError> {
     auth.user.require(&[Role::Chair], "reopen elements")?;
     let user = auth.user.clone();
     let (_, facts) = locked(app, &draft_id, async |facts| {
@@ -490,19 +544,24 @@ pub async fn reopen_element(
     element_answer(&facts, &element_id)
 }
 
-pub(super) fn element_answer(facts: &DraftFacts, element_id: &str) -> Result<Value, ApiError> {
+pub(super) fn element_answer(
+    facts: &DraftFacts,
+    element_id: &str,
+) -> Result<ElementState, ApiError> {
     let element = facts.element(element_id)?;
-    Ok(json!({
-        "id": element.id,
-        "label": element.label,
-        "status": facts.summary(element).status.as_str(),
-    }))
+    Ok(ElementState {
+        id: element.id.clone(),
+        label: element.label.clone(),
+        status: ElementStatus::from(&facts.summary(element).status),
+    })
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// How to name the final version.
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AdoptDraftRequest {
-    /// The final version's name ("Adopted text" when absent).
+    /// The final version's name (trimmed; "Adopted text" when absent or
+    /// blank).
     pub name: Option<String>,
 }
 
@@ -512,7 +571,7 @@ pub async fn adopt_draft(
     auth: &Auth,
     draft_id: String,
     body: Option<AdoptDraftRequest>,
-) -> Result<Value, ApiError> {
+) -> Result<DraftAdopted, ApiError> {
     auth.user.require(&[Role::Chair], "adopt drafts")?;
     let name = body
         .and_then(|b| b.name)
@@ -522,22 +581,37 @@ pub async fn adopt_draft(
     let user = auth.user.clone();
     let (version, _) = locked(app, &draft_id, async |facts| {
         if facts.draft.adopted_at.is_some() {
-            return Err(ApiError::conflict("already_adopted", "the draft is already adopted"));
+            return Err(ApiError::conflict(
+                "already_adopted",
+                "the draft is already adopted",
+            ));
         }
         accord_consensus::may_adopt_draft(&facts.summaries())
             .map_err(|r| ApiError::conflict(r.code, r.message))?;
         let heads = version_heads(app, facts).await?;
         let now = app.consensus.clock.now();
-        let row = app.store.adopt_draft(&facts.draft.id, &user.id, &name, &heads, now).await?;
-        Ok(json!({ "name": row.name, "created_at": iso(row.created_at), "heads": serde_json::from_str::<Value>(&row.heads).unwrap_or(Value::Null) }))
+        let row = app
+            .store
+            .adopt_draft(&facts.draft.id, &user.id, &name, &heads, now)
+            .await?;
+        Ok(FinalVersion {
+            heads: document_heads(&row.heads)?,
+            name: row.name,
+            created_at: iso(row.created_at),
+        })
     })
     .await?;
-    Ok(json!({ "version": version }))
+    Ok(DraftAdopted { version })
 }
 
-#[derive(Debug, Deserialize)]
+/// How far to move the consensus clock.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClockRequest {
+    /// Seconds to move the clock forward: at most ten years (of 366 days)
+    /// a step (400 `invalid` when negative or above; also when the clock
+    /// would go more than a hundred years ahead in all).
+    #[schema(minimum = 0, maximum = 316_224_000)]
     pub advance_secs: i64,
 }
 
@@ -547,7 +621,7 @@ pub async fn advance_clock(
     app: &AppState,
     auth: &Auth,
     request: ClockRequest,
-) -> Result<Value, ApiError> {
+) -> Result<ClockReading, ApiError> {
     auth.user.require(&[Role::Chair], "move the clock")?;
     if !app.consensus.clock.controllable {
         return Err(ApiError::bad_request(
@@ -570,5 +644,7 @@ pub async fn advance_clock(
         ));
     }
     app.consensus.wake.notify_one();
-    Ok(json!({ "now": iso(app.consensus.clock.now()) }))
+    Ok(ClockReading {
+        now: iso(app.consensus.clock.now()),
+    })
 }

@@ -7,7 +7,6 @@ use accord_consensus::{ElementFacts, ElementSummary, PositionEntry, Progress, Si
 use accord_protocol::DocumentId;
 use accord_store::{DraftRow, ElementRow, SilenceRow};
 use automerge::ChangeHash;
-use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -75,16 +74,17 @@ impl DraftFacts {
             .ok_or_else(|| ApiError::not_found("the element"))
     }
 
-    pub(crate) fn user_name(&self, id: &Option<String>) -> Value {
-        match id {
-            Some(id) => json!(
-                self.user_names
-                    .get(id)
-                    .cloned()
-                    .unwrap_or_else(|| id.clone())
-            ),
-            None => Value::Null,
-        }
+    /// The user's name (the id of a user no longer known).
+    pub(crate) fn name_of(&self, id: &str) -> String {
+        self.user_names
+            .get(id)
+            .cloned()
+            .unwrap_or_else(|| id.to_owned())
+    }
+
+    /// [`Self::name_of`] the user, if any.
+    pub(crate) fn user_name(&self, id: &Option<String>) -> Option<String> {
+        id.as_deref().map(|id| self.name_of(id))
     }
 }
 

@@ -10,6 +10,7 @@
 //! the drafts whose status inputs moved. A scheduler fires silence deadlines;
 //! the database decides that each fires once.
 
+mod answers;
 mod commands;
 mod facts;
 mod progress;
@@ -18,6 +19,10 @@ mod stale;
 mod tasks;
 mod versions;
 
+pub use answers::{
+    ClockReading, ConsensusReport, DraftAdopted, ElementState, PositionRecorded, SilencesCancelled,
+    SilencesStarted, Version, VersionList,
+};
 pub use commands::{
     AdoptDraftRequest, CancelRequest, ClockRequest, PositionRequest, SilenceRequest, adopt_draft,
     adopt_element, advance_clock, cancel_silence, get_consensus, put_position, reopen_element,

@@ -1,12 +1,14 @@
 //! The consensus as JSON: the API's report and the projection written into
 //! the draft's index document (both with the progress sentence).
 
-use std::collections::HashMap;
-
 use accord_consensus::{PositionEntry, Standing, Status};
 use accord_protocol::DocumentId;
 use serde_json::{Value, json};
 
+use super::answers::{
+    ActiveSilence, Adoption, ConsensusReport, ElementConsensus, ElementStatus, EndedSilence,
+    MatrixCell, Participant, Position,
+};
 use super::facts::{DraftFacts, gather};
 use super::progress::progress_sentence;
 use crate::AppState;
@@ -14,19 +16,19 @@ use crate::clock::iso;
 use crate::documents::{Companion, WriteError};
 use crate::error::ApiError;
 
-pub(super) fn entry_json(facts: &DraftFacts, entry: &PositionEntry) -> Value {
-    json!({
-        "seq": entry.seq,
-        "entity": entry.entity,
-        "position": entry.stance.as_str(),
-        "note": entry.note,
-        "wording": entry.wording,
-        "text_hash": entry.text_hash,
-        "user": entry.user_id,
-        "user_name": facts.user_name(&entry.user_id),
-        "by_silence": entry.by_silence,
-        "at": iso(entry.at),
-    })
+pub(super) fn position(facts: &DraftFacts, entry: &PositionEntry) -> Position {
+    Position {
+        seq: entry.seq,
+        entity: entry.entity.clone(),
+        position: entry.stance,
+        note: entry.note.clone(),
+        wording: entry.wording.clone(),
+        text_hash: entry.text_hash.clone(),
+        user: entry.user_id.clone(),
+        user_name: facts.user_name(&entry.user_id),
+        by_silence: entry.by_silence,
+        at: iso(entry.at),
+    }
 }
 
 pub(super) fn standing_str(standing: Standing) -> &'static str {
@@ -38,86 +40,90 @@ pub(super) fn standing_str(standing: Standing) -> &'static str {
 }
 
 /// The consensus state of a draft as the API answers it.
-pub(super) fn consensus_json(facts: &DraftFacts, now: i64) -> Value {
+pub(super) fn consensus_report(facts: &DraftFacts, now: i64) -> ConsensusReport {
     let summaries = facts.summaries();
     let progress = facts.progress(&summaries);
-    let names: HashMap<&str, &str> = facts
-        .participants
-        .iter()
-        .map(|(c, n)| (c.as_str(), n.as_str()))
-        .collect();
-    let elements: Vec<Value> = facts
+    let elements = facts
         .elements
         .iter()
         .zip(&summaries)
         .map(|(element, summary)| {
             let text = facts.texts.get(&element.id);
-            let silence = facts.silences.get(&element.id).map(|s| {
-                json!({
-                    "id": s.id,
-                    "deadline": iso(s.deadline),
-                    "started_at": iso(s.started_at),
-                    "started_by": facts.user_name(&Some(s.started_by.clone())),
-                })
+            let silence = facts.silences.get(&element.id).map(|s| ActiveSilence {
+                id: s.id,
+                deadline: iso(s.deadline),
+                started_at: iso(s.started_at),
+                started_by: facts.name_of(&s.started_by),
             });
-            let adopted = facts.adoptions.get(&element.id).map(|a| {
-                json!({
-                    "at": iso(a.adopted_at),
-                    "by": facts.user_name(&Some(a.adopted_by.clone())),
-                    "text_hash": a.text_hash,
-                })
+            let adopted = facts.adoptions.get(&element.id).map(|a| Adoption {
+                at: iso(a.adopted_at),
+                by: facts.name_of(&a.adopted_by),
+                text_hash: a.text_hash.clone(),
             });
-            let matrix: Vec<Value> = summary
+            let matrix = summary
                 .cells
                 .iter()
                 .map(|cell| {
                     let latest = cell.latest.as_ref();
-                    json!({
-                        "entity": cell.entity,
-                        "standing": standing_str(cell.standing),
-                        "position": latest.map(|e| e.stance.as_str()),
-                        "note": latest.and_then(|e| e.note.clone()),
-                        "wording": latest.and_then(|e| e.wording.clone()),
-                        "user_name": latest.map_or(Value::Null, |e| facts.user_name(&e.user_id)),
-                        "by_silence": latest.is_some_and(|e| e.by_silence),
-                        "at": latest.map(|e| iso(e.at)),
-                    })
+                    MatrixCell {
+                        entity: cell.entity.clone(),
+                        standing: cell.standing,
+                        position: latest.map(|e| e.stance),
+                        note: latest.and_then(|e| e.note.clone()),
+                        wording: latest.and_then(|e| e.wording.clone()),
+                        user_name: latest.and_then(|e| facts.user_name(&e.user_id)),
+                        by_silence: latest.is_some_and(|e| e.by_silence),
+                        at: latest.map(|e| iso(e.at)),
+                    }
                 })
                 .collect();
-            json!({
-                "id": element.id,
-                "label": element.label,
-                "status": summary.status.as_str(),
-                "deadline": match summary.status {
+            let positions = |entries: &[PositionEntry]| -> Vec<Position> {
+                entries.iter().map(|e| position(facts, e)).collect()
+            };
+            ElementConsensus {
+                id: element.id.clone(),
+                label: element.label.clone(),
+                status: ElementStatus::from(&summary.status),
+                deadline: match summary.status {
                     Status::UnderSilence { deadline } => Some(iso(deadline)),
                     _ => None,
                 },
-                "silence": silence,
-                "last_silence": facts.last_silence(&element.id, true),
-                "adopted": adopted,
-                "text_hash": text.map(|t| t.text_hash.clone()),
-                "heads": text.map(|t| accord_model::heads_hex(&t.heads)),
-                "bracketed": summary.bracketed,
-                "not_responded": summary.not_responded,
-                "stale": summary.stale,
-                "objections": summary.objections.iter().map(|e| entry_json(facts, e)).collect::<Vec<_>>(),
-                "reservations": summary.reservations.iter().map(|e| entry_json(facts, e)).collect::<Vec<_>>(),
-                "ad_ref": summary.ad_ref,
-                "matrix": matrix,
-            })
+                silence,
+                last_silence: facts.ended_silence(&element.id),
+                adopted,
+                // Every element has a text (`gather` reads them all).
+                text_hash: text.map(|t| t.text_hash.clone()).unwrap_or_default(),
+                heads: text
+                    .map(|t| accord_model::heads_hex(&t.heads))
+                    .unwrap_or_default(),
+                bracketed: summary.bracketed,
+                not_responded: summary.not_responded.clone(),
+                stale: summary.stale.clone(),
+                objections: positions(&summary.objections),
+                reservations: positions(&summary.reservations),
+                ad_ref: summary.ad_ref.clone(),
+                matrix,
+            }
         })
         .collect();
-    json!({
-        "draft": facts.draft.id,
-        "state": progress.state,
-        "progress": progress,
-        "summary": progress_sentence(facts, &summaries, &progress),
-        "adopted_at": facts.draft.adopted_at.map(iso),
-        "elements": elements,
-        "entities": facts.participants.iter().map(|(code, name)| json!({ "code": code, "name": name })).collect::<Vec<_>>(),
-        "entity_names": names,
-        "server_time": iso(now),
-    })
+    ConsensusReport {
+        draft: facts.draft.id.clone(),
+        state: progress.state.clone(),
+        summary: progress_sentence(facts, &summaries, &progress),
+        progress,
+        adopted_at: facts.draft.adopted_at.map(iso),
+        elements,
+        entities: facts
+            .participants
+            .iter()
+            .map(|(code, name)| Participant {
+                code: code.clone(),
+                name: name.clone(),
+            })
+            .collect(),
+        entity_names: facts.participants.iter().cloned().collect(),
+        server_time: iso(now),
+    }
 }
 
 /// What the index document shows: the progress (counts and sentence),
@@ -154,7 +160,7 @@ pub(super) fn projection_json(facts: &DraftFacts) -> Value {
                     _ => None,
                 },
                 "bracketed": summary.bracketed,
-                "last_silence": facts.last_silence(&element.id, false),
+                "last_silence": facts.last_silence(&element.id),
                 "positions": positions,
             }),
         );
@@ -222,19 +228,36 @@ pub async fn reproject(app: &AppState, draft_id: &str) -> Result<(), ApiError> {
 }
 
 impl DraftFacts {
-    /// The element's last ended silence: how it ended, when, by whom, why.
-    fn last_silence(&self, element_id: &str, times_iso: bool) -> Value {
+    /// The element's last ended silence: how it ended, when (unix ms), by
+    /// whom, why (for the index document).
+    fn last_silence(&self, element_id: &str) -> Value {
         let Some(s) = self.ended_silences.get(element_id) else {
             return Value::Null;
         };
-        let time = |ms: i64| if times_iso { json!(iso(ms)) } else { json!(ms) };
         json!({
             "state": s.state,
-            "deadline": time(s.deadline),
-            "ended_at": s.ended_at.map(time),
+            "deadline": s.deadline,
+            "ended_at": s.ended_at,
             "ended_by": self.user_name(&s.ended_by),
             "entity": s.ended_by.as_ref().and_then(|u| self.user_entities.get(u)),
             "reason": s.reason,
+        })
+    }
+
+    /// The element's last ended silence, as the API shows it.
+    fn ended_silence(&self, element_id: &str) -> Option<EndedSilence> {
+        let s = self.ended_silences.get(element_id)?;
+        Some(EndedSilence {
+            state: s.state.clone(),
+            deadline: iso(s.deadline),
+            ended_at: s.ended_at.map(iso),
+            ended_by: self.user_name(&s.ended_by),
+            entity: s
+                .ended_by
+                .as_ref()
+                .and_then(|u| self.user_entities.get(u))
+                .cloned(),
+            reason: s.reason.clone(),
         })
     }
 }

@@ -5,8 +5,10 @@ use std::collections::HashMap;
 use accord_protocol::DocumentId;
 use accord_store::Role;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
+use utoipa::ToSchema;
 
+use super::answers::{DocumentHeads, Version, VersionList};
 use super::facts::{DraftFacts, gather};
 use crate::AppState;
 use crate::auth::Auth;
@@ -35,22 +37,34 @@ pub(super) async fn version_heads(app: &AppState, facts: &DraftFacts) -> Result<
     serde_json::to_string(&heads).map_err(ApiError::internal)
 }
 
-#[derive(Debug, Deserialize)]
+/// A name for the draft's version now.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VersionRequest {
+    /// 1 to 100 characters once trimmed (400 `invalid` otherwise), unique
+    /// in the draft (409 `version_exists`).
+    #[schema(min_length = 1, max_length = 100)]
     pub name: String,
 }
 
-pub(super) fn version_json(
-    facts_names: &HashMap<String, String>,
+/// A version's stored heads (written by [`version_heads`]).
+pub(super) fn document_heads(stored: &str) -> Result<DocumentHeads, ApiError> {
+    serde_json::from_str(stored).map_err(ApiError::internal)
+}
+
+pub(super) fn version(
+    names: &HashMap<String, String>,
     row: &accord_store::VersionRow,
-) -> Value {
-    json!({
-        "name": row.name,
-        "created_at": iso(row.created_at),
-        "created_by": row.created_by.as_ref().map(|u| facts_names.get(u).cloned().unwrap_or_else(|| u.clone())),
-        "final": row.final_version,
-        "heads": serde_json::from_str::<Value>(&row.heads).unwrap_or(Value::Null),
+) -> Result<Version, ApiError> {
+    Ok(Version {
+        name: row.name.clone(),
+        created_at: iso(row.created_at),
+        created_by: row
+            .created_by
+            .as_ref()
+            .map(|u| names.get(u).cloned().unwrap_or_else(|| u.clone())),
+        final_version: row.final_version,
+        heads: document_heads(&row.heads)?,
     })
 }
 
@@ -61,7 +75,7 @@ pub async fn name_version(
     auth: &Auth,
     draft_id: String,
     request: VersionRequest,
-) -> Result<Value, ApiError> {
+) -> Result<Version, ApiError> {
     auth.user.require(&[Role::Chair], "name versions")?;
     let name = request.name.trim().to_owned();
     if name.is_empty() || name.chars().count() > 100 {
@@ -99,7 +113,7 @@ pub async fn name_version(
         }
         other => other?,
     };
-    Ok(version_json(&facts.user_names, &row))
+    version(&facts.user_names, &row)
 }
 
 /// `GET /api/v1/drafts/{id}/versions`: the draft's named versions, oldest first.
@@ -107,7 +121,7 @@ pub async fn list_versions(
     app: &AppState,
     auth: &Auth,
     draft_id: String,
-) -> Result<Value, ApiError> {
+) -> Result<VersionList, ApiError> {
     visible_draft(app, &auth.user, &draft_id).await?;
     let names: HashMap<String, String> = app
         .store
@@ -116,12 +130,15 @@ pub async fn list_versions(
         .into_iter()
         .map(|u| (u.id, u.name))
         .collect();
-    let versions: Vec<Value> = app
+    let versions = app
         .store
         .versions(&draft_id)
         .await?
         .iter()
-        .map(|v| version_json(&names, v))
-        .collect();
-    Ok(json!({ "versions": versions, "server_time": iso(app.consensus.clock.now()) }))
+        .map(|v| version(&names, v))
+        .collect::<Result<_, _>>()?;
+    Ok(VersionList {
+        versions,
+        server_time: iso(app.consensus.clock.now()),
+    })
 }

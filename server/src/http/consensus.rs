@@ -5,22 +5,22 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde_json::Value;
 
 use super::extract::{Body, OptionalBody, PathParams};
 use crate::AppState;
 use crate::auth::Auth;
 use crate::consensus::{
-    self, AdoptDraftRequest, CancelRequest, ClockRequest, PositionRequest, SilenceRequest,
-    VersionRequest,
+    self, AdoptDraftRequest, CancelRequest, ClockReading, ClockRequest, ConsensusReport,
+    DraftAdopted, ElementState, PositionRecorded, PositionRequest, SilenceRequest,
+    SilencesCancelled, SilencesStarted, Version, VersionList, VersionRequest,
 };
 use crate::error::ApiError;
 
-type Answer = Result<Json<Value>, ApiError>;
-type Created = Result<(StatusCode, Json<Value>), ApiError>;
+type Answer<T> = Result<Json<T>, ApiError>;
+type Created<T> = Result<(StatusCode, Json<T>), ApiError>;
 
-fn created(value: Value) -> (StatusCode, Json<Value>) {
-    (StatusCode::CREATED, Json(value))
+fn created<T>(body: T) -> (StatusCode, Json<T>) {
+    (StatusCode::CREATED, Json(body))
 }
 
 /// `GET /api/v1/drafts/{id}/consensus`.
@@ -28,7 +28,7 @@ pub async fn get_consensus(
     State(app): State<AppState>,
     auth: Auth,
     PathParams(id): PathParams<String>,
-) -> Answer {
+) -> Answer<ConsensusReport> {
     consensus::get_consensus(&app, &auth, id).await.map(Json)
 }
 
@@ -38,7 +38,7 @@ pub async fn put_position(
     auth: Auth,
     PathParams(ids): PathParams<(String, String, String)>,
     Body(request): Body<PositionRequest>,
-) -> Created {
+) -> Created<PositionRecorded> {
     consensus::put_position(&app, &auth, ids, request)
         .await
         .map(created)
@@ -50,7 +50,7 @@ pub async fn start_silence(
     auth: Auth,
     PathParams(id): PathParams<String>,
     Body(request): Body<SilenceRequest>,
-) -> Created {
+) -> Created<SilencesStarted> {
     consensus::start_silence(&app, &auth, id, request)
         .await
         .map(created)
@@ -62,7 +62,7 @@ pub async fn cancel_silence(
     auth: Auth,
     PathParams(id): PathParams<String>,
     OptionalBody(body): OptionalBody<CancelRequest>,
-) -> Answer {
+) -> Answer<SilencesCancelled> {
     consensus::cancel_silence(&app, &auth, id, body)
         .await
         .map(Json)
@@ -73,7 +73,7 @@ pub async fn adopt_element(
     State(app): State<AppState>,
     auth: Auth,
     PathParams(ids): PathParams<(String, String)>,
-) -> Answer {
+) -> Answer<ElementState> {
     consensus::adopt_element(&app, &auth, ids).await.map(Json)
 }
 
@@ -82,7 +82,7 @@ pub async fn reopen_element(
     State(app): State<AppState>,
     auth: Auth,
     PathParams(ids): PathParams<(String, String)>,
-) -> Answer {
+) -> Answer<ElementState> {
     consensus::reopen_element(&app, &auth, ids).await.map(Json)
 }
 
@@ -92,7 +92,7 @@ pub async fn adopt_draft(
     auth: Auth,
     PathParams(id): PathParams<String>,
     OptionalBody(body): OptionalBody<AdoptDraftRequest>,
-) -> Created {
+) -> Created<DraftAdopted> {
     consensus::adopt_draft(&app, &auth, id, body)
         .await
         .map(created)
@@ -104,7 +104,7 @@ pub async fn name_version(
     auth: Auth,
     PathParams(id): PathParams<String>,
     Body(request): Body<VersionRequest>,
-) -> Created {
+) -> Created<Version> {
     consensus::name_version(&app, &auth, id, request)
         .await
         .map(created)
@@ -115,7 +115,7 @@ pub async fn list_versions(
     State(app): State<AppState>,
     auth: Auth,
     PathParams(id): PathParams<String>,
-) -> Answer {
+) -> Answer<VersionList> {
     consensus::list_versions(&app, &auth, id).await.map(Json)
 }
 
@@ -124,7 +124,7 @@ pub async fn advance_clock(
     State(app): State<AppState>,
     auth: Auth,
     Body(request): Body<ClockRequest>,
-) -> Answer {
+) -> Answer<ClockReading> {
     consensus::advance_clock(&app, &auth, request)
         .await
         .map(Json)
