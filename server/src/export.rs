@@ -8,6 +8,7 @@ use accord_export::{ElementSnapshot, Position, Snapshot};
 use accord_protocol::DocumentId;
 use accord_store::{DraftRow, Store};
 use serde::Deserialize;
+use utoipa::IntoParams;
 
 use crate::AppState;
 use crate::auth::Auth;
@@ -107,14 +108,37 @@ pub async fn snapshot(
     })
 }
 
-#[derive(Debug, Deserialize)]
+/// The format and the version of an export (the version as in
+/// [`VersionQuery`]).
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ExportQuery {
-    /// md, html or akn.
+    /// `md` (or `markdown`), `html`, or `akn` (or `xml`). Missing: 400
+    /// `bad_request`; anything else: 400 `invalid`.
+    #[param(schema_with = format_schema, example = "md")]
     pub format: String,
+    /// A named version, by its name (404 `not_found` when the draft has none
+    /// by that name). Name at most one of `version`, `at` and `heads` (400
+    /// `invalid` otherwise); none means the current version.
     pub version: Option<String>,
+    /// A UTC time with a `Z`, e.g. 2026-05-01T12:00:00Z (400 `invalid`
+    /// otherwise): every document as committed by then, the ledger as it
+    /// stood then.
+    #[param(format = DateTime)]
     pub at: Option<String>,
+    /// A JSON object: document id → list of hex change hashes, e.g.
+    /// `{"3xK…": ["9f2c…"]}` (the `heads` of a named version). A document it
+    /// leaves out is read at its first changes. The ledger is read as of now.
     pub heads: Option<String>,
+}
+
+/// The names [`Format::parse`] accepts.
+fn format_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(["md", "markdown", "html", "akn", "xml"]))
+        .build()
 }
 
 /// A draft rendered for `GET /api/v1/drafts/{id}/export`.

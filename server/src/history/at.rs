@@ -7,8 +7,9 @@ use accord_consensus::{ElementFacts, PositionEntry, Silence, Status};
 use accord_protocol::DocumentId;
 use accord_store::DraftRow;
 use automerge::{Automerge, ChangeHash, ReadDoc};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
 use crate::auth::Auth;
@@ -48,14 +49,24 @@ impl Reader<'_> {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// Which version to read: a named one, the state at a time, or given heads
+/// (one at most; none is the current version).
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct VersionQuery {
-    /// A named version.
+    /// A named version, by its name (404 `not_found` when the draft has none
+    /// by that name). Name at most one of `version`, `at` and `heads` (400
+    /// `invalid` otherwise); none means the current version.
     pub version: Option<String>,
-    /// RFC 3339 UTC: everything committed by then.
+    /// A UTC time with a `Z`, e.g. 2026-05-01T12:00:00Z (400 `invalid`
+    /// otherwise): every document as committed by then, the ledger as it
+    /// stood then.
+    #[param(format = DateTime)]
     pub at: Option<String>,
-    /// JSON object: document id → hex heads.
+    /// A JSON object: document id → list of hex change hashes, e.g.
+    /// `{"3xK…": ["9f2c…"]}` (the `heads` of a named version). A document it
+    /// leaves out is read at its first changes. The ledger is read as of now.
     pub heads: Option<String>,
 }
 
@@ -293,44 +304,54 @@ pub async fn annex_at(
     draft: &DraftRow,
     elements: &[ElementAt],
     at: i64,
-) -> Result<Value, ApiError> {
+) -> Result<Annex, ApiError> {
     let then = ConsensusAt::load(store, draft, at).await?;
     let mut out = Vec::new();
     for element in elements {
         let summary = then.summary(element);
-        let positions: Vec<Value> = summary
+        let positions = summary
             .cells
             .iter()
             .map(|c| {
                 let e = c.latest.as_ref();
-                json!({
-                    "entity": c.entity,
-                    "standing": match c.standing {
+                AnnexPosition {
+                    entity: c.entity.clone(),
+                    standing: match c.standing {
                         accord_consensus::Standing::Current => "current",
                         accord_consensus::Standing::Stale => "stale",
                         accord_consensus::Standing::NoResponse => "no_response",
                     },
-                    "position": e.map(|e| e.stance.as_str()),
-                    "note": e.and_then(|e| e.note.clone()),
-                    "wording": e.and_then(|e| e.wording.clone()),
-                    "by_silence": e.is_some_and(|e| e.by_silence),
-                    "at": e.map(|e| iso(e.at)),
-                })
+                    position: e.map(|e| e.stance.as_str()),
+                    note: e.and_then(|e| e.note.clone()),
+                    wording: e.and_then(|e| e.wording.clone()),
+                    by_silence: e.is_some_and(|e| e.by_silence),
+                    at: e.map(|e| iso(e.at)),
+                }
             })
             .collect();
-        out.push(json!({
-            "element": element.id,
-            "label": element.label,
-            "status": summary.status.as_str(),
-            "deadline": match summary.status { Status::UnderSilence { deadline } => Some(iso(deadline)), _ => None },
-            "positions": positions,
-        }));
+        out.push(AnnexElement {
+            element: element.id.clone(),
+            label: element.label.clone(),
+            status: summary.status.as_str(),
+            deadline: match summary.status {
+                Status::UnderSilence { deadline } => Some(iso(deadline)),
+                _ => None,
+            },
+            positions,
+        });
     }
-    Ok(json!({
-        "as_of": iso(at),
-        "entities": then.participants.iter().map(|(c, n)| json!({ "code": c, "name": n })).collect::<Vec<_>>(),
-        "elements": out,
-    }))
+    Ok(Annex {
+        as_of: iso(at),
+        entities: then
+            .participants
+            .iter()
+            .map(|(code, name)| AnnexEntity {
+                code: code.clone(),
+                name: name.clone(),
+            })
+            .collect(),
+        elements: out,
+    })
 }
 
 /// `GET /api/v1/drafts/{id}/read?version=|at=|heads=`: the whole draft at a
@@ -340,25 +361,133 @@ pub async fn read(
     auth: &Auth,
     id: String,
     q: VersionQuery,
-) -> Result<Value, ApiError> {
+) -> Result<DraftAtVersion, ApiError> {
     let draft = visible_draft(app, &auth.user, &id).await?;
     let version = resolve(app, &draft, &q).await?;
     let (index, elements) = read_draft(&Reader::Live(app), &draft, &version).await?;
     let annex = annex_at(&app.store, &draft, &elements, version.at).await?;
-    Ok(json!({
-        "draft": draft.id,
-        "version": { "label": version.label, "at": iso(version.at) },
-        "title": index.title,
-        "preamble": index.preamble,
-        "elements": elements.iter().map(|e| json!({
-            "id": e.id,
-            "label": e.label,
-            "doc_url": e.doc.url(),
-            "text": e.text,
-            "text_hash": accord_model::text_hash(&e.text),
-            "heads": accord_model::heads_hex(&e.heads),
-        })).collect::<Vec<_>>(),
-        "annex": annex,
-        "server_time": iso(app.consensus.clock.now()),
-    }))
+    Ok(DraftAtVersion {
+        draft: draft.id,
+        version: VersionPoint::of(&version),
+        title: index.title,
+        preamble: index.preamble,
+        elements: elements
+            .iter()
+            .map(|e| ElementAtVersion {
+                id: e.id.clone(),
+                label: e.label.clone(),
+                doc_url: e.doc.url(),
+                text: e.text.clone(),
+                text_hash: accord_model::text_hash(&e.text),
+                heads: accord_model::heads_hex(&e.heads),
+            })
+            .collect(),
+        annex,
+        server_time: iso(app.consensus.clock.now()),
+    })
+}
+
+/// The version an answer is for.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct VersionPoint {
+    /// The named version's name; for `at`, that time (RFC 3339, UTC, with
+    /// milliseconds); `heads` for given heads; `current` for now.
+    pub label: String,
+    /// The time the version stands for: when it was named, the `at` asked
+    /// for, or now (server time). The ledger is read as of then.
+    #[schema(format = DateTime)]
+    pub at: String,
+}
+
+impl VersionPoint {
+    pub fn of(version: &Version) -> Self {
+        Self {
+            label: version.label.clone(),
+            at: iso(version.at),
+        }
+    }
+}
+
+/// The draft as it read at a version.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DraftAtVersion {
+    /// The draft's id.
+    pub draft: String,
+    pub version: VersionPoint,
+    pub title: String,
+    pub preamble: String,
+    /// The elements of that version, in its order (archived ones left out).
+    pub elements: Vec<ElementAtVersion>,
+    pub annex: Annex,
+    /// RFC 3339, UTC, with milliseconds.
+    #[schema(format = DateTime)]
+    pub server_time: String,
+}
+
+/// An element as it read at the version.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ElementAtVersion {
+    pub id: String,
+    pub label: String,
+    /// An automerge-repo document URL.
+    #[schema(pattern = "^automerge:")]
+    pub doc_url: String,
+    pub text: String,
+    /// SHA-256 of the text as UTF-8, lowercase hex.
+    #[schema(pattern = "^[0-9a-f]{64}$")]
+    pub text_hash: String,
+    /// The element document's heads the text was read at.
+    #[schema(schema_with = super::timeline::heads_schema)]
+    pub heads: Vec<String>,
+}
+
+/// The consensus annex: statuses and positions as the ledger stood at
+/// `as_of`, for the texts of the version.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Annex {
+    /// The version's time.
+    #[schema(format = DateTime)]
+    pub as_of: String,
+    /// The participating entities.
+    pub entities: Vec<AnnexEntity>,
+    pub elements: Vec<AnnexElement>,
+}
+
+/// A participating entity.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AnnexEntity {
+    pub code: String,
+    pub name: String,
+}
+
+/// An element's consensus state at the version.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AnnexElement {
+    /// The element's id.
+    pub element: String,
+    pub label: String,
+    pub status: &'static str,
+    /// The silence deadline while `under_silence`; null otherwise.
+    #[schema(format = DateTime, required = true)]
+    pub deadline: Option<String>,
+    /// One per participating entity.
+    pub positions: Vec<AnnexPosition>,
+}
+
+/// A participating entity's standing on an element as the ledger stood
+/// then, with its latest position (null fields when it had none).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AnnexPosition {
+    pub entity: String,
+    pub standing: &'static str,
+    #[schema(required = true)]
+    pub position: Option<&'static str>,
+    #[schema(required = true)]
+    pub note: Option<String>,
+    #[schema(required = true)]
+    pub wording: Option<String>,
+    pub by_silence: bool,
+    /// RFC 3339, UTC, with milliseconds.
+    #[schema(format = DateTime, required = true)]
+    pub at: Option<String>,
 }

@@ -5,11 +5,11 @@ use std::sync::Arc;
 use accord_model::authorship::{self};
 use accord_protocol::DocumentId;
 use automerge::{Automerge, ChangeHash, ObjId};
-use serde_json::{Value, json};
+use serde::Serialize;
+use utoipa::ToSchema;
 
-use super::at::{VersionQuery, initial_heads, resolve};
+use super::at::{VersionPoint, VersionQuery, initial_heads, resolve};
 use super::authors::{Author, Authors};
-use super::compare::merge_author;
 use crate::AppState;
 use crate::auth::Auth;
 use crate::clock::iso;
@@ -24,7 +24,7 @@ pub async fn attribution(
     auth: &Auth,
     (id, element_id): (String, String),
     q: VersionQuery,
-) -> Result<Value, ApiError> {
+) -> Result<Attribution, ApiError> {
     let draft = visible_draft(app, &auth.user, &id).await?;
     let element = app
         .store
@@ -46,19 +46,19 @@ pub async fn attribution(
         .await?
         .ok_or_else(|| ApiError::internal("the element document is missing"))?
         .map_err(ApiError::internal)?;
-    Ok(json!({
-        "draft": draft.id,
-        "element": element.id,
-        "label": element.label,
-        "version": { "label": version.label, "at": iso(version.at) },
-        "text": result.0,
-        "spans": result.1,
-        "deletions": result.2,
-        "server_time": iso(app.consensus.clock.now()),
-    }))
+    Ok(Attribution {
+        draft: draft.id,
+        element: element.id,
+        label: element.label,
+        version: VersionPoint::of(&version),
+        text: result.0,
+        spans: result.1,
+        deletions: result.2,
+        server_time: iso(app.consensus.clock.now()),
+    })
 }
 
-pub(super) type Attributed = (String, Vec<Value>, Vec<Value>);
+pub(super) type Attributed = (String, Vec<AuthoredSpan>, Vec<AuthoredDeletion>);
 
 pub(super) fn attribute_doc(
     d: &Automerge,
@@ -105,18 +105,75 @@ pub(super) fn attribute_doc(
         .into_iter()
         .map(|(author, chars)| {
             let text: String = chars.iter().map(|(_, c)| c.as_str()).collect();
-            let mut v = json!({ "count": chars.len(), "text": text });
-            merge_author(&mut v, Some(&author));
-            v
+            AuthoredDeletion {
+                count: chars.len(),
+                text,
+                user: author.user,
+                user_name: author.name,
+                entity: author.entity,
+            }
         })
         .collect();
     let spans = spans
         .into_iter()
-        .map(|(text, author)| {
-            let mut v = json!({ "text": text });
-            merge_author(&mut v, Some(&author));
-            v
+        .map(|(text, author)| AuthoredSpan {
+            text,
+            user: author.user,
+            user_name: author.name,
+            entity: author.entity,
         })
         .collect();
     Ok((full, spans, deletions))
+}
+
+/// An element's text at a version, by author.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Attribution {
+    /// The draft's id.
+    pub draft: String,
+    /// The element's id.
+    pub element: String,
+    /// The element's label now.
+    pub label: String,
+    pub version: VersionPoint,
+    /// The text at that version.
+    pub text: String,
+    /// The text in runs: their texts make `text`.
+    pub spans: Vec<AuthoredSpan>,
+    /// Per author, what the changes up to that version deleted.
+    pub deletions: Vec<AuthoredDeletion>,
+    /// RFC 3339, UTC, with milliseconds.
+    #[schema(format = DateTime)]
+    pub server_time: String,
+}
+
+/// A run of characters by one author.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuthoredSpan {
+    pub text: String,
+    /// The author's user id; null for the server.
+    #[schema(required = true)]
+    pub user: Option<String>,
+    /// The author's name; "Accord" for the server.
+    pub user_name: String,
+    /// The author's entity, if any.
+    #[schema(required = true)]
+    pub entity: Option<String>,
+}
+
+/// The characters one author deleted, in document order.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuthoredDeletion {
+    #[schema(minimum = 1)]
+    pub count: usize,
+    /// The deleted characters, concatenated.
+    pub text: String,
+    /// The author's user id; null for the server.
+    #[schema(required = true)]
+    pub user: Option<String>,
+    /// The author's name; "Accord" for the server.
+    pub user_name: String,
+    /// The author's entity, if any.
+    #[schema(required = true)]
+    pub entity: Option<String>,
 }

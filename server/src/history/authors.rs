@@ -3,7 +3,6 @@
 use std::collections::HashMap;
 
 use automerge::ActorId;
-use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -14,12 +13,6 @@ pub struct Author {
     pub user: Option<String>,
     pub name: String,
     pub entity: Option<String>,
-}
-
-impl Author {
-    pub(super) fn json(&self) -> Value {
-        json!({ "user": self.user, "user_name": self.name, "entity": self.entity })
-    }
 }
 
 /// Maps actors to their owners (`actors`) and users to names and entities.

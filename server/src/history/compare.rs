@@ -5,10 +5,10 @@ use std::sync::Arc;
 use accord_model::authorship::{self, CharOp, Piece};
 use accord_protocol::DocumentId;
 use automerge::{Automerge, ChangeHash, ReadDoc};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
-use super::at::{Reader, VersionQuery, read_draft, resolve};
+use super::at::{Reader, VersionPoint, VersionQuery, read_draft, resolve};
 use super::authors::{Author, Authors};
 use crate::AppState;
 use crate::auth::Auth;
@@ -16,17 +16,34 @@ use crate::clock::iso;
 use crate::drafts::access::visible_draft;
 use crate::error::ApiError;
 
-#[derive(Debug, Default, Deserialize)]
+/// The two versions to compare. A version is `now` (or empty), `at:TIME`
+/// (a UTC time, e.g. `at:2026-05-01T12:00:00Z`), `heads:JSON` (a JSON
+/// object: document id → hex heads), `name:NAME`, or else a named version's
+/// name.
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct CompareQuery {
-    /// The older side: "now", a version name ("name:Rev.1" or just the
-    /// name), or a time ("at:2026-05-01T12:00:00Z").
+    /// The older version (required: 400 `bad_request` without it).
+    #[param(example = "now")]
     pub from: String,
-    /// The newer side, the same way ("now" when absent).
+    /// The newer version; `now` when absent.
     pub to: Option<String>,
-    /// "char" (default): exactly the characters typed and removed; "word":
-    /// widened to whole words ([`authorship::words`]).
+    /// `char` (default): exactly the characters each author typed or
+    /// removed. `word`: widened to whole words — a word with any change reads
+    /// as the old word deleted and the new word inserted, credited to whoever
+    /// changed most of its characters; spaces and punctuation are tokens of
+    /// their own; a word removed and retyped identically is unchanged
+    /// ([`authorship::words`]).
+    #[param(schema_with = granularity_schema)]
     pub granularity: Option<String>,
+}
+
+fn granularity_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(["char", "word"]))
+        .build()
 }
 
 pub(super) fn side(spec: &str) -> VersionQuery {
@@ -57,7 +74,7 @@ pub async fn compare(
     auth: &Auth,
     id: String,
     q: CompareQuery,
-) -> Result<Value, ApiError> {
+) -> Result<Comparison, ApiError> {
     let draft = visible_draft(app, &auth.user, &id).await?;
     let by_word = match q.granularity.as_deref() {
         None | Some("char") => false,
@@ -104,23 +121,23 @@ pub async fn compare(
             .await?
             .ok_or_else(|| ApiError::internal("an element document is missing"))?
             .map_err(ApiError::internal)?;
-        let changed = pieces.iter().any(|p| p["op"] != "equal");
-        out.push(json!({
-            "id": element_id,
-            "label": label,
-            "in_from": old.iter().any(|e| e.id == element_id),
-            "in_to": new.iter().any(|e| e.id == element_id),
-            "changed": changed,
-            "diff": pieces,
-        }));
+        let changed = pieces.iter().any(|p| !matches!(p, DiffPiece::Equal(_)));
+        out.push(ElementComparison {
+            in_from: old.iter().any(|e| e.id == element_id),
+            in_to: new.iter().any(|e| e.id == element_id),
+            id: element_id,
+            label,
+            changed,
+            diff: pieces,
+        });
     }
-    Ok(json!({
-        "draft": draft.id,
-        "from": { "label": from.label, "at": iso(from.at) },
-        "to": { "label": to.label, "at": iso(to.at) },
-        "elements": out,
-        "server_time": iso(app.consensus.clock.now()),
-    }))
+    Ok(Comparison {
+        draft: draft.id,
+        from: VersionPoint::of(&from),
+        to: VersionPoint::of(&to),
+        elements: out,
+        server_time: iso(app.consensus.clock.now()),
+    })
 }
 
 /// The changes of a document that may remove characters.
@@ -152,7 +169,7 @@ pub(super) fn compare_doc(
     deleting: &[ChangeHash],
     authors: &Authors,
     by_word: bool,
-) -> Result<Vec<Value>, String> {
+) -> Result<Vec<DiffPiece>, String> {
     let text = accord_model::text_obj(d).map_err(|e| e.to_string())?;
     let chars = |heads: &Option<Vec<ChangeHash>>| -> Result<Vec<CharOp>, String> {
         match heads {
@@ -179,26 +196,110 @@ pub(super) fn compare_doc(
     Ok(pieces
         .into_iter()
         .map(|p| match p {
-            Piece::Equal(text) => json!({ "op": "equal", "text": text }),
+            Piece::Equal(text) => DiffPiece::Equal(DiffEqual {
+                op: EqualOp::Equal,
+                text,
+            }),
             Piece::Insert(text, who) => {
-                let mut v = json!({ "op": "insert", "text": text });
-                merge_author(&mut v, who.as_ref());
-                v
+                DiffPiece::Change(DiffChange::new(ChangeOp::Insert, text, who.as_ref()))
             }
             Piece::Delete(text, who) => {
-                let mut v = json!({ "op": "delete", "text": text });
-                merge_author(&mut v, who.as_ref());
-                v
+                DiffPiece::Change(DiffChange::new(ChangeOp::Delete, text, who.as_ref()))
             }
         })
         .collect())
 }
 
-pub(super) fn merge_author(v: &mut Value, who: Option<&Author>) {
-    let author = who
-        .map(Author::json)
-        .unwrap_or_else(|| json!({ "user": null, "user_name": null, "entity": null }));
-    if let (Some(map), Value::Object(extra)) = (v.as_object_mut(), author) {
-        map.extend(extra);
+/// The differences between two versions.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Comparison {
+    /// The draft's id.
+    pub draft: String,
+    pub from: VersionPoint,
+    pub to: VersionPoint,
+    pub elements: Vec<ElementComparison>,
+    /// RFC 3339, UTC, with milliseconds.
+    #[schema(format = DateTime)]
+    pub server_time: String,
+}
+
+/// One element's differences.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ElementComparison {
+    pub id: String,
+    /// Its label in the newer version, else the older.
+    pub label: String,
+    /// The older version has the element.
+    pub in_from: bool,
+    /// The newer version has the element.
+    pub in_to: bool,
+    /// Some piece is not `equal`.
+    pub changed: bool,
+    /// The text in order: the pieces' texts of `equal` and `delete` make the
+    /// older text, of `equal` and `insert` the newer.
+    #[schema(inline)]
+    pub diff: Vec<DiffPiece>,
+}
+
+/// A piece of an element's text in a comparison.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum DiffPiece {
+    Equal(DiffEqual),
+    Change(DiffChange),
+}
+
+/// The `op` of a [`DiffEqual`].
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EqualOp {
+    Equal,
+}
+
+/// The `op` of a [`DiffChange`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeOp {
+    Insert,
+    Delete,
+}
+
+/// Text both versions have.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DiffEqual {
+    #[schema(inline)]
+    pub op: EqualOp,
+    pub text: String,
+}
+
+/// Text only the newer version has (`insert`) or only the older one
+/// (`delete`), with who inserted or deleted it. The author fields are null
+/// when no deletion of the text is known (comparing a version with an older
+/// one).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DiffChange {
+    #[schema(inline)]
+    pub op: ChangeOp,
+    pub text: String,
+    /// The author's user id; null for the server or when unknown.
+    #[schema(required = true)]
+    pub user: Option<String>,
+    /// The author's name ("Accord" for the server); null when unknown.
+    #[schema(required = true)]
+    pub user_name: Option<String>,
+    /// The author's entity, if any.
+    #[schema(required = true)]
+    pub entity: Option<String>,
+}
+
+impl DiffChange {
+    fn new(op: ChangeOp, text: String, who: Option<&Author>) -> Self {
+        Self {
+            op,
+            text,
+            user: who.and_then(|a| a.user.clone()),
+            user_name: who.map(|a| a.name.clone()),
+            entity: who.and_then(|a| a.entity.clone()),
+        }
     }
 }

@@ -4,8 +4,9 @@
 use std::collections::HashMap;
 
 use accord_store::HistoryFilter;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
 use crate::auth::Auth;
@@ -13,18 +14,29 @@ use crate::clock::iso;
 use crate::drafts::access::visible_draft;
 use crate::error::ApiError;
 
-#[derive(Debug, Default, Deserialize)]
+/// Which part of the timeline: filters and paging.
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
+    /// Only entries about this element.
     pub element: Option<String>,
+    /// Only entries of this entity: revisions by its delegates, its
+    /// positions, events by its delegates.
     pub entity: Option<String>,
+    /// Only entries by this user (their id).
     pub user: Option<String>,
-    /// RFC 3339 UTC, inclusive.
+    /// Only entries at or after this UTC time, e.g. 2026-05-01T12:00:00Z
+    /// (400 `invalid` otherwise); a revision counts by its `start`.
+    #[param(format = DateTime)]
     pub from: Option<String>,
-    /// RFC 3339 UTC, exclusive.
+    /// Only entries before this UTC time (exclusive), in the same form as
+    /// `from`.
+    #[param(format = DateTime)]
     pub to: Option<String>,
-    /// The `next` of the previous page.
+    /// The `next` of the previous page (400 `invalid` when it is not one).
     pub cursor: Option<String>,
+    /// Most entries to return, clamped to 1..500 (default 100).
     pub limit: Option<i64>,
 }
 
@@ -35,7 +47,7 @@ pub async fn history(
     auth: &Auth,
     id: String,
     q: HistoryQuery,
-) -> Result<Value, ApiError> {
+) -> Result<History, ApiError> {
     let draft = visible_draft(app, &auth.user, &id).await?;
     let limit = q.limit.unwrap_or(100).clamp(1, 500);
     let filter = HistoryFilter {
@@ -86,29 +98,37 @@ pub async fn history(
         u.as_ref()
             .map(|u| names.get(u).cloned().unwrap_or_else(|| u.clone()))
     };
-    let mut items: Vec<(i64, i64, i64, Value)> = Vec::new();
+    let mut items: Vec<(i64, i64, i64, HistoryItem)> = Vec::new();
     for r in app
         .store
         .revisions(&draft.id, &filter, after(0), limit)
         .await?
     {
-        items.push((r.start_at, 0, r.id, json!({
-            "kind": "revision",
-            "id": r.id,
-            "element": r.element_id,
-            "label": labels.get(&r.element_id),
-            "user": r.user_id,
-            "user_name": r.user_name,
-            "entity": r.entity_code,
-            "start": iso(r.start_at),
-            "end": iso(r.end_at),
-            "changes": r.changes,
-            "inserted": r.inserted,
-            "deleted": r.deleted,
-            "before": serde_json::from_str::<Value>(&r.before_heads).unwrap_or(Value::Null),
-            "after": r.after_heads.as_deref().and_then(|h| serde_json::from_str::<Value>(h).ok()),
-            "doc": r.doc_id,
-        })));
+        items.push((
+            r.start_at,
+            0,
+            r.id,
+            HistoryItem::Revision(HistoryRevision {
+                kind: RevisionKind::Revision,
+                id: r.id,
+                label: labels.get(&r.element_id).cloned(),
+                element: r.element_id,
+                user: r.user_id,
+                user_name: r.user_name,
+                entity: r.entity_code,
+                start: iso(r.start_at),
+                end: iso(r.end_at),
+                changes: r.changes,
+                inserted: r.inserted,
+                deleted: r.deleted,
+                before: serde_json::from_str(&r.before_heads).unwrap_or_default(),
+                after: r
+                    .after_heads
+                    .as_deref()
+                    .and_then(|h| serde_json::from_str(h).ok()),
+                doc: r.doc_id,
+            }),
+        ));
     }
     for p in app
         .store
@@ -119,20 +139,20 @@ pub async fn history(
             p.at,
             1,
             p.seq,
-            json!({
-                "kind": "position",
-                "seq": p.seq,
-                "element": p.element_id,
-                "label": labels.get(&p.element_id),
-                "entity": p.entity_code,
-                "position": p.stance,
-                "note": p.note,
-                "wording": p.wording,
-                "user": p.user_id,
-                "user_name": name(&p.user_id),
-                "by_silence": p.by_silence,
-                "text_hash": p.text_hash,
-                "at": iso(p.at),
+            HistoryItem::Position(HistoryPosition {
+                kind: PositionKind::Position,
+                seq: p.seq,
+                label: labels.get(&p.element_id).cloned(),
+                element: p.element_id,
+                entity: p.entity_code,
+                position: p.stance,
+                note: p.note,
+                wording: p.wording,
+                user_name: name(&p.user_id),
+                user: p.user_id,
+                by_silence: p.by_silence,
+                text_hash: p.text_hash,
+                at: iso(p.at),
             }),
         ));
     }
@@ -145,17 +165,17 @@ pub async fn history(
             e.at,
             2,
             e.seq,
-            json!({
-                "kind": "event",
-                "seq": e.seq,
-                "type": e.kind,
-                "element": e.element_id,
-                "label": e.element_id.as_ref().and_then(|id| labels.get(id)),
-                "user": e.user_id,
-                "user_name": name(&e.user_id),
-                "entity": e.entity_code,
-                "data": serde_json::from_str::<Value>(&e.data).unwrap_or(Value::Null),
-                "at": iso(e.at),
+            HistoryItem::Event(HistoryEvent {
+                kind: EventKind::Event,
+                seq: e.seq,
+                label: e.element_id.as_ref().and_then(|id| labels.get(id)).cloned(),
+                element: e.element_id,
+                user_name: name(&e.user_id),
+                user: e.user_id,
+                entity: e.entity_code,
+                data: serde_json::from_str(&e.data).unwrap_or(Value::Null),
+                at: iso(e.at),
+                event_type: e.kind,
             }),
         ));
     }
@@ -166,19 +186,19 @@ pub async fn history(
     } else {
         None
     };
-    Ok(json!({
-        "draft": draft.id,
-        "items": items.into_iter().map(|(.., v)| v).collect::<Vec<_>>(),
-        "next": next,
-        "server_time": iso(app.consensus.clock.now()),
-    }))
+    Ok(History {
+        draft: draft.id,
+        items: items.into_iter().map(|(.., item)| item).collect(),
+        next,
+        server_time: iso(app.consensus.clock.now()),
+    })
 }
 
 /// `GET /api/v1/drafts/{id}/history/people`: everyone who appears in the
 /// draft's history (for the timeline's filter by user).
-pub async fn people(app: &AppState, auth: &Auth, id: String) -> Result<Value, ApiError> {
+pub async fn people(app: &AppState, auth: &Auth, id: String) -> Result<HistoryPeople, ApiError> {
     let draft = visible_draft(app, &auth.user, &id).await?;
-    let people: Vec<Value> = app
+    let people = app
         .store
         .history_people(&draft.id)
         .await?
@@ -188,12 +208,260 @@ pub async fn people(app: &AppState, auth: &Auth, id: String) -> Result<Value, Ap
                 "server" => "Accord".to_owned(),
                 _ => user.clone(),
             });
-            json!({ "user": user, "name": name, "entity": entity })
+            HistoryPerson { user, name, entity }
         })
         .collect();
-    Ok(json!({
-        "draft": draft.id,
-        "people": people,
-        "server_time": iso(app.consensus.clock.now()),
-    }))
+    Ok(HistoryPeople {
+        draft: draft.id,
+        people,
+        server_time: iso(app.consensus.clock.now()),
+    })
+}
+
+/// A page of the draft's timeline.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct History {
+    pub draft: String,
+    pub items: Vec<HistoryItem>,
+    /// The `cursor` for the next page; null when this page holds fewer than
+    /// `limit` entries (a full page may be followed by an empty one).
+    #[schema(required = true)]
+    pub next: Option<String>,
+    /// RFC 3339, UTC, with milliseconds.
+    #[schema(format = DateTime)]
+    pub server_time: String,
+}
+
+/// A timeline entry, by `kind`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+#[schema(discriminator(property_name = "kind", mapping(
+    ("revision" = "#/components/schemas/HistoryRevision"),
+    ("position" = "#/components/schemas/HistoryPosition"),
+    ("event" = "#/components/schemas/HistoryEvent"),
+)))]
+pub enum HistoryItem {
+    Revision(HistoryRevision),
+    Position(HistoryPosition),
+    Event(HistoryEvent),
+}
+
+/// The `kind` of a [`HistoryRevision`].
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RevisionKind {
+    Revision,
+}
+
+/// The `kind` of a [`HistoryPosition`].
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PositionKind {
+    Position,
+}
+
+/// The `kind` of a [`HistoryEvent`].
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    Event,
+}
+
+/// One user's run of edits on one element: no pause of 30 seconds or more
+/// between that user's changes, and no named version of the draft in
+/// between (naming a version closes every open run).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HistoryRevision {
+    #[schema(inline)]
+    pub kind: RevisionKind,
+    /// The revision's id (increasing).
+    pub id: i64,
+    pub element: String,
+    /// The element's label now.
+    #[schema(required = true)]
+    pub label: Option<String>,
+    /// The author's user id.
+    pub user: String,
+    /// The author's name; null if the user is unknown.
+    #[schema(required = true)]
+    pub user_name: Option<String>,
+    /// The author's entity, if any.
+    #[schema(required = true)]
+    pub entity: Option<String>,
+    /// When its first changes were committed (RFC 3339, UTC, with
+    /// milliseconds).
+    #[schema(format = DateTime)]
+    pub start: String,
+    /// When its last changes were committed.
+    #[schema(format = DateTime)]
+    pub end: String,
+    /// How many of the author's changes it holds.
+    #[schema(minimum = 1)]
+    pub changes: i64,
+    /// Characters inserted.
+    #[schema(minimum = 0)]
+    pub inserted: i64,
+    /// Characters deleted.
+    #[schema(minimum = 0)]
+    pub deleted: i64,
+    /// The element document's heads before the revision (empty if none were
+    /// recorded before it): with `after`, for `heads:` in compareVersions.
+    #[schema(schema_with = heads_schema)]
+    pub before: Vec<String>,
+    /// The document's heads after its latest changes that gave them; null if
+    /// none did.
+    #[schema(schema_with = nullable_heads_schema, required = true)]
+    pub after: Option<Vec<String>>,
+    /// The element's document id.
+    pub doc: String,
+}
+
+/// A position recorded in the ledger.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HistoryPosition {
+    #[schema(inline)]
+    pub kind: PositionKind,
+    /// Ledger order.
+    pub seq: i64,
+    pub element: String,
+    /// The element's label now.
+    #[schema(required = true)]
+    pub label: Option<String>,
+    pub entity: String,
+    pub position: String,
+    /// A reservation's note, an objection's reason, or a comment.
+    #[schema(required = true)]
+    pub note: Option<String>,
+    /// An objection's proposed wording.
+    #[schema(required = true)]
+    pub wording: Option<String>,
+    /// Who recorded it; null for support recorded by silence.
+    #[schema(required = true)]
+    pub user: Option<String>,
+    #[schema(required = true)]
+    pub user_name: Option<String>,
+    /// Support recorded when a silence procedure ended without objection.
+    pub by_silence: bool,
+    /// The hash of the text the position was given on.
+    #[schema(pattern = "^[0-9a-f]{64}$")]
+    pub text_hash: String,
+    /// RFC 3339, UTC, with milliseconds.
+    #[schema(format = DateTime)]
+    pub at: String,
+}
+
+/// A chair action or another event of the draft.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HistoryEvent {
+    #[schema(inline)]
+    pub kind: EventKind,
+    /// Event order.
+    pub seq: i64,
+    /// What happened.
+    #[serde(rename = "type")]
+    #[schema(schema_with = event_type_schema)]
+    pub event_type: String,
+    /// The element concerned; null for the draft as a whole.
+    #[schema(required = true)]
+    pub element: Option<String>,
+    /// The element's label now; null without an element.
+    #[schema(required = true)]
+    pub label: Option<String>,
+    /// Who did it; null for the server (e.g. a silence procedure ending).
+    #[schema(required = true)]
+    pub user: Option<String>,
+    #[schema(required = true)]
+    pub user_name: Option<String>,
+    /// The entity of who did it, if any.
+    #[schema(required = true)]
+    pub entity: Option<String>,
+    /// Details by `type`, e.g. `{"silence": 3, "deadline": 1767225600000}`
+    /// for `silence_started`, `{"version": 2, "name": "Rev.1"}` for
+    /// `version_named`; for `positions_stale` (an edit changed the
+    /// element's text while these entities' latest positions were given on
+    /// the text before it: they no longer count; `user` and `entity` are the
+    /// edit's author, from the element's latest revision) `{"stale": ["IOM",
+    /// "ILO"], "revision": 12, "text_hash": "…", "previous_text_hash":
+    /// "…"}`, the entities in the draft's order.
+    #[schema(value_type = Object)]
+    pub data: Value,
+    /// RFC 3339, UTC, with milliseconds.
+    #[schema(format = DateTime)]
+    pub at: String,
+}
+
+/// The kinds of event the timeline shows (`HistoryEvent.type`).
+pub const EVENT_TYPES: [&str; 16] = [
+    "draft_created",
+    "draft_updated",
+    "element_added",
+    "element_renamed",
+    "element_moved",
+    "element_archived",
+    "element_restored",
+    "silence_started",
+    "silence_broken",
+    "silence_fired",
+    "silence_cancelled",
+    "element_adopted",
+    "element_reopened",
+    "version_named",
+    "draft_adopted",
+    "positions_stale",
+];
+
+fn event_type_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(EVENT_TYPES))
+        .build()
+}
+
+/// Hex change hashes.
+pub(super) fn heads_schema() -> utoipa::openapi::schema::Array {
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .items(
+            utoipa::openapi::ObjectBuilder::new()
+                .schema_type(utoipa::openapi::schema::Type::String)
+                .pattern(Some("^[0-9a-f]{64}$")),
+        )
+        .build()
+}
+
+/// Hex change hashes, or null.
+fn nullable_heads_schema() -> utoipa::openapi::schema::Array {
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .schema_type(utoipa::openapi::schema::SchemaType::from_iter([
+            utoipa::openapi::schema::Type::Array,
+            utoipa::openapi::schema::Type::Null,
+        ]))
+        .items(
+            utoipa::openapi::ObjectBuilder::new()
+                .schema_type(utoipa::openapi::schema::Type::String)
+                .pattern(Some("^[0-9a-f]{64}$")),
+        )
+        .build()
+}
+
+/// Everyone who appears in a draft's history.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryPeople {
+    pub draft: String,
+    #[schema(inline)]
+    pub people: Vec<HistoryPerson>,
+    #[schema(format = DateTime)]
+    pub server_time: String,
+}
+
+/// One person of a draft's history, for one entity.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryPerson {
+    /// The user's id (`server` for Accord itself).
+    pub user: String,
+    pub name: String,
+    /// The entity they acted for (null for chairs, reviewers and Accord).
+    #[schema(required = true)]
+    pub entity: Option<String>,
 }

@@ -3,15 +3,17 @@
 
 use axum::Json;
 use axum::extract::State;
-use serde_json::Value;
 
 use super::extract::{Params, PathParams};
 use crate::AppState;
 use crate::auth::Auth;
 use crate::error::ApiError;
-use crate::history::{self, CompareQuery, HistoryQuery, VersionQuery};
+use crate::history::{
+    self, Attribution, CompareQuery, Comparison, DraftAtVersion, History, HistoryPeople,
+    HistoryQuery, VersionQuery,
+};
 
-type Answer = Result<Json<Value>, ApiError>;
+type Answer<T> = Result<Json<T>, ApiError>;
 
 /// `GET /api/v1/drafts/{id}/history`.
 pub async fn timeline(
@@ -19,7 +21,7 @@ pub async fn timeline(
     auth: Auth,
     PathParams(id): PathParams<String>,
     Params(q): Params<HistoryQuery>,
-) -> Answer {
+) -> Answer<History> {
     history::history(&app, &auth, id, q).await.map(Json)
 }
 
@@ -28,7 +30,7 @@ pub async fn people(
     State(app): State<AppState>,
     auth: Auth,
     PathParams(id): PathParams<String>,
-) -> Answer {
+) -> Answer<HistoryPeople> {
     history::people(&app, &auth, id).await.map(Json)
 }
 
@@ -38,7 +40,7 @@ pub async fn read(
     auth: Auth,
     PathParams(id): PathParams<String>,
     Params(q): Params<VersionQuery>,
-) -> Answer {
+) -> Answer<DraftAtVersion> {
     history::read(&app, &auth, id, q).await.map(Json)
 }
 
@@ -48,7 +50,7 @@ pub async fn compare(
     auth: Auth,
     PathParams(id): PathParams<String>,
     Params(q): Params<CompareQuery>,
-) -> Answer {
+) -> Answer<Comparison> {
     history::compare(&app, &auth, id, q).await.map(Json)
 }
 
@@ -58,7 +60,7 @@ pub async fn attribution(
     auth: Auth,
     PathParams(ids): PathParams<(String, String)>,
     Params(q): Params<VersionQuery>,
-) -> Answer {
+) -> Answer<Attribution> {
     history::attribution(&app, &auth, ids, q).await.map(Json)
 }
 
