@@ -1069,7 +1069,7 @@ fn router_routes() -> BTreeSet<(String, String)> {
         include_str!("../server/src/http/mod.rs"),
         include_str!("../server/src/http/health.rs"),
         include_str!("../server/src/http/scrape.rs"),
-        include_str!("../server/src/sync/ws.rs"),
+        include_str!("../server/src/http/websocket.rs"),
     ];
     let mut routes = BTreeSet::new();
     for (sources, prefix) in [(&API[..], "/api/v1"), (&ROOT[..], "")] {

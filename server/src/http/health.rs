@@ -6,17 +6,70 @@ use std::sync::atomic::Ordering;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::IntoResponse;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::error::ApiError;
 
-pub async fn healthz() -> impl IntoResponse {
-    Json(serde_json::json!({ "status": "ok" }))
+/// `/healthz`'s answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    #[schema(inline)]
+    pub status: Alive,
 }
 
-/// Ready when storage commits: the last commit succeeded and a probe write works.
-pub async fn readyz(State(app): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Alive {
+    Ok,
+}
+
+/// `/readyz`'s answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Ready {
+    #[schema(inline)]
+    pub status: Readiness,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Readiness {
+    Ready,
+}
+
+/// Liveness
+///
+/// Answers while the process serves HTTP. Needs no session.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    operation_id = "healthz",
+    tag = "operations",
+    security(),
+    extensions(("x-roles" = json!([]))),
+    responses((status = 200, description = "Alive.", body = Health))
+)]
+pub async fn healthz() -> Json<Health> {
+    Json(Health { status: Alive::Ok })
+}
+
+/// Readiness
+///
+/// Ready when storage accepts writes: the last commit succeeded and a probe write works. 503 while shutting down or while storage fails. Needs no session.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    operation_id = "readyz",
+    tag = "operations",
+    security(),
+    extensions(("x-roles" = json!([]))),
+    responses(
+        (status = 200, description = "Ready.", body = Ready),
+        (status = 503, response = super::openapi::Unavailable),
+    )
+)]
+pub async fn readyz(State(app): State<AppState>) -> Result<Json<Ready>, ApiError> {
     if app.shutdown.is_cancelled() {
         return Err(ApiError::unavailable("shutting down"));
     }
@@ -29,10 +82,9 @@ pub async fn readyz(State(app): State<AppState>) -> Result<impl IntoResponse, Ap
         tracing::warn!(error = %e, "storage probe failed");
         return Err(ApiError::unavailable("storage does not accept writes"));
     }
-    Ok((
-        StatusCode::OK,
-        Json(serde_json::json!({ "status": "ready" })),
-    ))
+    Ok(Json(Ready {
+        status: Readiness::Ready,
+    }))
 }
 
 /// `GET /api/v1/users`: who takes part, by name, role and entity.
@@ -51,6 +103,6 @@ pub async fn method_not_allowed() -> ApiError {
 /// This area's routes (the probes, at the root).
 pub fn routes() -> utoipa_axum::router::OpenApiRouter<crate::AppState> {
     utoipa_axum::router::OpenApiRouter::new()
-        .route("/healthz", axum::routing::get(healthz))
-        .route("/readyz", axum::routing::get(readyz))
+        .routes(utoipa_axum::routes!(healthz))
+        .routes(utoipa_axum::routes!(readyz))
 }

@@ -19,14 +19,15 @@ pub mod scrape;
 mod session;
 mod structure;
 mod web;
+mod websocket;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::get;
 use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::AppState;
 
@@ -85,9 +86,9 @@ fn table(max_body_bytes: usize) -> (Router<AppState>, utoipa::openapi::OpenApi) 
         .method_not_allowed_fallback(health::method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body_bytes));
     let (router, doc) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
-        .route("/sync", get(crate::sync::ws::upgrade))
+        .routes(routes!(websocket::sync))
         .merge(health::routes())
-        .route("/metrics", get(scrape::on_main))
+        .routes(routes!(scrape::on_main))
         .split_for_parts();
     let router = router
         .nest("/api/v1", api)

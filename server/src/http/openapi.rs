@@ -27,21 +27,51 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use serde::Serialize;
 use utoipa::openapi::header::Header;
-use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
-use utoipa::{Modify, OpenApi, ToResponse, ToSchema};
+use utoipa::{Modify, OpenApi, PartialSchema, ToResponse, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub const DOCUMENT: &str = include_str!("openapi.json");
 
+/// This document
+///
+/// The OpenAPI description of the API. Needs no session.
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    operation_id = "getOpenApi",
+    tag = "meta",
+    security(),
+    extensions(("x-roles" = json!([]))),
+    responses((status = 200, description = "The document.", body = inline(Document)))
+)]
 pub async fn document() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "application/json")], DOCUMENT)
 }
 
 /// `/openapi.json`, under `/api/v1`.
-pub fn routes() -> utoipa_axum::router::OpenApiRouter<crate::AppState> {
-    utoipa_axum::router::OpenApiRouter::new().route("/openapi.json", axum::routing::get(document))
+pub fn routes() -> OpenApiRouter<crate::AppState> {
+    OpenApiRouter::new().routes(routes!(document))
 }
+
+/// An OpenAPI document: what `getOpenApi` answers.
+pub struct Document;
+
+impl PartialSchema for Document {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .required("openapi")
+            .required("info")
+            .required("paths")
+            .into()
+    }
+}
+
+impl ToSchema for Document {}
 
 /// The descriptions of the parameters several operations share, for their
 /// `params(…)`: `("id" = String, Path, description = params::DRAFT_ID)`.
@@ -287,21 +317,55 @@ pub struct DraftAdoptionConflict(ErrorBody);
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use serde_json::Value;
+
+    /// The document the route table generates.
+    fn generated() -> Value {
+        let (_, doc) = super::super::table(1);
+        serde_json::to_value(doc).expect("the document is JSON")
+    }
 
     #[test]
     fn the_document_has_the_shared_parts() {
-        let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
-        println!("{}", serde_json::to_string_pretty(&doc).unwrap());
+        let doc = generated();
+        assert_eq!(doc["openapi"], "3.1.0");
         assert_eq!(doc["info"]["title"], "Accord");
         assert_eq!(
-            doc["components"]["schemas"]["Error"]["required"][1],
-            "message"
+            doc["components"]["schemas"]["Error"]["required"],
+            serde_json::json!(["error", "message"])
         );
         assert_eq!(
             doc["components"]["responses"]["NotFound"]["content"]["application/json"]["schema"]["$ref"],
             "#/components/schemas/Error"
         );
-        assert!(doc["components"]["securitySchemes"]["metricsToken"].is_object());
+        assert_eq!(
+            doc["components"]["responses"]["TooManyRequests"]["headers"]["Retry-After"]["schema"]["minimum"],
+            1
+        );
+        for scheme in ["sessionCookie", "bearerToken", "syncToken", "metricsToken"] {
+            assert!(
+                doc["components"]["securitySchemes"][scheme].is_object(),
+                "{scheme}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_operational_endpoints_are_documented() {
+        let doc = generated();
+        for (path, id) in [
+            ("/healthz", "healthz"),
+            ("/readyz", "readyz"),
+            ("/metrics", "metrics"),
+            ("/sync", "sync"),
+            ("/api/v1/openapi.json", "getOpenApi"),
+        ] {
+            assert_eq!(doc["paths"][path]["get"]["operationId"], id, "{path}");
+            assert!(doc["paths"][path]["get"]["x-roles"].is_array(), "{path}");
+        }
+        assert_eq!(
+            doc["paths"]["/healthz"]["get"]["security"],
+            serde_json::json!([])
+        );
     }
 }

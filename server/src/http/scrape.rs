@@ -19,7 +19,25 @@ use crate::AppState;
 use crate::config::ServeConfig;
 use crate::error::ApiError;
 
-/// `GET /metrics` on the main listener: with the token only, off without one.
+/// Metrics
+///
+/// Prometheus metrics in the OpenMetrics text format. Needs no session but the metrics token (`--metrics-token`) as `Authorization: Bearer`; without a token configured it is off here (404). A separate listener (`--metrics-listen`) serves it too, there without the token when none is configured.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    operation_id = "metrics",
+    tag = "operations",
+    security(("metricsToken" = [])),
+    extensions(("x-roles" = json!([]))),
+    responses(
+        (status = 200, description = "The metrics.", body = String,
+            content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8"),
+        (status = 401, description = "The metrics token is missing or wrong (`unauthenticated`, with `WWW-Authenticate: Bearer`).",
+            body = super::openapi::ErrorBody, headers(("WWW-Authenticate" = String))),
+        (status = 404, description = "No metrics token is configured: metrics are not served on this address (`not_found`).",
+            body = super::openapi::ErrorBody),
+    )
+)]
 pub async fn on_main(State(app): State<AppState>, headers: HeaderMap) -> Response {
     match app.config.metrics_token.as_deref() {
         Some(token) => guarded(&app, token, &headers),
