@@ -20,8 +20,9 @@ mod tasks;
 mod versions;
 
 pub use answers::{
-    ClockReading, ConsensusReport, DraftAdopted, ElementState, PositionRecorded, SilencesCancelled,
-    SilencesStarted, Version, VersionList,
+    ClockReading, ConsensusReport, DraftAdopted, ElementState, ElementStatus, Participant,
+    PositionError, PositionRecorded, SilenceError, SilencesCancelled, SilencesStarted, Version,
+    VersionList,
 };
 pub use commands::{
     AdoptDraftRequest, CancelRequest, ClockRequest, PositionRequest, SilenceRequest, adopt_draft,

@@ -1,12 +1,16 @@
 //! Consensus over HTTP: positions, silence procedures, adoption, named
 //! versions and the test clock. Each handler hands its request to
-//! [`crate::consensus`] and answers with the result.
+//! [`crate::consensus`] and answers with the result; its
+//! `#[utoipa::path]` is the operation in the OpenAPI document.
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::extract::{Body, OptionalBody, PathParams};
+use super::openapi::{self, ErrorBody, params};
 use crate::AppState;
 use crate::auth::Auth;
 use crate::consensus::{
@@ -23,7 +27,32 @@ fn created<T>(body: T) -> (StatusCode, Json<T>) {
     (StatusCode::CREATED, Json(body))
 }
 
-/// `GET /api/v1/drafts/{id}/consensus`.
+/// A draft's consensus state
+///
+/// The draft's state and progress and, per element that is not archived,
+/// its status, silence procedure, adoption, current text hash and heads,
+/// the entities that have not responded or whose position is stale,
+/// current objections and reservations, support ad referendum, and the
+/// matrix of every participating entity's latest position. Times follow
+/// the consensus clock (`server_time`). Any role. Delegates see only the
+/// drafts their entity takes part in; any other draft answers 404 as if it
+/// did not exist.
+#[utoipa::path(
+    get,
+    path = "/drafts/{id}/consensus",
+    operation_id = "getConsensus",
+    tag = "consensus",
+    security(("sessionCookie" = []), ("bearerToken" = [])),
+    extensions(("x-roles" = json!(["chair", "delegate", "reviewer"]))),
+    params(("id" = String, Path, description = params::DRAFT_ID)),
+    responses(
+        (status = 200, description = "The consensus state.", body = ConsensusReport),
+        (status = 401, response = openapi::Unauthorized),
+        (status = 403, response = openapi::Forbidden),
+        (status = 404, response = openapi::NotFound),
+        (status = 500, response = openapi::Internal),
+    ),
+)]
 pub async fn get_consensus(
     State(app): State<AppState>,
     auth: Auth,
@@ -32,7 +61,48 @@ pub async fn get_consensus(
     consensus::get_consensus(&app, &auth, id).await.map(Json)
 }
 
-/// `PUT /api/v1/drafts/{id}/elements/{eid}/positions/{entity}` (delegates).
+/// State an entity's position on an element
+///
+/// Records the entity's position on the element's text as you read it:
+/// `text_hash` and `heads` are the element's from the draft (GET
+/// /api/v1/drafts/{id}) or your synced document. The ledger is
+/// append-only; the entity's latest position counts while the text stays
+/// the same, and goes stale when it changes. A current objection during a
+/// silence procedure breaks it (`silence_broken`) and unlocks the text.
+/// Only a delegate of that entity, for a draft the entity takes part in:
+/// anyone else gets 403 `forbidden`, and a draft the delegate may not see
+/// answers 404. The result is also written into the draft's index document
+/// (`consensus`) and reaches connected clients through sync.
+#[utoipa::path(
+    put,
+    path = "/drafts/{id}/elements/{eid}/positions/{entity}",
+    operation_id = "putPosition",
+    tag = "consensus",
+    security(("sessionCookie" = []), ("bearerToken" = [])),
+    extensions(("x-roles" = json!(["delegate"]))),
+    params(
+        ("id" = String, Path, description = params::DRAFT_ID),
+        ("eid" = String, Path, description = params::ELEMENT_ID),
+        ("entity" = String, Path, description = params::ENTITY_CODE),
+    ),
+    request_body(content = PositionRequest, example = json!({
+        "position": "reservation",
+        "note": "Subject to confirmation of the figures in the annex.",
+        "text_hash": "3b5d1c9e0f2a4b6c8d7e9f0a1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4",
+        "heads": ["9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"]
+    })),
+    responses(
+        (status = 201, description = "The recorded position and the element's status now.", body = PositionRecorded),
+        (status = 400, response = openapi::PositionBadRequest),
+        (status = 401, response = openapi::Unauthorized),
+        (status = 403, response = openapi::PositionForbidden),
+        (status = 404, response = openapi::NotFound),
+        (status = 409, response = openapi::PositionConflict),
+        (status = 413, response = openapi::PayloadTooLarge),
+        (status = 415, response = openapi::UnsupportedMediaType),
+        (status = 500, response = openapi::Internal),
+    ),
+)]
 pub async fn put_position(
     State(app): State<AppState>,
     auth: Auth,
@@ -44,7 +114,48 @@ pub async fn put_position(
         .map(created)
 }
 
-/// `POST /api/v1/drafts/{id}/silence` (chairs).
+/// Start silence procedures
+///
+/// Puts the elements under a silence procedure until `deadline`: their
+/// text is locked (edits are undone) and, unless an entity objects on that
+/// text first, every participating entity without a current position is
+/// recorded as supporting when the deadline passes. Only `open`, `agreed`
+/// and `agreed_ad_ref` elements qualify, with a deadline at least the
+/// server's minimum notice ahead; if any element is refused, none starts
+/// (409 `silence_refused` with `refusals`). A stale objection (one given on
+/// an earlier text) does not stop a silence, but silence would turn it into
+/// support: the chair must confirm every one (`confirm_stale_objections`:
+/// true), else 409 `stale_objections` lists them (entities and elements)
+/// and none starts; the confirmed ones are recorded in the
+/// `silence_started` event and become support by silence at the deadline
+/// unless their entity objects again on the locked text. An unknown element
+/// answers 404. The result is also written into the draft's index document
+/// (`consensus`) and reaches connected clients through sync. Chairs only:
+/// delegates and reviewers get 403.
+#[utoipa::path(
+    post,
+    path = "/drafts/{id}/silence",
+    operation_id = "startSilence",
+    tag = "consensus",
+    security(("sessionCookie" = []), ("bearerToken" = [])),
+    extensions(("x-roles" = json!(["chair"]))),
+    params(("id" = String, Path, description = params::DRAFT_ID)),
+    request_body(content = SilenceRequest, example = json!({
+        "elements": "all",
+        "deadline": "2027-05-01T12:00:00Z"
+    })),
+    responses(
+        (status = 201, description = "The procedures started.", body = SilencesStarted),
+        (status = 400, response = openapi::BadRequest),
+        (status = 401, response = openapi::Unauthorized),
+        (status = 403, response = openapi::Forbidden),
+        (status = 404, response = openapi::NotFound),
+        (status = 409, response = openapi::SilenceRefused),
+        (status = 413, response = openapi::PayloadTooLarge),
+        (status = 415, response = openapi::UnsupportedMediaType),
+        (status = 500, response = openapi::Internal),
+    ),
+)]
 pub async fn start_silence(
     State(app): State<AppState>,
     auth: Auth,
@@ -56,7 +167,38 @@ pub async fn start_silence(
         .map(created)
 }
 
-/// `DELETE /api/v1/drafts/{id}/silence` (chairs).
+/// Cancel silence procedures
+///
+/// Cancels the running silence procedures of the elements named, or every
+/// one of the draft when the body or `elements` is absent, and unlocks
+/// their text (unless adopted). The body is optional; when present it must
+/// be JSON (415 otherwise). None matching answers 409 `no_silence`. The
+/// result is also written into the draft's index document (`consensus`)
+/// and reaches connected clients through sync. Chairs only: delegates and
+/// reviewers get 403.
+#[utoipa::path(
+    delete,
+    path = "/drafts/{id}/silence",
+    operation_id = "cancelSilence",
+    tag = "consensus",
+    security(("sessionCookie" = []), ("bearerToken" = [])),
+    extensions(("x-roles" = json!(["chair"]))),
+    params(("id" = String, Path, description = params::DRAFT_ID)),
+    request_body(content = CancelRequest, example = json!({
+        "elements": ["5c0e2a9d41b7"]
+    })),
+    responses(
+        (status = 200, description = "The procedures cancelled.", body = SilencesCancelled),
+        (status = 400, response = openapi::BadRequest),
+        (status = 401, response = openapi::Unauthorized),
+        (status = 403, response = openapi::Forbidden),
+        (status = 404, response = openapi::NotFound),
+        (status = 409, response = openapi::NoSilence),
+        (status = 413, response = openapi::PayloadTooLarge),
+        (status = 415, response = openapi::UnsupportedMediaType),
+        (status = 500, response = openapi::Internal),
+    ),
+)]
 pub async fn cancel_silence(
     State(app): State<AppState>,
     auth: Auth,
@@ -68,7 +210,33 @@ pub async fn cancel_silence(
         .map(Json)
 }
 
-/// `POST /api/v1/drafts/{id}/elements/{eid}/adopt` (chairs).
+/// Adopt an element
+///
+/// Adopts an `agreed` element: its text is locked (edits are undone) until
+/// a chair reopens it, and no position can be stated on it. Takes no body.
+/// The result is also written into the draft's index document
+/// (`consensus`) and reaches connected clients through sync. Chairs only:
+/// delegates and reviewers get 403.
+#[utoipa::path(
+    post,
+    path = "/drafts/{id}/elements/{eid}/adopt",
+    operation_id = "adoptElement",
+    tag = "consensus",
+    security(("sessionCookie" = []), ("bearerToken" = [])),
+    extensions(("x-roles" = json!(["chair"]))),
+    params(
+        ("id" = String, Path, description = params::DRAFT_ID),
+        ("eid" = String, Path, description = params::ELEMENT_ID),
+    ),
+    responses(
+        (status = 200, description = "The element's status now.", body = ElementState),
+        (status = 401, response = openapi::Unauthorized),
+        (status = 403, response = openapi::Forbidden),
+        (status = 404, response = openapi::NotFound),
+        (status = 409, response = openapi::AdoptionConflict),
+        (status = 500, response = openapi::Internal),
+    ),
+)]
 pub async fn adopt_element(
     State(app): State<AppState>,
     auth: Auth,
@@ -77,7 +245,33 @@ pub async fn adopt_element(
     consensus::adopt_element(&app, &auth, ids).await.map(Json)
 }
 
-/// `POST /api/v1/drafts/{id}/elements/{eid}/reopen` (chairs).
+/// Reopen an adopted element
+///
+/// Withdraws an element's adoption and unlocks its text; its status follows
+/// the positions again. Not once the draft is adopted. Takes no body. The
+/// result is also written into the draft's index document (`consensus`)
+/// and reaches connected clients through sync. Chairs only: delegates and
+/// reviewers get 403.
+#[utoipa::path(
+    post,
+    path = "/drafts/{id}/elements/{eid}/reopen",
+    operation_id = "reopenElement",
+    tag = "consensus",
+    security(("sessionCookie" = []), ("bearerToken" = [])),
+    extensions(("x-roles" = json!(["chair"]))),
+    params(
+        ("id" = String, Path, description = params::DRAFT_ID),
+        ("eid" = String, Path, description = params::ELEMENT_ID),
+    ),
+    responses(
+        (status = 200, description = "The element's status now.", body = ElementState),
+        (status = 401, response = openapi::Unauthorized),
+        (status = 403, response = openapi::Forbidden),
+        (status = 404, response = openapi::NotFound),
+        (status = 409, response = openapi::AdoptionConflict),
+        (status = 500, response = openapi::Internal),
+    ),
+)]
 pub async fn reopen_element(
     State(app): State<AppState>,
     auth: Auth,
@@ -86,7 +280,37 @@ pub async fn reopen_element(
     consensus::reopen_element(&app, &auth, ids).await.map(Json)
 }
 
-/// `POST /api/v1/drafts/{id}/adopt` (chairs).
+/// Adopt the draft
+///
+/// Adopts the whole draft once every element is adopted, and records the
+/// final version under `name`: the heads of every document of the draft.
+/// The body is optional; when present it must be JSON (415 otherwise). The
+/// result is also written into the draft's index document (`consensus`)
+/// and reaches connected clients through sync. Chairs only: delegates and
+/// reviewers get 403.
+#[utoipa::path(
+    post,
+    path = "/drafts/{id}/adopt",
+    operation_id = "adoptDraft",
+    tag = "consensus",
+    security(("sessionCookie" = []), ("bearerToken" = [])),
+    extensions(("x-roles" = json!(["chair"]))),
+    params(("id" = String, Path, description = params::DRAFT_ID)),
+    request_body(content = AdoptDraftRequest, example = json!({
+        "name": "Adopted text"
+    })),
+    responses(
+        (status = 201, description = "The final version.", body = DraftAdopted),
+        (status = 400, response = openapi::BadRequest),
+        (status = 401, response = openapi::Unauthorized),
+        (status = 403, response = openapi::Forbidden),
+        (status = 404, response = openapi::NotFound),
+        (status = 409, response = openapi::DraftAdoptionConflict),
+        (status = 413, response = openapi::PayloadTooLarge),
+        (status = 415, response = openapi::UnsupportedMediaType),
+        (status = 500, response = openapi::Internal),
+    ),
+)]
 pub async fn adopt_draft(
     State(app): State<AppState>,
     auth: Auth,
@@ -98,7 +322,32 @@ pub async fn adopt_draft(
         .map(created)
 }
 
-/// `POST /api/v1/drafts/{id}/versions` (chairs).
+/// Name the current version
+///
+/// Records every document's heads now under a name (e.g. "Rev.1"). Chairs
+/// only: delegates and reviewers get 403. A name already used in the draft
+/// answers 409 `version_exists`.
+#[utoipa::path(
+    post,
+    path = "/drafts/{id}/versions",
+    operation_id = "nameVersion",
+    tag = "consensus",
+    security(("sessionCookie" = []), ("bearerToken" = [])),
+    extensions(("x-roles" = json!(["chair"]))),
+    params(("id" = String, Path, description = params::DRAFT_ID)),
+    request_body(content = VersionRequest, example = json!({ "name": "Rev.1" })),
+    responses(
+        (status = 201, description = "The version.", body = Version),
+        (status = 400, response = openapi::BadRequest),
+        (status = 401, response = openapi::Unauthorized),
+        (status = 403, response = openapi::Forbidden),
+        (status = 404, response = openapi::NotFound),
+        (status = 409, description = "The name is taken (`version_exists`).", body = ErrorBody),
+        (status = 413, response = openapi::PayloadTooLarge),
+        (status = 415, response = openapi::UnsupportedMediaType),
+        (status = 500, response = openapi::Internal),
+    ),
+)]
 pub async fn name_version(
     State(app): State<AppState>,
     auth: Auth,
@@ -110,7 +359,26 @@ pub async fn name_version(
         .map(created)
 }
 
-/// `GET /api/v1/drafts/{id}/versions`.
+/// List named versions
+///
+/// The draft's named versions, oldest first. Any role who can see the
+/// draft (delegates of non-participating entities get 404).
+#[utoipa::path(
+    get,
+    path = "/drafts/{id}/versions",
+    operation_id = "listVersions",
+    tag = "consensus",
+    security(("sessionCookie" = []), ("bearerToken" = [])),
+    extensions(("x-roles" = json!(["chair", "delegate", "reviewer"]))),
+    params(("id" = String, Path, description = params::DRAFT_ID)),
+    responses(
+        (status = 200, description = "The versions.", body = VersionList),
+        (status = 401, response = openapi::Unauthorized),
+        (status = 403, response = openapi::Forbidden),
+        (status = 404, response = openapi::NotFound),
+        (status = 500, response = openapi::Internal),
+    ),
+)]
 pub async fn list_versions(
     State(app): State<AppState>,
     auth: Auth,
@@ -119,7 +387,32 @@ pub async fn list_versions(
     consensus::list_versions(&app, &auth, id).await.map(Json)
 }
 
-/// `POST /api/v1/test/clock` (chairs, with `--test-clock`).
+/// Move the consensus clock forward
+///
+/// Moves the clock that positions, silence deadlines and their firing
+/// follow forward by `advance_secs`; deadlines that pass fire. At most ten
+/// years a step, and a hundred years ahead of the real time in all (400
+/// `invalid` beyond). Only when the server runs with `--test-clock` (for
+/// tests and rehearsals): otherwise 400 `invalid`. Chairs only: delegates
+/// and reviewers get 403.
+#[utoipa::path(
+    post,
+    path = "/test/clock",
+    operation_id = "advanceClock",
+    tag = "testing",
+    security(("sessionCookie" = []), ("bearerToken" = [])),
+    extensions(("x-roles" = json!(["chair"]))),
+    request_body(content = ClockRequest, example = json!({ "advance_secs": 3600 })),
+    responses(
+        (status = 200, description = "The clock now.", body = ClockReading),
+        (status = 400, response = openapi::BadRequest),
+        (status = 401, response = openapi::Unauthorized),
+        (status = 403, response = openapi::Forbidden),
+        (status = 413, response = openapi::PayloadTooLarge),
+        (status = 415, response = openapi::UnsupportedMediaType),
+        (status = 500, response = openapi::Internal),
+    ),
+)]
 pub async fn advance_clock(
     State(app): State<AppState>,
     auth: Auth,
@@ -131,29 +424,102 @@ pub async fn advance_clock(
 }
 
 /// This area's routes (its paths under `/api/v1`).
-pub fn routes() -> utoipa_axum::router::OpenApiRouter<crate::AppState> {
-    utoipa_axum::router::OpenApiRouter::new()
-        .route("/drafts/{id}/consensus", axum::routing::get(get_consensus))
-        .route(
-            "/drafts/{id}/elements/{eid}/positions/{entity}",
-            axum::routing::put(put_position),
-        )
-        .route(
-            "/drafts/{id}/silence",
-            axum::routing::post(start_silence).delete(cancel_silence),
-        )
-        .route(
-            "/drafts/{id}/elements/{eid}/adopt",
-            axum::routing::post(adopt_element),
-        )
-        .route(
-            "/drafts/{id}/elements/{eid}/reopen",
-            axum::routing::post(reopen_element),
-        )
-        .route("/drafts/{id}/adopt", axum::routing::post(adopt_draft))
-        .route(
-            "/drafts/{id}/versions",
-            axum::routing::get(list_versions).post(name_version),
-        )
-        .route("/test/clock", axum::routing::post(advance_clock))
+pub fn routes() -> OpenApiRouter<AppState> {
+    let mut router = OpenApiRouter::new()
+        .routes(routes!(get_consensus))
+        .routes(routes!(put_position))
+        .routes(routes!(start_silence, cancel_silence))
+        .routes(routes!(adopt_element))
+        .routes(routes!(reopen_element))
+        .routes(routes!(adopt_draft))
+        .routes(routes!(list_versions, name_version))
+        .routes(routes!(advance_clock));
+    // Cancelling silences and adopting the draft take an optional body
+    // (`OptionalBody`: none at all, never `null`), which `request_body(…)`
+    // cannot say without making the schema nullable.
+    let paths = &mut router.get_openapi_mut().paths.paths;
+    if let Some(item) = paths.get_mut("/drafts/{id}/silence") {
+        optional_body(item.delete.as_mut());
+    }
+    if let Some(item) = paths.get_mut("/drafts/{id}/adopt") {
+        optional_body(item.post.as_mut());
+    }
+    router
+}
+
+/// Marks an operation's request body as not required.
+fn optional_body(operation: Option<&mut utoipa::openapi::path::Operation>) {
+    if let Some(body) = operation.and_then(|op| op.request_body.as_mut()) {
+        body.required = Some(utoipa::openapi::Required::False);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    /// This area's part of the document the route table generates.
+    fn generated() -> Value {
+        let (_, doc) = super::super::table(1);
+        serde_json::to_value(doc).expect("the document is JSON")
+    }
+
+    #[test]
+    fn the_consensus_operations_are_documented() {
+        let doc = generated();
+        let paths = &doc["paths"];
+        for (path, method, id) in [
+            ("/api/v1/drafts/{id}/consensus", "get", "getConsensus"),
+            (
+                "/api/v1/drafts/{id}/elements/{eid}/positions/{entity}",
+                "put",
+                "putPosition",
+            ),
+            ("/api/v1/drafts/{id}/silence", "post", "startSilence"),
+            ("/api/v1/drafts/{id}/silence", "delete", "cancelSilence"),
+            (
+                "/api/v1/drafts/{id}/elements/{eid}/adopt",
+                "post",
+                "adoptElement",
+            ),
+            (
+                "/api/v1/drafts/{id}/elements/{eid}/reopen",
+                "post",
+                "reopenElement",
+            ),
+            ("/api/v1/drafts/{id}/adopt", "post", "adoptDraft"),
+            ("/api/v1/drafts/{id}/versions", "get", "listVersions"),
+            ("/api/v1/drafts/{id}/versions", "post", "nameVersion"),
+            ("/api/v1/test/clock", "post", "advanceClock"),
+        ] {
+            let op = &paths[path][method];
+            assert_eq!(op["operationId"], id, "{method} {path}");
+            assert!(op["x-roles"].is_array(), "{id}");
+            assert!(
+                op["summary"].is_string() && op["description"].is_string(),
+                "{id}"
+            );
+        }
+        // The optional bodies: not required, and never `null`.
+        for (path, method) in [
+            ("/api/v1/drafts/{id}/silence", "delete"),
+            ("/api/v1/drafts/{id}/adopt", "post"),
+        ] {
+            let body = &paths[path][method]["requestBody"];
+            assert_eq!(body["required"], false, "{method} {path}");
+            assert!(body["content"]["application/json"]["schema"]["$ref"].is_string());
+        }
+        // The refusals with more fields than the `Error` body.
+        let responses = &doc["components"]["responses"];
+        for (response, schema) in [
+            ("PositionConflict", "PositionError"),
+            ("SilenceRefused", "SilenceError"),
+        ] {
+            assert_eq!(
+                responses[response]["content"]["application/json"]["schema"]["$ref"],
+                json!(format!("#/components/schemas/{schema}"))
+            );
+            assert!(doc["components"]["schemas"][schema].is_object(), "{schema}");
+        }
+    }
 }

@@ -116,7 +116,11 @@ pub mod params {
         (name = "testing", description = "For tests and rehearsals: only with `--test-clock`."),
     ),
     components(
-        schemas(ErrorBody),
+        schemas(
+            ErrorBody,
+            crate::consensus::PositionError,
+            crate::consensus::SilenceError
+        ),
         responses(
             BadRequest,
             Unauthorized,
@@ -289,16 +293,14 @@ pub struct PositionBadRequest(ErrorBody);
 pub struct PositionForbidden(ErrorBody);
 
 /// The position cannot be recorded: the server does not have the heads you read yet (`not_synced`: wait until your edits are saved); the text has changed since you read it (`text_changed`, with `current_hash`; while the element is under silence, positions are taken on the locked text only, and `current_hash` is that text's); the element is adopted (`adopted`: a chair must reopen it first).
-// TODO(consensus): the body is `PositionError`.
 #[derive(ToResponse)]
 #[allow(dead_code)]
-pub struct PositionConflict(ErrorBody);
+pub struct PositionConflict(crate::consensus::PositionError);
 
 /// The silence procedure cannot start, and nothing was started: `silence_refused`, with `refusals` saying why for each element refused; `stale_objections`, with `stale_objections` listing the objections given on an earlier text that silence would turn into support, when the request did not confirm them (`confirm_stale_objections`); or storage refused a conflicting change (`conflict`).
-// TODO(consensus): the body is `SilenceError`.
 #[derive(ToResponse)]
 #[allow(dead_code)]
-pub struct SilenceRefused(ErrorBody);
+pub struct SilenceRefused(crate::consensus::SilenceError);
 
 /// No matching silence procedure is running (`no_silence`).
 #[derive(ToResponse)]
