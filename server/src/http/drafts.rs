@@ -7,8 +7,11 @@ use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::extract::{Params, PathParams};
+use super::openapi::{self, params};
 use crate::AppState;
 use crate::auth::{Auth, User};
 use crate::clock::iso;
@@ -144,6 +147,23 @@ impl From<UserRow> for UserView {
     }
 }
 
+/// List drafts
+///
+/// Every draft the caller may see, with its elements' current text. Any role. Delegates see only the drafts their entity takes part in.
+#[utoipa::path(
+    get,
+    path = "/drafts",
+    operation_id = "listDrafts",
+    tag = "drafts",
+    security(("sessionCookie" = []), ("bearerToken" = [])),
+    extensions(("x-roles" = json!(["chair", "delegate", "reviewer"]))),
+    responses(
+        (status = 200, description = "The drafts.", body = Vec<DraftView>),
+        (status = 401, response = openapi::Unauthorized),
+        (status = 403, response = openapi::Forbidden),
+        (status = 500, response = openapi::Internal),
+    ),
+)]
 pub async fn drafts(
     State(app): State<AppState>,
     auth: Auth,
@@ -157,6 +177,25 @@ pub async fn drafts(
     Ok(Json(out))
 }
 
+/// Get a draft
+///
+/// One draft with its elements' current text, heads and text hashes, its archived elements and its participating entities. Any role. Delegates see only the drafts their entity takes part in; any other draft answers 404 as if it did not exist.
+#[utoipa::path(
+    get,
+    path = "/drafts/{id}",
+    operation_id = "getDraft",
+    tag = "drafts",
+    security(("sessionCookie" = []), ("bearerToken" = [])),
+    extensions(("x-roles" = json!(["chair", "delegate", "reviewer"]))),
+    params(("id" = String, Path, description = params::DRAFT_ID)),
+    responses(
+        (status = 200, description = "The draft.", body = DraftView),
+        (status = 401, response = openapi::Unauthorized),
+        (status = 403, response = openapi::Forbidden),
+        (status = 404, response = openapi::NotFound),
+        (status = 500, response = openapi::Internal),
+    ),
+)]
 pub async fn draft(
     State(app): State<AppState>,
     auth: Auth,
@@ -280,8 +319,26 @@ pub struct Presence {
     pub server_time: String,
 }
 
-/// `GET /api/v1/drafts/{id}/changes` (chairs, reviewers): every stored
-/// change with who delivered it and when the server committed it.
+/// The draft's change log
+///
+/// Every stored change of the draft's documents in commit order, with who delivered it and when the server committed it. Pages by `after`/`limit`; `next` is the `after` for the following page, null on the last one. Chairs and reviewers; delegates get 403.
+#[utoipa::path(
+    get,
+    path = "/drafts/{id}/changes",
+    operation_id = "listChanges",
+    tag = "drafts",
+    security(("sessionCookie" = []), ("bearerToken" = [])),
+    extensions(("x-roles" = json!(["chair", "reviewer"]))),
+    params(("id" = String, Path, description = params::DRAFT_ID), Page),
+    responses(
+        (status = 200, description = "A page of changes.", body = ChangeLog),
+        (status = 400, response = openapi::BadRequest),
+        (status = 401, response = openapi::Unauthorized),
+        (status = 403, response = openapi::Forbidden),
+        (status = 404, response = openapi::NotFound),
+        (status = 500, response = openapi::Internal),
+    ),
+)]
 pub async fn changes(
     State(app): State<AppState>,
     auth: Auth,
@@ -321,8 +378,25 @@ pub async fn changes(
     }))
 }
 
-/// `GET /api/v1/drafts/{id}/presence`: who is connected, as the server
-/// knows them.
+/// Who is connected to a draft
+///
+/// The connections syncing the draft's documents, as the server knows them from their sessions. Any role. Delegates see only the drafts their entity takes part in; any other draft answers 404 as if it did not exist.
+#[utoipa::path(
+    get,
+    path = "/drafts/{id}/presence",
+    operation_id = "getPresence",
+    tag = "drafts",
+    security(("sessionCookie" = []), ("bearerToken" = [])),
+    extensions(("x-roles" = json!(["chair", "delegate", "reviewer"]))),
+    params(("id" = String, Path, description = params::DRAFT_ID)),
+    responses(
+        (status = 200, description = "Who is present.", body = Presence),
+        (status = 401, response = openapi::Unauthorized),
+        (status = 403, response = openapi::Forbidden),
+        (status = 404, response = openapi::NotFound),
+        (status = 500, response = openapi::Internal),
+    ),
+)]
 pub async fn presence(
     State(app): State<AppState>,
     auth: Auth,
@@ -337,6 +411,23 @@ pub async fn presence(
     }))
 }
 
+/// List entities
+///
+/// Every entity of the installation. Any role.
+#[utoipa::path(
+    get,
+    path = "/entities",
+    operation_id = "listEntities",
+    tag = "directory",
+    security(("sessionCookie" = []), ("bearerToken" = [])),
+    extensions(("x-roles" = json!(["chair", "delegate", "reviewer"]))),
+    responses(
+        (status = 200, description = "The entities.", body = Vec<EntityView>),
+        (status = 401, response = openapi::Unauthorized),
+        (status = 403, response = openapi::Forbidden),
+        (status = 500, response = openapi::Internal),
+    ),
+)]
 pub async fn entities(
     State(app): State<AppState>,
     _auth: Auth,
@@ -353,6 +444,23 @@ pub async fn entities(
     ))
 }
 
+/// List users
+///
+/// Every user who is not disabled, by name, role and entity. Any role.
+#[utoipa::path(
+    get,
+    path = "/users",
+    operation_id = "listUsers",
+    tag = "directory",
+    security(("sessionCookie" = []), ("bearerToken" = [])),
+    extensions(("x-roles" = json!(["chair", "delegate", "reviewer"]))),
+    responses(
+        (status = 200, description = "The users.", body = Vec<UserView>),
+        (status = 401, response = openapi::Unauthorized),
+        (status = 403, response = openapi::Forbidden),
+        (status = 500, response = openapi::Internal),
+    ),
+)]
 pub async fn users(
     State(app): State<AppState>,
     _auth: Auth,
@@ -368,12 +476,12 @@ pub async fn users(
 }
 
 /// This area's routes (its paths under `/api/v1`).
-pub fn routes() -> utoipa_axum::router::OpenApiRouter<crate::AppState> {
-    utoipa_axum::router::OpenApiRouter::new()
-        .route("/drafts", axum::routing::get(drafts))
-        .route("/drafts/{id}", axum::routing::get(draft))
-        .route("/drafts/{id}/changes", axum::routing::get(changes))
-        .route("/drafts/{id}/presence", axum::routing::get(presence))
-        .route("/entities", axum::routing::get(entities))
-        .route("/users", axum::routing::get(users))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(drafts))
+        .routes(routes!(draft))
+        .routes(routes!(changes))
+        .routes(routes!(presence))
+        .routes(routes!(entities))
+        .routes(routes!(users))
 }

@@ -11,9 +11,12 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::drafts::{EntityView, UserView, server_time};
 use super::extract::Body;
+use super::openapi;
 use crate::AppState;
 use crate::auth::{self, Auth};
 use crate::clock::iso;
@@ -79,8 +82,29 @@ pub struct SessionExpiry {
     pub expires_at: String,
 }
 
-/// `POST /api/v1/session`: trades a one-time invite (or device link) for a
-/// session: the token in the body and an HttpOnly, SameSite=Strict cookie.
+/// Sign in with an invite
+///
+/// Trades a one-time invite (or a device link) for a session. The token is in the body and in an HttpOnly, SameSite=Strict `accord_session` cookie. Needs no session. A request with an `Origin` header must come from the public URL. Each failed sign-in (401, 403 `user_disabled`, 409) counts against the caller's address; after too many within the window the address gets 429 with `Retry-After`. Malformed bodies do not count.
+#[utoipa::path(
+    post,
+    path = "/session",
+    operation_id = "signIn",
+    tag = "session",
+    security(),
+    extensions(("x-roles" = json!([]))),
+    request_body(content = SignIn, example = json!({"invite": "0000000000000000000000000000000000000000000000000000000000000000"})),
+    responses(
+        (status = 200, description = "Signed in.", body = SignedIn, headers(("Set-Cookie" = String, description = "`accord_session=<token>; HttpOnly; SameSite=Strict; Path=/; Max-Age=<seconds>` (plus `Secure` behind https)."))),
+        (status = 400, response = openapi::BadRequest),
+        (status = 401, description = "The invite is not valid or has expired (`invalid_invite`, `invite_expired`).", body = openapi::ErrorBody),
+        (status = 403, description = "The account is disabled (`user_disabled`), or the `Origin` is not the public URL's (`bad_origin`).", body = openapi::ErrorBody),
+        (status = 409, description = "The invite has already been used (`invite_used`).", body = openapi::ErrorBody),
+        (status = 413, response = openapi::PayloadTooLarge),
+        (status = 415, response = openapi::UnsupportedMediaType),
+        (status = 429, response = openapi::TooManyRequests),
+        (status = 500, response = openapi::Internal),
+    ),
+)]
 pub async fn sign_in(
     State(app): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -162,7 +186,23 @@ pub async fn sign_in(
     }
 }
 
-/// `DELETE /api/v1/session`: ends the session and its websockets.
+/// Sign out
+///
+/// Ends the caller's session, closes the websockets opened with it (close code 4001) and clears the cookie. Any role.
+#[utoipa::path(
+    delete,
+    path = "/session",
+    operation_id = "signOut",
+    tag = "session",
+    security(("sessionCookie" = []), ("bearerToken" = [])),
+    extensions(("x-roles" = json!(["chair", "delegate", "reviewer"]))),
+    responses(
+        (status = 204, description = "Signed out.", headers(("Set-Cookie" = String, description = "Clears the session cookie (`Max-Age=0`)."))),
+        (status = 401, response = openapi::Unauthorized),
+        (status = 403, response = openapi::Forbidden),
+        (status = 500, response = openapi::Internal),
+    ),
+)]
 pub async fn sign_out(
     State(app): State<AppState>,
     auth: Auth,
@@ -175,7 +215,23 @@ pub async fn sign_out(
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]))
 }
 
-/// `GET /api/v1/me`.
+/// The signed-in user
+///
+/// The caller, their entity and their session's current expiry. Any role.
+#[utoipa::path(
+    get,
+    path = "/me",
+    operation_id = "getMe",
+    tag = "session",
+    security(("sessionCookie" = []), ("bearerToken" = [])),
+    extensions(("x-roles" = json!(["chair", "delegate", "reviewer"]))),
+    responses(
+        (status = 200, description = "The caller.", body = Me),
+        (status = 401, response = openapi::Unauthorized),
+        (status = 403, response = openapi::Forbidden),
+        (status = 500, response = openapi::Internal),
+    ),
+)]
 pub async fn me(State(app): State<AppState>, auth: Auth) -> Result<Json<Me>, ApiError> {
     let entity = match &auth.user.entity {
         Some(code) => app
@@ -200,8 +256,23 @@ pub async fn me(State(app): State<AppState>, auth: Auth) -> Result<Json<Me>, Api
     }))
 }
 
-/// `POST /api/v1/session/device`: a one-time link to sign in on another
-/// device as the same user.
+/// Link another device
+///
+/// Creates a one-time invite that signs in as the caller on another device; it expires after the configured minutes. Takes no body. Any role.
+#[utoipa::path(
+    post,
+    path = "/session/device",
+    operation_id = "createDeviceLink",
+    tag = "session",
+    security(("sessionCookie" = []), ("bearerToken" = [])),
+    extensions(("x-roles" = json!(["chair", "delegate", "reviewer"]))),
+    responses(
+        (status = 201, description = "The link.", body = DeviceLink),
+        (status = 401, response = openapi::Unauthorized),
+        (status = 403, response = openapi::Forbidden),
+        (status = 500, response = openapi::Internal),
+    ),
+)]
 pub async fn device_link(
     State(app): State<AppState>,
     auth: Auth,
@@ -227,9 +298,9 @@ pub async fn device_link(
 }
 
 /// This area's routes (its paths under `/api/v1`).
-pub fn routes() -> utoipa_axum::router::OpenApiRouter<crate::AppState> {
-    utoipa_axum::router::OpenApiRouter::new()
-        .route("/session", axum::routing::post(sign_in).delete(sign_out))
-        .route("/session/device", axum::routing::post(device_link))
-        .route("/me", axum::routing::get(me))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(sign_in, sign_out))
+        .routes(routes!(device_link))
+        .routes(routes!(me))
 }

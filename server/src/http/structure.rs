@@ -5,9 +5,12 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::drafts::{DraftView, ElementView, draft_view, element_view};
 use super::extract::{Body, OptionalBody, PathParams};
+use super::openapi::{self, params};
 use crate::AppState;
 use crate::auth::Auth;
 use crate::consensus;
@@ -26,7 +29,27 @@ async fn draft_now(app: &AppState, draft_id: &str) -> Result<Json<DraftView>, Ap
     Ok(Json(draft_view(app, row).await?))
 }
 
-/// `POST /api/v1/drafts` (chairs).
+/// Create a draft
+///
+/// Creates a draft with 1 to 500 elements. `entities` lists the participating entity codes (every entity of the installation when absent; an unknown code is 400 `unknown_entity`). Titles have 1 to 500 characters and labels 1 to 100 (trimmed); texts are limited by the server's `--max-text-chars` (400 `too_long`). Chairs only: delegates and reviewers get 403.
+#[utoipa::path(
+    post,
+    path = "/drafts",
+    operation_id = "createDraft",
+    tag = "drafts",
+    security(("sessionCookie" = []), ("bearerToken" = [])),
+    extensions(("x-roles" = json!(["chair"]))),
+    request_body(content = NewDraftRequest, example = json!({"title": "Probe draft", "preamble": "", "elements": [{"label": "1", "text": "First element."}], "entities": ["IOM"]})),
+    responses(
+        (status = 201, description = "The new draft.", body = DraftView),
+        (status = 400, response = openapi::BadRequest),
+        (status = 401, response = openapi::Unauthorized),
+        (status = 403, response = openapi::Forbidden),
+        (status = 413, response = openapi::PayloadTooLarge),
+        (status = 415, response = openapi::UnsupportedMediaType),
+        (status = 500, response = openapi::Internal),
+    ),
+)]
 pub async fn create_draft(
     State(app): State<AppState>,
     auth: Auth,
@@ -37,7 +60,29 @@ pub async fn create_draft(
     Ok((StatusCode::CREATED, Json(draft_view(&app, row).await?)))
 }
 
-/// `PATCH /api/v1/drafts/{id}` (chairs): title, preamble.
+/// Change a draft's title or preamble
+///
+/// Sets the fields given; an empty object changes nothing. The change is applied to the draft's index document by the server and reaches connected clients through sync. Chairs only: delegates and reviewers get 403.
+#[utoipa::path(
+    patch,
+    path = "/drafts/{id}",
+    operation_id = "updateDraft",
+    tag = "structure",
+    security(("sessionCookie" = []), ("bearerToken" = [])),
+    extensions(("x-roles" = json!(["chair"]))),
+    params(("id" = String, Path, description = params::DRAFT_ID)),
+    request_body(content = DraftPatch, example = json!({"title": "A new title"})),
+    responses(
+        (status = 200, description = "The draft as it is now.", body = DraftView),
+        (status = 400, response = openapi::BadRequest),
+        (status = 401, response = openapi::Unauthorized),
+        (status = 403, response = openapi::Forbidden),
+        (status = 404, response = openapi::NotFound),
+        (status = 413, response = openapi::PayloadTooLarge),
+        (status = 415, response = openapi::UnsupportedMediaType),
+        (status = 500, response = openapi::Internal),
+    ),
+)]
 pub async fn update_draft(
     State(app): State<AppState>,
     auth: Auth,
@@ -49,7 +94,29 @@ pub async fn update_draft(
     draft_now(&app, &draft_id).await
 }
 
-/// `POST /api/v1/drafts/{id}/elements` (chairs).
+/// Add an element
+///
+/// Adds an element at `position` (0-based; the end when absent or beyond it). A draft has at most 500 elements. The change is applied to the draft's index document by the server and reaches connected clients through sync. Chairs only: delegates and reviewers get 403.
+#[utoipa::path(
+    post,
+    path = "/drafts/{id}/elements",
+    operation_id = "addElement",
+    tag = "structure",
+    security(("sessionCookie" = []), ("bearerToken" = [])),
+    extensions(("x-roles" = json!(["chair"]))),
+    params(("id" = String, Path, description = params::DRAFT_ID)),
+    request_body(content = NewElementRequest, example = json!({"label": "9", "text": "A new element.", "position": 0})),
+    responses(
+        (status = 201, description = "The new element.", body = ElementView),
+        (status = 400, response = openapi::BadRequest),
+        (status = 401, response = openapi::Unauthorized),
+        (status = 403, response = openapi::Forbidden),
+        (status = 404, response = openapi::NotFound),
+        (status = 413, response = openapi::PayloadTooLarge),
+        (status = 415, response = openapi::UnsupportedMediaType),
+        (status = 500, response = openapi::Internal),
+    ),
+)]
 pub async fn add_element(
     State(app): State<AppState>,
     auth: Auth,
@@ -61,7 +128,30 @@ pub async fn add_element(
     Ok((StatusCode::CREATED, Json(element_view(&app, row).await?)))
 }
 
-/// `PATCH /api/v1/drafts/{id}/elements/{eid}` (chairs): label, position.
+/// Rename or move an element
+///
+/// Sets the label and/or moves the element to `position` (0-based, clamped to the last place). An archived element answers 409 `archived`. The change is applied to the draft's index document by the server and reaches connected clients through sync. Chairs only: delegates and reviewers get 403.
+#[utoipa::path(
+    patch,
+    path = "/drafts/{id}/elements/{eid}",
+    operation_id = "updateElement",
+    tag = "structure",
+    security(("sessionCookie" = []), ("bearerToken" = [])),
+    extensions(("x-roles" = json!(["chair"]))),
+    params(("id" = String, Path, description = params::DRAFT_ID), ("eid" = String, Path, description = params::ELEMENT_ID)),
+    request_body(content = ElementPatch, example = json!({"label": "1 (revised)"})),
+    responses(
+        (status = 200, description = "The element as it is now.", body = ElementView),
+        (status = 400, response = openapi::BadRequest),
+        (status = 401, response = openapi::Unauthorized),
+        (status = 403, response = openapi::Forbidden),
+        (status = 404, response = openapi::NotFound),
+        (status = 409, response = openapi::Conflict),
+        (status = 413, response = openapi::PayloadTooLarge),
+        (status = 415, response = openapi::UnsupportedMediaType),
+        (status = 500, response = openapi::Internal),
+    ),
+)]
 pub async fn update_element(
     State(app): State<AppState>,
     auth: Auth,
@@ -73,7 +163,26 @@ pub async fn update_element(
     Ok(Json(element_view(&app, row).await?))
 }
 
-/// `DELETE /api/v1/drafts/{id}/elements/{eid}` (chairs): archives it.
+/// Archive an element
+///
+/// Removes the element from the draft's index; its document and history stay and it can be restored. An element already archived answers 409 `archived`. The change is applied to the draft's index document by the server and reaches connected clients through sync. Chairs only: delegates and reviewers get 403.
+#[utoipa::path(
+    delete,
+    path = "/drafts/{id}/elements/{eid}",
+    operation_id = "archiveElement",
+    tag = "structure",
+    security(("sessionCookie" = []), ("bearerToken" = [])),
+    extensions(("x-roles" = json!(["chair"]))),
+    params(("id" = String, Path, description = params::DRAFT_ID), ("eid" = String, Path, description = params::ELEMENT_ID)),
+    responses(
+        (status = 200, description = "The draft as it is now.", body = DraftView),
+        (status = 401, response = openapi::Unauthorized),
+        (status = 403, response = openapi::Forbidden),
+        (status = 404, response = openapi::NotFound),
+        (status = 409, response = openapi::Conflict),
+        (status = 500, response = openapi::Internal),
+    ),
+)]
 pub async fn archive_element(
     State(app): State<AppState>,
     auth: Auth,
@@ -84,7 +193,30 @@ pub async fn archive_element(
     draft_now(&app, &draft_id).await
 }
 
-/// `POST /api/v1/drafts/{id}/elements/{eid}/restore` (chairs).
+/// Restore an archived element
+///
+/// Puts an archived element back at `position` (0-based; the end when absent). The body is optional; when present it must be JSON (415 otherwise). An element that is not archived answers 409 `not_archived`. The change is applied to the draft's index document by the server and reaches connected clients through sync. Chairs only: delegates and reviewers get 403.
+#[utoipa::path(
+    post,
+    path = "/drafts/{id}/elements/{eid}/restore",
+    operation_id = "restoreElement",
+    tag = "structure",
+    security(("sessionCookie" = []), ("bearerToken" = [])),
+    extensions(("x-roles" = json!(["chair"]))),
+    params(("id" = String, Path, description = params::DRAFT_ID), ("eid" = String, Path, description = params::ELEMENT_ID)),
+    request_body(content = RestoreRequest, example = json!({"position": 0})),
+    responses(
+        (status = 200, description = "The restored element.", body = ElementView),
+        (status = 400, response = openapi::BadRequest),
+        (status = 401, response = openapi::Unauthorized),
+        (status = 403, response = openapi::Forbidden),
+        (status = 404, response = openapi::NotFound),
+        (status = 409, response = openapi::Conflict),
+        (status = 413, response = openapi::PayloadTooLarge),
+        (status = 415, response = openapi::UnsupportedMediaType),
+        (status = 500, response = openapi::Internal),
+    ),
+)]
 pub async fn restore_element(
     State(app): State<AppState>,
     auth: Auth,
@@ -97,17 +229,25 @@ pub async fn restore_element(
 }
 
 /// This area's routes (its paths under `/api/v1`).
-pub fn routes() -> utoipa_axum::router::OpenApiRouter<crate::AppState> {
-    utoipa_axum::router::OpenApiRouter::new()
-        .route("/drafts", axum::routing::post(create_draft))
-        .route("/drafts/{id}", axum::routing::patch(update_draft))
-        .route("/drafts/{id}/elements", axum::routing::post(add_element))
-        .route(
-            "/drafts/{id}/elements/{eid}",
-            axum::routing::patch(update_element).delete(archive_element),
-        )
-        .route(
-            "/drafts/{id}/elements/{eid}/restore",
-            axum::routing::post(restore_element),
-        )
+pub fn routes() -> OpenApiRouter<AppState> {
+    let mut router = OpenApiRouter::new()
+        .routes(routes!(create_draft))
+        .routes(routes!(update_draft))
+        .routes(routes!(add_element))
+        .routes(routes!(update_element, archive_element))
+        .routes(routes!(restore_element));
+    // The restore body is optional (`OptionalBody`: none at all, never
+    // `null`), which `request_body(...)` cannot say without making the
+    // schema nullable.
+    let restore = router
+        .get_openapi_mut()
+        .paths
+        .paths
+        .get_mut("/drafts/{id}/elements/{eid}/restore")
+        .and_then(|item| item.post.as_mut())
+        .and_then(|op| op.request_body.as_mut());
+    if let Some(body) = restore {
+        body.required = Some(utoipa::openapi::Required::False);
+    }
+    router
 }
