@@ -590,7 +590,7 @@ mod tests {
             refusals: None,
             stale_objections: None,
         });
-        assert_eq!(error.status, http::StatusCode::CONFLICT);
+        assert_eq!(error.status.as_u16(), 409);
         assert!(error.extra.unwrap().get("refusals").is_none());
     }
 }
