@@ -8,7 +8,9 @@ use accord_export::{ElementSnapshot, Position, Snapshot};
 use accord_protocol::DocumentId;
 use accord_store::{DraftRow, Store};
 use serde::Deserialize;
-use utoipa::IntoParams;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::{IntoParams, PartialSchema, ToSchema};
 
 use crate::AppState;
 use crate::auth::Auth;
@@ -27,13 +29,20 @@ pub enum Format {
 }
 
 impl Format {
+    /// The names a format goes by, and the format each names.
+    pub const NAMES: [(&'static str, Format); 5] = [
+        ("md", Format::Markdown),
+        ("markdown", Format::Markdown),
+        ("html", Format::Html),
+        ("akn", Format::AkomaNtoso),
+        ("xml", Format::AkomaNtoso),
+    ];
+
     pub fn parse(s: &str) -> Option<Format> {
-        match s {
-            "md" | "markdown" => Some(Format::Markdown),
-            "html" => Some(Format::Html),
-            "akn" | "xml" => Some(Format::AkomaNtoso),
-            _ => None,
-        }
+        Self::NAMES
+            .iter()
+            .find(|(name, _)| *name == s)
+            .map(|(_, format)| *format)
     }
 
     pub fn content_type(self) -> &'static str {
@@ -60,6 +69,18 @@ impl Format {
         }
     }
 }
+
+/// A format as a parameter names it: one of [`Format::NAMES`].
+impl PartialSchema for Format {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(Format::NAMES.map(|(name, _)| name)))
+            .into()
+    }
+}
+
+impl ToSchema for Format {}
 
 /// The draft at `version` as an export snapshot: texts at that version,
 /// statuses and positions as the ledger stood then.
@@ -108,37 +129,21 @@ pub async fn snapshot(
     })
 }
 
-/// The format and the version of an export (the version as in
-/// [`VersionQuery`]).
+/// The format and the version of an export (the version as in [`VersionQuery`]).
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ExportQuery {
-    /// `md` (or `markdown`), `html`, or `akn` (or `xml`). Missing: 400
-    /// `bad_request`; anything else: 400 `invalid`.
-    #[param(schema_with = format_schema, example = "md")]
+    /// `md` (or `markdown`), `html`, or `akn` (or `xml`). Missing: 400 `bad_request`; anything else: 400 `invalid`.
+    #[param(value_type = Format, inline, example = "md")]
     pub format: String,
-    /// A named version, by its name (404 `not_found` when the draft has none
-    /// by that name). Name at most one of `version`, `at` and `heads` (400
-    /// `invalid` otherwise); none means the current version.
+    /// A named version, by its name (404 `not_found` when the draft has none by that name). Name at most one of `version`, `at` and `heads` (400 `invalid` otherwise); none means the current version.
     pub version: Option<String>,
-    /// A UTC time with a `Z`, e.g. 2026-05-01T12:00:00Z (400 `invalid`
-    /// otherwise): every document as committed by then, the ledger as it
-    /// stood then.
+    /// A UTC time with a `Z`, e.g. 2026-05-01T12:00:00Z (400 `invalid` otherwise): every document as committed by then, the ledger as it stood then.
     #[param(format = DateTime)]
     pub at: Option<String>,
-    /// A JSON object: document id → list of hex change hashes, e.g.
-    /// `{"3xK…": ["9f2c…"]}` (the `heads` of a named version). A document it
-    /// leaves out is read at its first changes. The ledger is read as of now.
+    /// A JSON object: document id → list of hex change hashes, e.g. `{"3xK…": ["9f2c…"]}` (the `heads` of a named version). A document it leaves out is read at its first changes. The ledger is read as of now.
     pub heads: Option<String>,
-}
-
-/// The names [`Format::parse`] accepts.
-fn format_schema() -> utoipa::openapi::Object {
-    utoipa::openapi::ObjectBuilder::new()
-        .schema_type(utoipa::openapi::schema::Type::String)
-        .enum_values(Some(["md", "markdown", "html", "akn", "xml"]))
-        .build()
 }
 
 /// A draft rendered for `GET /api/v1/drafts/{id}/export`.

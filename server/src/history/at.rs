@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use accord_consensus::{ElementFacts, PositionEntry, Silence, Status};
+use accord_consensus::{ElementFacts, PositionEntry, Silence, Stance, Standing, Status};
 use accord_protocol::DocumentId;
 use accord_store::DraftRow;
 use automerge::{Automerge, ChangeHash, ReadDoc};
@@ -14,6 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::AppState;
 use crate::auth::Auth;
 use crate::clock::iso;
+use crate::consensus::{ElementStatus, Participant};
 use crate::drafts::access::visible_draft;
 use crate::error::ApiError;
 
@@ -49,24 +50,17 @@ impl Reader<'_> {
     }
 }
 
-/// Which version to read: a named one, the state at a time, or given heads
-/// (one at most; none is the current version).
+/// Which version to read: a named one, the state at a time, or given heads (one at most; none is the current version).
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct VersionQuery {
-    /// A named version, by its name (404 `not_found` when the draft has none
-    /// by that name). Name at most one of `version`, `at` and `heads` (400
-    /// `invalid` otherwise); none means the current version.
+    /// A named version, by its name (404 `not_found` when the draft has none by that name). Name at most one of `version`, `at` and `heads` (400 `invalid` otherwise); none means the current version.
     pub version: Option<String>,
-    /// A UTC time with a `Z`, e.g. 2026-05-01T12:00:00Z (400 `invalid`
-    /// otherwise): every document as committed by then, the ledger as it
-    /// stood then.
+    /// A UTC time with a `Z`, e.g. 2026-05-01T12:00:00Z (400 `invalid` otherwise): every document as committed by then, the ledger as it stood then.
     #[param(format = DateTime)]
     pub at: Option<String>,
-    /// A JSON object: document id → list of hex change hashes, e.g.
-    /// `{"3xK…": ["9f2c…"]}` (the `heads` of a named version). A document it
-    /// leaves out is read at its first changes. The ledger is read as of now.
+    /// A JSON object: document id → list of hex change hashes, e.g. `{"3xK…": ["9f2c…"]}` (the `heads` of a named version). A document it leaves out is read at its first changes. The ledger is read as of now.
     pub heads: Option<String>,
 }
 
@@ -316,12 +310,8 @@ pub async fn annex_at(
                 let e = c.latest.as_ref();
                 AnnexPosition {
                     entity: c.entity.clone(),
-                    standing: match c.standing {
-                        accord_consensus::Standing::Current => "current",
-                        accord_consensus::Standing::Stale => "stale",
-                        accord_consensus::Standing::NoResponse => "no_response",
-                    },
-                    position: e.map(|e| e.stance.as_str()),
+                    standing: c.standing,
+                    position: e.map(|e| e.stance),
                     note: e.and_then(|e| e.note.clone()),
                     wording: e.and_then(|e| e.wording.clone()),
                     by_silence: e.is_some_and(|e| e.by_silence),
@@ -332,7 +322,7 @@ pub async fn annex_at(
         out.push(AnnexElement {
             element: element.id.clone(),
             label: element.label.clone(),
-            status: summary.status.as_str(),
+            status: ElementStatus::from(&summary.status),
             deadline: match summary.status {
                 Status::UnderSilence { deadline } => Some(iso(deadline)),
                 _ => None,
@@ -345,7 +335,7 @@ pub async fn annex_at(
         entities: then
             .participants
             .iter()
-            .map(|(code, name)| AnnexEntity {
+            .map(|(code, name)| Participant {
                 code: code.clone(),
                 name: name.clone(),
             })
@@ -390,11 +380,9 @@ pub async fn read(
 /// The version an answer is for.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct VersionPoint {
-    /// The named version's name; for `at`, that time (RFC 3339, UTC, with
-    /// milliseconds); `heads` for given heads; `current` for now.
+    /// The named version's name; for `at`, that time (RFC 3339, UTC, with milliseconds); `heads` for given heads; `current` for now.
     pub label: String,
-    /// The time the version stands for: when it was named, the `at` asked
-    /// for, or now (server time). The ledger is read as of then.
+    /// The time the version stands for: when it was named, the `at` asked for, or now (server time). The ledger is read as of then.
     #[schema(format = DateTime)]
     pub at: String,
 }
@@ -437,27 +425,19 @@ pub struct ElementAtVersion {
     #[schema(pattern = "^[0-9a-f]{64}$")]
     pub text_hash: String,
     /// The element document's heads the text was read at.
-    #[schema(schema_with = super::timeline::heads_schema)]
+    #[schema(pattern = "^[0-9a-f]{64}$")]
     pub heads: Vec<String>,
 }
 
-/// The consensus annex: statuses and positions as the ledger stood at
-/// `as_of`, for the texts of the version.
+/// The consensus annex: statuses and positions as the ledger stood at `as_of`, for the texts of the version.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Annex {
     /// The version's time.
     #[schema(format = DateTime)]
     pub as_of: String,
     /// The participating entities.
-    pub entities: Vec<AnnexEntity>,
+    pub entities: Vec<Participant>,
     pub elements: Vec<AnnexElement>,
-}
-
-/// A participating entity.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AnnexEntity {
-    pub code: String,
-    pub name: String,
 }
 
 /// An element's consensus state at the version.
@@ -466,7 +446,7 @@ pub struct AnnexElement {
     /// The element's id.
     pub element: String,
     pub label: String,
-    pub status: &'static str,
+    pub status: ElementStatus,
     /// The silence deadline while `under_silence`; null otherwise.
     #[schema(format = DateTime, required = true)]
     pub deadline: Option<String>,
@@ -474,14 +454,13 @@ pub struct AnnexElement {
     pub positions: Vec<AnnexPosition>,
 }
 
-/// A participating entity's standing on an element as the ledger stood
-/// then, with its latest position (null fields when it had none).
+/// A participating entity's standing on an element as the ledger stood then, with its latest position (null fields when it had none).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AnnexPosition {
     pub entity: String,
-    pub standing: &'static str,
+    pub standing: Standing,
     #[schema(required = true)]
-    pub position: Option<&'static str>,
+    pub position: Option<Stance>,
     #[schema(required = true)]
     pub note: Option<String>,
     #[schema(required = true)]

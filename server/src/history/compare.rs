@@ -16,10 +16,7 @@ use crate::clock::iso;
 use crate::drafts::access::visible_draft;
 use crate::error::ApiError;
 
-/// The two versions to compare. A version is `now` (or empty), `at:TIME`
-/// (a UTC time, e.g. `at:2026-05-01T12:00:00Z`), `heads:JSON` (a JSON
-/// object: document id → hex heads), `name:NAME`, or else a named version's
-/// name.
+/// The two versions to compare. A version is `now` (or empty), `at:TIME` (a UTC time, e.g. `at:2026-05-01T12:00:00Z`), `heads:JSON` (a JSON object: document id → hex heads), `name:NAME`, or else a named version's name.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
@@ -29,21 +26,28 @@ pub struct CompareQuery {
     pub from: String,
     /// The newer version; `now` when absent.
     pub to: Option<String>,
-    /// `char` (default): exactly the characters each author typed or
-    /// removed. `word`: widened to whole words — a word with any change reads
-    /// as the old word deleted and the new word inserted, credited to whoever
-    /// changed most of its characters; spaces and punctuation are tokens of
-    /// their own; a word removed and retyped identically is unchanged
-    /// ([`authorship::words`]).
-    #[param(schema_with = granularity_schema)]
+    /// `char` (default): exactly the characters each author typed or removed. `word`: widened to whole words — a word with any change reads as the old word deleted and the new word inserted, credited to whoever changed most of its characters; spaces and punctuation are tokens of their own; a word removed and retyped identically is unchanged.
+    #[param(value_type = Option<Granularity>, inline)]
     pub granularity: Option<String>,
 }
 
-fn granularity_schema() -> utoipa::openapi::Object {
-    utoipa::openapi::ObjectBuilder::new()
-        .schema_type(utoipa::openapi::schema::Type::String)
-        .enum_values(Some(["char", "word"]))
-        .build()
+// How finely a comparison cuts the text: `char` (exactly the characters
+// typed and removed) or `word` (widened to whole words, [`authorship::words`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Granularity {
+    Char,
+    Word,
+}
+
+impl Granularity {
+    /// The granularity `name` names (`char` or `word`).
+    pub fn parse(name: &str) -> Option<Granularity> {
+        use serde::de::IntoDeserializer;
+        let name: serde::de::value::StrDeserializer<'_, serde::de::value::Error> =
+            name.into_deserializer();
+        Granularity::deserialize(name).ok()
+    }
 }
 
 pub(super) fn side(spec: &str) -> VersionQuery {
@@ -77,13 +81,14 @@ pub async fn compare(
 ) -> Result<Comparison, ApiError> {
     let draft = visible_draft(app, &auth.user, &id).await?;
     let by_word = match q.granularity.as_deref() {
-        None | Some("char") => false,
-        Some("word") => true,
-        Some(other) => {
-            return Err(ApiError::bad_request(
-                "invalid",
-                format!("granularity is \"char\" or \"word\", not {other:?}"),
-            ));
+        None => false,
+        Some(name) => {
+            Granularity::parse(name).ok_or_else(|| {
+                ApiError::bad_request(
+                    "invalid",
+                    format!("granularity is \"char\" or \"word\", not {name:?}"),
+                )
+            })? == Granularity::Word
         }
     };
     let from = resolve(app, &draft, &side(&q.from)).await?;
@@ -235,8 +240,7 @@ pub struct ElementComparison {
     pub in_to: bool,
     /// Some piece is not `equal`.
     pub changed: bool,
-    /// The text in order: the pieces' texts of `equal` and `delete` make the
-    /// older text, of `equal` and `insert` the newer.
+    /// The text in order: the pieces' texts of `equal` and `delete` make the older text, of `equal` and `insert` the newer.
     #[schema(inline)]
     pub diff: Vec<DiffPiece>,
 }
@@ -249,14 +253,14 @@ pub enum DiffPiece {
     Change(DiffChange),
 }
 
-/// The `op` of a [`DiffEqual`].
+// The `op` of a [`DiffEqual`].
 #[derive(Debug, Clone, Copy, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EqualOp {
     Equal,
 }
 
-/// The `op` of a [`DiffChange`].
+// The `op` of a [`DiffChange`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ChangeOp {
@@ -272,10 +276,7 @@ pub struct DiffEqual {
     pub text: String,
 }
 
-/// Text only the newer version has (`insert`) or only the older one
-/// (`delete`), with who inserted or deleted it. The author fields are null
-/// when no deletion of the text is known (comparing a version with an older
-/// one).
+/// Text only the newer version has (`insert`) or only the older one (`delete`), with who inserted or deleted it. The author fields are null when no deletion of the text is known (comparing a version with an older one).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DiffChange {
     #[schema(inline)]

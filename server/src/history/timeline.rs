@@ -21,17 +21,14 @@ use crate::error::ApiError;
 pub struct HistoryQuery {
     /// Only entries about this element.
     pub element: Option<String>,
-    /// Only entries of this entity: revisions by its delegates, its
-    /// positions, events by its delegates.
+    /// Only entries of this entity: revisions by its delegates, its positions, events by its delegates.
     pub entity: Option<String>,
     /// Only entries by this user (their id).
     pub user: Option<String>,
-    /// Only entries at or after this UTC time, e.g. 2026-05-01T12:00:00Z
-    /// (400 `invalid` otherwise); a revision counts by its `start`.
+    /// Only entries at or after this UTC time, e.g. 2026-05-01T12:00:00Z (400 `invalid` otherwise); a revision counts by its `start`.
     #[param(format = DateTime)]
     pub from: Option<String>,
-    /// Only entries before this UTC time (exclusive), in the same form as
-    /// `from`.
+    /// Only entries before this UTC time (exclusive), in the same form as `from`.
     #[param(format = DateTime)]
     pub to: Option<String>,
     /// The `next` of the previous page (400 `invalid` when it is not one).
@@ -223,8 +220,7 @@ pub async fn people(app: &AppState, auth: &Auth, id: String) -> Result<HistoryPe
 pub struct History {
     pub draft: String,
     pub items: Vec<HistoryItem>,
-    /// The `cursor` for the next page; null when this page holds fewer than
-    /// `limit` entries (a full page may be followed by an empty one).
+    /// The `cursor` for the next page; null when this page holds fewer than `limit` entries (a full page may be followed by an empty one).
     #[schema(required = true)]
     pub next: Option<String>,
     /// RFC 3339, UTC, with milliseconds.
@@ -246,30 +242,28 @@ pub enum HistoryItem {
     Event(HistoryEvent),
 }
 
-/// The `kind` of a [`HistoryRevision`].
+// The `kind` of a [`HistoryRevision`].
 #[derive(Debug, Clone, Copy, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RevisionKind {
     Revision,
 }
 
-/// The `kind` of a [`HistoryPosition`].
+// The `kind` of a [`HistoryPosition`].
 #[derive(Debug, Clone, Copy, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PositionKind {
     Position,
 }
 
-/// The `kind` of a [`HistoryEvent`].
+// The `kind` of a [`HistoryEvent`].
 #[derive(Debug, Clone, Copy, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
     Event,
 }
 
-/// One user's run of edits on one element: no pause of 30 seconds or more
-/// between that user's changes, and no named version of the draft in
-/// between (naming a version closes every open run).
+/// One user's run of edits on one element: no pause of 30 seconds or more between that user's changes, and no named version of the draft in between (naming a version closes every open run).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HistoryRevision {
     #[schema(inline)]
@@ -288,8 +282,7 @@ pub struct HistoryRevision {
     /// The author's entity, if any.
     #[schema(required = true)]
     pub entity: Option<String>,
-    /// When its first changes were committed (RFC 3339, UTC, with
-    /// milliseconds).
+    /// When its first changes were committed (RFC 3339, UTC, with milliseconds).
     #[schema(format = DateTime)]
     pub start: String,
     /// When its last changes were committed.
@@ -304,13 +297,11 @@ pub struct HistoryRevision {
     /// Characters deleted.
     #[schema(minimum = 0)]
     pub deleted: i64,
-    /// The element document's heads before the revision (empty if none were
-    /// recorded before it): with `after`, for `heads:` in compareVersions.
-    #[schema(schema_with = heads_schema)]
+    /// The element document's heads before the revision (empty if none were recorded before it): with `after`, for `heads:` in compareVersions.
+    #[schema(pattern = "^[0-9a-f]{64}$")]
     pub before: Vec<String>,
-    /// The document's heads after its latest changes that gave them; null if
-    /// none did.
-    #[schema(schema_with = nullable_heads_schema, required = true)]
+    /// The document's heads after its latest changes that gave them; null if none did.
+    #[schema(pattern = "^[0-9a-f]{64}$", required = true)]
     pub after: Option<Vec<String>>,
     /// The element's document id.
     pub doc: String,
@@ -328,6 +319,8 @@ pub struct HistoryPosition {
     #[schema(required = true)]
     pub label: Option<String>,
     pub entity: String,
+    // As stored: one of the stances.
+    #[schema(value_type = accord_consensus::Stance)]
     pub position: String,
     /// A reservation's note, an objection's reason, or a comment.
     #[schema(required = true)]
@@ -359,7 +352,7 @@ pub struct HistoryEvent {
     pub seq: i64,
     /// What happened.
     #[serde(rename = "type")]
-    #[schema(schema_with = event_type_schema)]
+    #[schema(schema_with = event_type)]
     pub event_type: String,
     /// The element concerned; null for the draft as a whole.
     #[schema(required = true)]
@@ -375,14 +368,7 @@ pub struct HistoryEvent {
     /// The entity of who did it, if any.
     #[schema(required = true)]
     pub entity: Option<String>,
-    /// Details by `type`, e.g. `{"silence": 3, "deadline": 1767225600000}`
-    /// for `silence_started`, `{"version": 2, "name": "Rev.1"}` for
-    /// `version_named`; for `positions_stale` (an edit changed the
-    /// element's text while these entities' latest positions were given on
-    /// the text before it: they no longer count; `user` and `entity` are the
-    /// edit's author, from the element's latest revision) `{"stale": ["IOM",
-    /// "ILO"], "revision": 12, "text_hash": "…", "previous_text_hash":
-    /// "…"}`, the entities in the draft's order.
+    /// Details by `type`, e.g. `{"silence": 3, "deadline": 1767225600000}` for `silence_started`, `{"version": 2, "name": "Rev.1"}` for `version_named`; for `positions_stale` (an edit changed the element's text while these entities' latest positions were given on the text before it: they no longer count; `user` and `entity` are the edit's author, from the element's latest revision) `{"stale": ["IOM", "ILO"], "revision": 12, "text_hash": "…", "previous_text_hash": "…"}`, the entities in the draft's order.
     #[schema(value_type = Object)]
     pub data: Value,
     /// RFC 3339, UTC, with milliseconds.
@@ -410,36 +396,13 @@ pub const EVENT_TYPES: [&str; 16] = [
     "positions_stale",
 ];
 
-fn event_type_schema() -> utoipa::openapi::Object {
+/// `HistoryEvent.type` (a field's `schema_with` loses its doc comment: the
+/// description is here).
+fn event_type() -> utoipa::openapi::Object {
     utoipa::openapi::ObjectBuilder::new()
         .schema_type(utoipa::openapi::schema::Type::String)
+        .description(Some("What happened."))
         .enum_values(Some(EVENT_TYPES))
-        .build()
-}
-
-/// Hex change hashes.
-pub(super) fn heads_schema() -> utoipa::openapi::schema::Array {
-    utoipa::openapi::schema::ArrayBuilder::new()
-        .items(
-            utoipa::openapi::ObjectBuilder::new()
-                .schema_type(utoipa::openapi::schema::Type::String)
-                .pattern(Some("^[0-9a-f]{64}$")),
-        )
-        .build()
-}
-
-/// Hex change hashes, or null.
-fn nullable_heads_schema() -> utoipa::openapi::schema::Array {
-    utoipa::openapi::schema::ArrayBuilder::new()
-        .schema_type(utoipa::openapi::schema::SchemaType::from_iter([
-            utoipa::openapi::schema::Type::Array,
-            utoipa::openapi::schema::Type::Null,
-        ]))
-        .items(
-            utoipa::openapi::ObjectBuilder::new()
-                .schema_type(utoipa::openapi::schema::Type::String)
-                .pattern(Some("^[0-9a-f]{64}$")),
-        )
         .build()
 }
 

@@ -4,15 +4,46 @@
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::extract::{Params, PathParams};
 use super::headers;
+use super::openapi::{self, ErrorBody, params};
 use crate::AppState;
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::export::{ExportQuery, Format, render};
 
-/// `GET /api/v1/drafts/{id}/export?format=md|html|akn[&version=|at=|heads=]`.
+/// Export the draft
+///
+/// The draft at a version (the current one unless `version`, `at` or `heads` names another), rendered with each element's status and the positions recorded on it as the ledger stood then: Markdown (`text/markdown`), a printable HTML page with the consensus annex (`text/html`), or Akoma Ntoso 3.0 XML (`application/akn+xml`). Any role who can see the draft: delegates see only the drafts their entity takes part in; any other draft answers 404 as if it did not exist.
+#[utoipa::path(
+    get,
+    path = "/drafts/{id}/export",
+    operation_id = "exportDraft",
+    tag = "history",
+    security(("sessionCookie" = []), ("bearerToken" = [])),
+    extensions(("x-roles" = json!(["chair", "delegate", "reviewer"]))),
+    params(("id" = String, Path, description = params::DRAFT_ID), ExportQuery),
+    responses(
+        (
+            status = 200,
+            description = "The draft rendered in the format asked for, served inline.",
+            headers(("Content-Disposition" = String, description = "`inline; filename=\"accord-{id}.md\"` (`.html`, `.xml` for the other formats).")),
+            content(
+                (String = "text/markdown; charset=utf-8"),
+                (String = "text/html; charset=utf-8"),
+                (String = "application/akn+xml; charset=utf-8"),
+            ),
+        ),
+        (status = 400, description = "The format is missing or unknown, or a query parameter is unknown or malformed (`bad_request`), more than one of `version`, `at` and `heads` is given, `at` is not a UTC time, `heads` is not a JSON object of hex change hashes, or the documents cannot be read at those heads (`invalid`).", body = ErrorBody),
+        (status = 401, response = openapi::Unauthorized),
+        (status = 403, response = openapi::Forbidden),
+        (status = 404, description = "The draft does not exist or a delegate may not see it, or there is no named version by that name (`not_found`, \"that named version does not exist\").", body = ErrorBody),
+        (status = 500, response = openapi::Internal),
+    ),
+)]
 pub async fn export(
     State(app): State<AppState>,
     auth: Auth,
@@ -44,7 +75,6 @@ pub async fn export(
 }
 
 /// This area's routes (its paths under `/api/v1`).
-pub fn routes() -> utoipa_axum::router::OpenApiRouter<crate::AppState> {
-    utoipa_axum::router::OpenApiRouter::new()
-        .route("/drafts/{id}/export", axum::routing::get(export))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(export))
 }
