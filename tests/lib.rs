@@ -29,7 +29,8 @@
 //! - `attribution`: identity on the websocket — attribution to the
 //!   delivering user, reviewers read-only, actor and peer id ownership, the
 //!   upgrade's session and Origin checks, live structure edits, presence;
-//! - `openapi`: `server/src/openapi.json` against the running server;
+//! - `openapi`: the served (generated) OpenAPI document against the running
+//!   server;
 //! - `interop`: the stock JavaScript client (`tests/js`);
 //! - `e2e`: the web app in Debian's headless Chromium through Playwright
 //!   (`tests/web`): co-editing, positions, silence locks, offline edits,

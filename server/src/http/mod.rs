@@ -65,6 +65,12 @@ fn router(state: AppState) -> Router {
     router.with_state(state)
 }
 
+/// The OpenAPI document of the route table.
+fn document() -> utoipa::openapi::OpenApi {
+    let (_, doc) = table(0);
+    doc
+}
+
 /// The route table with the OpenAPI document it generates: every handler
 /// is registered through an [`OpenApiRouter`] (one `routes()` per API
 /// area), so the document lists what the server answers.
@@ -95,4 +101,47 @@ fn table(max_body_bytes: usize) -> (Router<AppState>, utoipa::openapi::OpenApi) 
         .fallback(web::serve)
         .layer(axum::middleware::map_response(headers::secure));
     (router, doc.nest("/api/v1", api_doc))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    /// The OpenAPI document is the route table: every handler is registered
+    /// through `OpenApiRouter::routes(routes!(…))`, with its operation. No
+    /// source of the HTTP layer registers one on a plain router, except the
+    /// metrics listener's own router (`scrape.rs`), which serves `/metrics`
+    /// as the main listener's documented one does; the web app is the
+    /// fallback, not a route.
+    #[test]
+    fn every_route_is_in_the_document() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/http");
+        let mut plain = Vec::new();
+        for entry in std::fs::read_dir(&dir).expect("reading src/http") {
+            let path = entry.expect("a folder entry").path();
+            let name = path.file_name().unwrap_or_default().to_string_lossy();
+            let text = std::fs::read_to_string(&path).expect("reading a source file");
+            // Outside the tests and comments.
+            let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+            for (n, line) in code.lines().enumerate() {
+                let line = line.split("//").next().unwrap_or_default();
+                let registers = [".route(", ".route_service(", ".nest_service("]
+                    .iter()
+                    .any(|call| line.contains(call));
+                let metrics_listener = name == "scrape.rs" && line.contains(".route(\"/metrics\"");
+                if registers && !metrics_listener {
+                    plain.push(format!("{name}:{}: {}", n + 1, line.trim()));
+                }
+            }
+        }
+        assert!(
+            plain.is_empty(),
+            "routes registered outside the OpenAPI document:\n{}",
+            plain.join("\n")
+        );
+        let paths = super::document().paths.paths;
+        for path in ["/sync", "/healthz", "/readyz", "/metrics", "/api/v1/drafts"] {
+            assert!(paths.contains_key(path), "{path} is documented");
+        }
+    }
 }

@@ -12,16 +12,18 @@
 //! - `operation_id`, `summary` (the doc comment's first paragraph is the
 //!   summary, the rest the description) and one `tag` from [`ApiDoc`]'s tags.
 //! - `security(("sessionCookie" = []), ("bearerToken" = []))` for an
-//!   operation that needs a session, `security(())` for one that needs none;
+//!   operation that needs a session, `security()` (no requirement: `[]`)
+//!   for one that needs none;
 //!   `extensions(("x-roles" = json!(["chair"])))` lists the roles admitted
 //!   (`json!([])`: no session needed).
 //! - Errors use the shared responses: `(status = 404, response =
 //!   crate::http::openapi::NotFound)`.
 //! - Path parameters are declared per operation, with the descriptions
 //!   [`params`] holds, e.g. `params(("id" = String, Path, description =
-//!   crate::http::openapi::params::DRAFT_ID))`; the `after`, `limit`,
-//!   `version`, `at` and `heads` query parameters likewise (`at` with
-//!   `format = DateTime`), or with the same text on an `IntoParams` field.
+//!   params::DRAFT_ID))`; query parameters come from `IntoParams` structs
+//!   whose fields' doc comments describe them.
+
+use std::sync::OnceLock;
 
 use axum::http::header;
 use axum::response::IntoResponse;
@@ -33,8 +35,6 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi, PartialSchema, ToResponse, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-
-pub const DOCUMENT: &str = include_str!("openapi.json");
 
 /// This document
 ///
@@ -49,7 +49,17 @@ pub const DOCUMENT: &str = include_str!("openapi.json");
     responses((status = 200, description = "The document.", body = inline(Document)))
 )]
 pub async fn document() -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "application/json")], DOCUMENT)
+    ([(header::CONTENT_TYPE, "application/json")], generated())
+}
+
+/// The document the route table generates, written once.
+fn generated() -> &'static str {
+    static DOCUMENT: OnceLock<String> = OnceLock::new();
+    DOCUMENT.get_or_init(|| {
+        super::document()
+            .to_pretty_json()
+            .expect("the OpenAPI document is JSON")
+    })
 }
 
 /// `/openapi.json`, under `/api/v1`.
@@ -73,9 +83,7 @@ impl PartialSchema for Document {
 
 impl ToSchema for Document {}
 
-/// The descriptions of the parameters several operations share, for their
-/// `params(…)`: `("id" = String, Path, description = params::DRAFT_ID)`.
-#[allow(dead_code)] // Until every operation is annotated.
+/// The descriptions of the path parameters several operations share.
 pub mod params {
     /// Path parameter `id`.
     pub const DRAFT_ID: &str = "The draft's id.";
@@ -83,16 +91,6 @@ pub mod params {
     pub const ELEMENT_ID: &str = "The element's id.";
     /// Path parameter `entity`.
     pub const ENTITY_CODE: &str = "The entity's code, e.g. `IOM`.";
-    /// Query parameter `after` (changes).
-    pub const AFTER: &str = "Return the changes after this sequence number (default 0).";
-    /// Query parameter `limit` (changes).
-    pub const LIMIT: &str = "Most changes to return, clamped to 1..5000 (default 500).";
-    /// Query parameter `version`.
-    pub const VERSION_NAME: &str = "A named version, by its name (404 `not_found` when the draft has none by that name). Name at most one of `version`, `at` and `heads` (400 `invalid` otherwise); none means the current version.";
-    /// Query parameter `at` (`format = DateTime`).
-    pub const VERSION_AT: &str = "A UTC time with a `Z`, e.g. 2026-05-01T12:00:00Z (400 `invalid` otherwise): every document as committed by then, the ledger as it stood then.";
-    /// Query parameter `heads`.
-    pub const VERSION_HEADS: &str = "A JSON object: document id → list of hex change hashes, e.g. `{\"3xK…\": [\"9f2c…\"]}` (the `heads` of a named version). A document it leaves out is read at its first changes. The ledger is read as of now.";
 }
 
 /// What belongs to no operation; the operations come from the route table.
@@ -321,10 +319,9 @@ pub struct DraftAdoptionConflict(ErrorBody);
 mod tests {
     use serde_json::Value;
 
-    /// The document the route table generates.
+    /// The document the route table generates, as served.
     fn generated() -> Value {
-        let (_, doc) = super::super::table(1);
-        serde_json::to_value(doc).expect("the document is JSON")
+        serde_json::from_str(super::generated()).expect("the document is JSON")
     }
 
     #[test]
