@@ -6,18 +6,10 @@ use std::collections::HashMap;
 use accord_consensus::{ElementFacts, ElementSummary, PositionEntry, Progress, Silence, Stance};
 use accord_protocol::DocumentId;
 use accord_store::{DraftRow, ElementRow, SilenceRow};
-use automerge::ChangeHash;
 
 use crate::AppState;
+pub use crate::documents::ElementText;
 use crate::error::ApiError;
-
-/// An element's committed text.
-#[derive(Debug, Clone)]
-pub struct ElementText {
-    pub text: String,
-    pub text_hash: String,
-    pub heads: Vec<ChangeHash>,
-}
 
 /// Everything the rules need about a draft.
 pub struct DraftFacts {
@@ -137,20 +129,7 @@ pub(super) async fn live_texts(
     let mut texts = HashMap::new();
     for element in elements {
         let doc: DocumentId = element.doc_id.parse().map_err(ApiError::internal)?;
-        let view = app
-            .docs
-            .read(doc)
-            .await?
-            .ok_or_else(|| ApiError::internal(format!("element document {doc} is missing")))?;
-        let text = view.text.unwrap_or_default();
-        texts.insert(
-            element.id.clone(),
-            ElementText {
-                text_hash: accord_model::text_hash(&text),
-                text,
-                heads: view.heads,
-            },
-        );
+        texts.insert(element.id.clone(), ElementText::live(&app.docs, doc).await?);
     }
     Ok(texts)
 }
@@ -163,16 +142,7 @@ pub async fn stored_texts(
     let mut texts = HashMap::new();
     for element in elements {
         let id: DocumentId = element.doc_id.parse()?;
-        let doc = crate::documents::load_stored(store, id).await?;
-        let text = accord_model::element_text(&doc)?;
-        texts.insert(
-            element.id.clone(),
-            ElementText {
-                text_hash: accord_model::text_hash(&text),
-                text,
-                heads: doc.get_heads(),
-            },
-        );
+        texts.insert(element.id.clone(), ElementText::stored(store, id).await?);
     }
     Ok(texts)
 }

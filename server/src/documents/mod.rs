@@ -99,6 +99,43 @@ pub struct DocView {
     pub missing: Vec<ChangeHash>,
 }
 
+/// An element's committed text with its hash (what positions are given
+/// on) and the document's heads.
+#[derive(Debug, Clone)]
+pub struct ElementText {
+    pub text: String,
+    pub text_hash: String,
+    pub heads: Vec<ChangeHash>,
+}
+
+impl ElementText {
+    pub fn new(text: String, heads: Vec<ChangeHash>) -> Self {
+        Self {
+            text_hash: accord_model::text_hash(&text),
+            text,
+            heads,
+        }
+    }
+
+    /// The element document `id`'s committed text; an error when the
+    /// server has no such document.
+    pub async fn live(docs: &Docs, id: DocumentId) -> Result<Self, crate::error::ApiError> {
+        let view = docs.read(id).await?.ok_or_else(|| {
+            crate::error::ApiError::internal(format!("element document {id} is missing"))
+        })?;
+        Ok(Self::new(view.text.unwrap_or_default(), view.heads))
+    }
+
+    /// The element document `id`'s text as stored (without a server).
+    pub async fn stored(store: &Store, id: DocumentId) -> anyhow::Result<Self> {
+        let doc = load_stored(store, id).await?;
+        Ok(Self::new(
+            accord_model::element_text(&doc)?,
+            doc.get_heads(),
+        ))
+    }
+}
+
 /// A locked element text and what its authors are told when an edit is undone.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lock {

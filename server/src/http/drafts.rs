@@ -15,6 +15,7 @@ use super::openapi::{self, params};
 use crate::AppState;
 use crate::auth::{Auth, User};
 use crate::clock::iso;
+use crate::documents::ElementText;
 use crate::drafts::access::{visible, visible_draft};
 use crate::error::ApiError;
 use crate::sync::presence::Present;
@@ -245,20 +246,15 @@ pub async fn draft_view(app: &AppState, row: DraftRow) -> Result<DraftView, ApiE
 
 pub async fn element_view(app: &AppState, element: ElementRow) -> Result<ElementView, ApiError> {
     let doc: DocumentId = element.doc_id.parse().map_err(ApiError::internal)?;
-    let view = app
-        .docs
-        .read(doc)
-        .await?
-        .ok_or_else(|| ApiError::internal(format!("element document {doc} is missing")))?;
-    let text = view.text.unwrap_or_default();
+    let now = ElementText::live(&app.docs, doc).await?;
     Ok(ElementView {
         id: element.id,
         label: element.label,
         position: element.position,
         doc_url: doc.url(),
-        text_hash: accord_model::text_hash(&text),
-        text,
-        heads: accord_model::heads_hex(&view.heads),
+        text: now.text,
+        text_hash: now.text_hash,
+        heads: accord_model::heads_hex(&now.heads),
     })
 }
 
