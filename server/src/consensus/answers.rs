@@ -16,6 +16,7 @@ use utoipa::openapi::schema::{
     Array, ArrayBuilder, Object, ObjectBuilder, OneOfBuilder, Schema, Type,
 };
 
+use crate::drafts::EntityView;
 use crate::error::ApiError;
 
 /// A lowercase hex SHA-256 (a text hash or a change hash).
@@ -192,14 +193,6 @@ pub struct ElementConsensus {
     pub matrix: Vec<MatrixCell>,
 }
 
-/// An entity: a party to the negotiation.
-#[derive(Debug, Serialize, ToSchema)]
-#[schema(as = Entity)]
-pub struct Participant {
-    pub code: String,
-    pub name: String,
-}
-
 /// A draft's consensus state.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = Consensus)]
@@ -216,7 +209,7 @@ pub struct ConsensusReport {
     /// The elements that are not archived, in order.
     pub elements: Vec<ElementConsensus>,
     /// The participating entities.
-    pub entities: Vec<Participant>,
+    pub entities: Vec<EntityView>,
     /// Participating entities' names by code.
     pub entity_names: BTreeMap<String, String>,
     /// The consensus clock now; RFC 3339, UTC, with milliseconds.

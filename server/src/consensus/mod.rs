@@ -20,9 +20,8 @@ mod tasks;
 mod versions;
 
 pub use answers::{
-    ClockReading, ConsensusReport, DraftAdopted, ElementState, ElementStatus, Participant,
-    PositionError, PositionRecorded, SilenceError, SilencesCancelled, SilencesStarted, Version,
-    VersionList,
+    ClockReading, ConsensusReport, DraftAdopted, ElementState, ElementStatus, PositionError,
+    PositionRecorded, SilenceError, SilencesCancelled, SilencesStarted, Version, VersionList,
 };
 pub use commands::{
     AdoptDraftRequest, CancelRequest, ClockRequest, PositionRequest, SilenceRequest, adopt_draft,

@@ -7,13 +7,14 @@ use serde_json::{Value, json};
 
 use super::answers::{
     ActiveSilence, Adoption, ConsensusReport, ElementConsensus, ElementStatus, EndedSilence,
-    MatrixCell, Participant, Position,
+    MatrixCell, Position,
 };
 use super::facts::{DraftFacts, gather};
 use super::progress::progress_sentence;
 use crate::AppState;
 use crate::clock::iso;
 use crate::documents::{Companion, WriteError};
+use crate::drafts::EntityView;
 use crate::error::ApiError;
 
 pub(super) fn position(facts: &DraftFacts, entry: &PositionEntry) -> Position {
@@ -116,7 +117,7 @@ pub(super) fn consensus_report(facts: &DraftFacts, now: i64) -> ConsensusReport 
         entities: facts
             .participants
             .iter()
-            .map(|(code, name)| Participant {
+            .map(|(code, name)| EntityView {
                 code: code.clone(),
                 name: name.clone(),
             })

@@ -4,3 +4,15 @@
 pub mod access;
 pub mod build;
 pub mod structure;
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// An entity: a party to the negotiation (as the API shows it, in drafts,
+/// the consensus and the annex alike).
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Entity)]
+pub struct EntityView {
+    pub code: String,
+    pub name: String,
+}

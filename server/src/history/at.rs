@@ -14,7 +14,8 @@ use utoipa::{IntoParams, ToSchema};
 use crate::AppState;
 use crate::auth::Auth;
 use crate::clock::iso;
-use crate::consensus::{ElementStatus, Participant};
+use crate::consensus::ElementStatus;
+use crate::drafts::EntityView;
 use crate::drafts::access::visible_draft;
 use crate::error::ApiError;
 
@@ -335,7 +336,7 @@ pub async fn annex_at(
         entities: then
             .participants
             .iter()
-            .map(|(code, name)| Participant {
+            .map(|(code, name)| EntityView {
                 code: code.clone(),
                 name: name.clone(),
             })
@@ -436,7 +437,7 @@ pub struct Annex {
     #[schema(format = DateTime)]
     pub as_of: String,
     /// The participating entities.
-    pub entities: Vec<Participant>,
+    pub entities: Vec<EntityView>,
     pub elements: Vec<AnnexElement>,
 }
 

@@ -16,6 +16,7 @@ use crate::AppState;
 use crate::auth::{Auth, User};
 use crate::clock::iso;
 use crate::documents::ElementText;
+use crate::drafts::EntityView;
 use crate::drafts::access::{visible, visible_draft};
 use crate::error::ApiError;
 use crate::sync::presence::Present;
@@ -88,14 +89,6 @@ pub struct ArchivedView {
     /// An automerge-repo document URL.
     #[schema(pattern = "^automerge:")]
     pub doc_url: String,
-}
-
-/// An entity: a party to the negotiation.
-#[derive(Debug, Serialize, ToSchema)]
-#[schema(as = Entity)]
-pub struct EntityView {
-    pub code: String,
-    pub name: String,
 }
 
 /// What a user may do: chairs manage drafts, delegates speak for one

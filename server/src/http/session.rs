@@ -14,12 +14,13 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::drafts::{EntityView, UserView, server_time};
+use super::drafts::{UserView, server_time};
 use super::extract::Body;
 use super::openapi;
 use crate::AppState;
 use crate::auth::{self, Auth};
 use crate::clock::iso;
+use crate::drafts::EntityView;
 use crate::error::ApiError;
 
 /// What `signIn` takes.
