@@ -6,11 +6,12 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use utoipa::openapi::HttpMethod;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::extract::{Body, OptionalBody, PathParams};
-use super::openapi::{self, ErrorBody, params};
+use super::openapi::{self, ErrorBody, optional_body, params};
 use crate::AppState;
 use crate::auth::Auth;
 use crate::consensus::{
@@ -434,24 +435,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(adopt_draft))
         .routes(routes!(list_versions, name_version))
         .routes(routes!(advance_clock));
-    // Cancelling silences and adopting the draft take an optional body
-    // (`OptionalBody`: none at all, never `null`), which `request_body(…)`
-    // cannot say without making the schema nullable.
-    let paths = &mut router.get_openapi_mut().paths.paths;
-    if let Some(item) = paths.get_mut("/drafts/{id}/silence") {
-        optional_body(item.delete.as_mut());
-    }
-    if let Some(item) = paths.get_mut("/drafts/{id}/adopt") {
-        optional_body(item.post.as_mut());
-    }
+    // Cancelling silences and adopting the draft take an optional body.
+    optional_body(&mut router, "/drafts/{id}/silence", HttpMethod::Delete);
+    optional_body(&mut router, "/drafts/{id}/adopt", HttpMethod::Post);
     router
-}
-
-/// Marks an operation's request body as not required.
-fn optional_body(operation: Option<&mut utoipa::openapi::path::Operation>) {
-    if let Some(body) = operation.and_then(|op| op.request_body.as_mut()) {
-        body.required = Some(utoipa::openapi::Required::False);
-    }
 }
 
 #[cfg(test)]

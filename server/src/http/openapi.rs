@@ -315,6 +315,34 @@ pub struct AdoptionConflict(ErrorBody);
 #[allow(dead_code)]
 pub struct DraftAdoptionConflict(ErrorBody);
 
+/// Marks the request body of `method path` in `router`'s document as not
+/// required: an [`OptionalBody`](super::extract::OptionalBody) takes none at
+/// all (never `null`), which `request_body(…)` cannot say without making
+/// the schema nullable.
+pub fn optional_body<S>(
+    router: &mut utoipa_axum::router::OpenApiRouter<S>,
+    path: &str,
+    method: utoipa::openapi::HttpMethod,
+) where
+    S: Send + Sync + Clone + 'static,
+{
+    use utoipa::openapi::HttpMethod;
+    let Some(item) = router.get_openapi_mut().paths.paths.get_mut(path) else {
+        return;
+    };
+    let operation = match method {
+        HttpMethod::Get => item.get.as_mut(),
+        HttpMethod::Post => item.post.as_mut(),
+        HttpMethod::Put => item.put.as_mut(),
+        HttpMethod::Patch => item.patch.as_mut(),
+        HttpMethod::Delete => item.delete.as_mut(),
+        _ => None,
+    };
+    if let Some(body) = operation.and_then(|op| op.request_body.as_mut()) {
+        body.required = Some(utoipa::openapi::Required::False);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::Value;

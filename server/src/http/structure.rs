@@ -5,12 +5,13 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use utoipa::openapi::HttpMethod;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::drafts::{DraftView, ElementView, draft_view, element_view};
 use super::extract::{Body, OptionalBody, PathParams};
-use super::openapi::{self, params};
+use super::openapi::{self, optional_body, params};
 use crate::AppState;
 use crate::auth::Auth;
 use crate::consensus;
@@ -236,18 +237,11 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(add_element))
         .routes(routes!(update_element, archive_element))
         .routes(routes!(restore_element));
-    // The restore body is optional (`OptionalBody`: none at all, never
-    // `null`), which `request_body(...)` cannot say without making the
-    // schema nullable.
-    let restore = router
-        .get_openapi_mut()
-        .paths
-        .paths
-        .get_mut("/drafts/{id}/elements/{eid}/restore")
-        .and_then(|item| item.post.as_mut())
-        .and_then(|op| op.request_body.as_mut());
-    if let Some(body) = restore {
-        body.required = Some(utoipa::openapi::Required::False);
-    }
+    // The restore body is optional.
+    optional_body(
+        &mut router,
+        "/drafts/{id}/elements/{eid}/restore",
+        HttpMethod::Post,
+    );
     router
 }
