@@ -74,7 +74,11 @@ pub(super) fn receive_in_relay_set(
 
 /// The sync message that relays committed changes to a peer that holds
 /// everything committed before them.
-pub(super) fn relay_message(heads: &[ChangeHash], changes: &[&PendingChange], read_only: bool) -> Vec<u8> {
+pub(super) fn relay_message(
+    heads: &[ChangeHash],
+    changes: &[&PendingChange],
+    read_only: bool,
+) -> Vec<u8> {
     let mut flags = sync::MessageFlags::new();
     flags.set(sync::MessageFlags::SUPPORTS_SYNC_RESET);
     if read_only {
