@@ -320,6 +320,7 @@ macro_rules! insert_version {
 
 // The areas, each with its row types and its own `impl Store` block. They
 // come after the shared macros above, which they use.
+mod amendments;
 mod changes;
 mod consensus;
 mod drafts;
@@ -330,6 +331,9 @@ mod structure;
 #[cfg(test)]
 mod tests;
 
+pub use amendments::{
+    AmendmentRow, AmendmentStand, Anchor, CommentRow, Decision, NewAmendment, NewComment,
+};
 pub use changes::{ChangeInfo, CommitReceipt, NewChange, NewChangeData, StoredDoc};
 pub use consensus::{AdoptionRow, NewPosition, NewSilence, PositionRow, SilenceRow};
 pub use drafts::{DocKind, DocumentRow, DraftRow, Entity, NewDocument, NewDraft, NewElement};

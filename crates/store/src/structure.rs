@@ -22,6 +22,9 @@ pub struct ElementRow {
     pub doc_id: String,
     /// Archived elements are kept (history) but no longer listed.
     pub archived: bool,
+    /// Who may type into it: `open` (everyone who edits) or `amendments`
+    /// (chairs; delegates propose amendments).
+    pub mode: String,
 }
 
 /// A server-applied change to a draft's structure, see [`Store::apply_structure_at`].
@@ -61,7 +64,7 @@ impl Store {
     pub async fn elements(&self, draft_id: &str) -> Result<Vec<ElementRow>> {
         let rows: Vec<ElementRow> = with_pool!(self, |pool| {
             sqlx::query_as(
-                "SELECT id, draft_id, position, label, doc_id, archived FROM elements \
+                "SELECT id, draft_id, position, label, doc_id, archived, mode FROM elements \
                  WHERE draft_id = $1 AND NOT archived ORDER BY position, id",
             )
             .bind(draft_id)
@@ -76,7 +79,7 @@ impl Store {
     pub async fn all_elements(&self, draft_id: &str) -> Result<Vec<ElementRow>> {
         let rows: Vec<ElementRow> = with_pool!(self, |pool| {
             sqlx::query_as(
-                "SELECT id, draft_id, position, label, doc_id, archived FROM elements \
+                "SELECT id, draft_id, position, label, doc_id, archived, mode FROM elements \
                  WHERE draft_id = $1 ORDER BY archived, position, id",
             )
             .bind(draft_id)

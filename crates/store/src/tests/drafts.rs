@@ -47,6 +47,7 @@ async fn create_draft_reads_back(store: Store) {
                 label: format!("OP{}", i + 1),
                 doc_id: draft.elements[i].doc.id.clone(),
                 archived: false,
+                mode: "open".into(),
             }
         );
     }

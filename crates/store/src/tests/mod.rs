@@ -454,6 +454,7 @@ async fn all_revisions(store: &Store, draft: &str) -> Vec<RevisionRow> {
 }
 
 // The tests of each area (after the macro and helpers above, which they use).
+mod amendments;
 mod changes;
 mod consensus;
 mod drafts;
