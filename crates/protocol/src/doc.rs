@@ -216,6 +216,21 @@ impl DocSync {
             .count();
     }
 
+    /// Makes a peer read-only, or writable again (what it may do changed,
+    /// e.g. an element's editing mode). Writable again resets its sync
+    /// state, so the peer offers again what it kept meanwhile; either way
+    /// it leaves the relay set and hears of it from the next
+    /// [`DocSync::generate`]. False if the connection is not a peer.
+    pub fn set_read_only(&mut self, conn: ConnId, read_only: bool) -> bool {
+        let read_only = read_only || matches!(self.policy, Policy::ServerOnly);
+        let Some(peer) = self.peers.get_mut(&conn) else {
+            return false;
+        };
+        peer.state.set_read_only(read_only);
+        peer.relay = None;
+        true
+    }
+
     pub fn is_read_only(&self, conn: ConnId) -> bool {
         self.peers.get(&conn).is_some_and(|p| p.state.read_only)
     }

@@ -1402,6 +1402,51 @@ fn a_change_outside_the_text_is_refused_and_the_peer_becomes_read_only() {
 }
 
 #[test]
+fn a_peer_made_read_only_is_refused_then_heard_again_once_writable() {
+    let (mut server, obj) = text_server("text", 1_000);
+    let mut a = Client::loaded(1, &server);
+    let mut b = Client::loaded(2, &server);
+    run(&mut server, &mut [&mut a, &mut b]);
+    assert!(!server.set_read_only(9, true), "not a peer");
+    assert!(server.set_read_only(1, true));
+    assert!(server.is_read_only(1));
+    // The next messages tell a, and only a.
+    for (conn, bytes) in server.generate() {
+        let message = sync::Message::decode(&bytes).unwrap();
+        assert_eq!(has_read_only_flag(&message), conn == 1);
+        if conn == 1 {
+            a.receive(&bytes);
+        } else {
+            b.receive(&bytes);
+        }
+    }
+    assert!(a.state.is_peer_read_only());
+    // An edit a makes anyway is refused; b's goes through.
+    a.splice(0, 0, "a: ");
+    b.splice(4, 0, "!");
+    let log = run(&mut server, &mut [&mut a, &mut b]);
+    assert_eq!(server_text(&server, &obj), "text!");
+    assert!(
+        log.sent
+            .iter()
+            .all(|(c, m)| has_read_only_flag(m) == (*c == 1))
+    );
+    // Writable again: a offers what it kept, and it is accepted.
+    assert!(server.set_read_only(1, false));
+    assert!(!server.is_read_only(1));
+    for (conn, bytes) in server.generate() {
+        if conn == 1 {
+            a.receive(&bytes);
+        } else {
+            b.receive(&bytes);
+        }
+    }
+    run(&mut server, &mut [&mut a, &mut b]);
+    assert_eq!(server_text(&server, &obj), "a: text!");
+    assert_eq!(b.text(), "a: text!");
+}
+
+#[test]
 fn a_resent_refused_change_is_refused_again_without_error() {
     let (mut server, _obj) = text_server("text", 1_000);
     let evil = change_on(&server, |ac| {
