@@ -195,7 +195,10 @@ impl Ids {
         let filled = path
             .replace("{id}", &self.draft)
             .replace("{eid}", &self.element)
-            .replace("{entity}", &self.entity);
+            .replace("{entity}", &self.entity)
+            // No amendment or comment exists yet: their operations answer 404.
+            .replace("{aid}", "1")
+            .replace("{cid}", "1");
         assert!(
             !filled.contains('{'),
             "a path parameter the tests cannot fill: {path}"

@@ -173,6 +173,7 @@ fn imports_point_one_way() {
         (
             &["clock.rs"],
             &[
+                "crate::amendments",
                 "crate::auth",
                 "crate::consensus",
                 "crate::documents",
@@ -185,6 +186,7 @@ fn imports_point_one_way() {
         (
             &["documents/"],
             &[
+                "crate::amendments",
                 "crate::auth",
                 "crate::cli",
                 "crate::consensus",
@@ -193,7 +195,7 @@ fn imports_point_one_way() {
                 "crate::history",
                 "crate::sync",
             ],
-            "documents know nothing of drafts, consensus, history or connections' endpoints",
+            "documents know nothing of drafts, consensus, amendments, history or connections' endpoints",
         ),
         (
             &["cli/"],

@@ -5,6 +5,7 @@
 //! `/healthz`, `/readyz`, `/metrics` and the web UI until the shutdown token
 //! is cancelled, then flushes everything.
 
+mod amendments;
 mod auth;
 mod cli;
 mod clock;
@@ -191,11 +192,15 @@ pub async fn run(
     };
     consensus::spawn(&state, &tracker);
     tracker.spawn(auth::watch_revocations(state.clone()));
-    // Every index document carries its consensus projection before anyone
+    // Every index document carries its consensus and amendments projections
+    // before anyone
     // connects (a new database, or one written by an older version).
     for draft in state.store.drafts().await? {
         if let Err(e) = consensus::reproject(&state, &draft.id).await {
             tracing::warn!(draft = %draft.id, error = e.message, "projecting consensus failed");
+        }
+        if let Err(e) = amendments::project(&state, &draft.id).await {
+            tracing::warn!(draft = %draft.id, error = e.message, "projecting amendments failed");
         }
     }
 

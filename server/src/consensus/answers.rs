@@ -179,6 +179,8 @@ pub struct ElementConsensus {
     pub heads: Vec<String>,
     /// The text contains `[` or `]`.
     pub bracketed: bool,
+    /// Who may type into it (`amendments`: chairs only; delegates propose).
+    pub mode: crate::drafts::EditingMode,
     /// Entities without a current position (none or stale).
     pub not_responded: Vec<String>,
     /// Entities whose latest position was given on another text.

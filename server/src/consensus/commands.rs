@@ -198,7 +198,7 @@ pub async fn put_position(
     })
 }
 
-pub(super) fn parse_heads(heads: &[String]) -> Result<Vec<ChangeHash>, ApiError> {
+pub(crate) fn parse_heads(heads: &[String]) -> Result<Vec<ChangeHash>, ApiError> {
     if heads.is_empty() || heads.len() > 64 {
         return Err(ApiError::bad_request(
             "invalid",

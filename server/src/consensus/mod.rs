@@ -19,10 +19,12 @@ mod stale;
 mod tasks;
 mod versions;
 
+pub(crate) use answers::read_heads;
 pub use answers::{
     ClockReading, ConsensusReport, DraftAdopted, ElementState, ElementStatus, PositionError,
     PositionRecorded, SilenceError, SilencesCancelled, SilencesStarted, Version, VersionList,
 };
+pub(crate) use commands::parse_heads;
 pub use commands::{
     AdoptDraftRequest, CancelRequest, ClockRequest, PositionRequest, SilenceRequest, adopt_draft,
     adopt_element, advance_clock, cancel_silence, get_consensus, put_position, reopen_element,

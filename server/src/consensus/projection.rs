@@ -14,7 +14,7 @@ use super::progress::progress_sentence;
 use crate::AppState;
 use crate::clock::iso;
 use crate::documents::{Companion, WriteError};
-use crate::drafts::EntityView;
+use crate::drafts::{EditingMode, EntityView};
 use crate::error::ApiError;
 
 pub(super) fn position(facts: &DraftFacts, entry: &PositionEntry) -> Position {
@@ -98,6 +98,7 @@ pub(super) fn consensus_report(facts: &DraftFacts, now: i64) -> ConsensusReport 
                     .map(|t| accord_model::heads_hex(&t.heads))
                     .unwrap_or_default(),
                 bracketed: summary.bracketed,
+                mode: EditingMode::parse(&element.mode),
                 not_responded: summary.not_responded.clone(),
                 stale: summary.stale.clone(),
                 objections: positions(&summary.objections),

@@ -16,6 +16,10 @@ use super::{
 };
 use crate::peer::ConnHandle;
 
+/// What a delegate typing into an element that takes amendments only is told.
+const AMENDMENTS_ONLY: &str =
+    "this element takes amendments only: propose your change as an amendment";
+
 /// Sleeps until `at`, or forever when there is nothing to wait for.
 async fn sleep_until(at: Option<tokio::time::Instant>) {
     match at {
@@ -38,6 +42,8 @@ pub(super) struct DocActor {
     apply_due: Instant,
     /// The locked text, if the element is locked.
     pub(super) lock: Option<Lock>,
+    /// The element takes amendments only: delegates sync it read-only.
+    pub(super) amendments_only: bool,
     /// The heads of the text last reported to the text watcher.
     reported: Option<Vec<ChangeHash>>,
 }
@@ -66,6 +72,7 @@ impl DocActor {
             unsnapshotted: 0,
             apply_due: Instant::now(),
             lock: None,
+            amendments_only: false,
             reported: None,
         }
     }
@@ -171,6 +178,7 @@ impl DocActor {
         let mut reads = Vec::new();
         let mut writes = Vec::new();
         let mut locks = Vec::new();
+        let mut modes = Vec::new();
         let mut inspections: Vec<Inspection> = Vec::new();
         for cmd in batch {
             match cmd {
@@ -179,10 +187,11 @@ impl DocActor {
                         continue;
                     }
                     self.conns.entry(conn.id).or_insert_with(|| conn.clone());
-                    // Reviewers sync read-only; so does everyone on the index
+                    // Reviewers sync read-only, and delegates on an element
+                    // taking amendments only; so does everyone on the index
                     // document (its policy).
-                    self.sync
-                        .add_peer(conn.id, conn.user.role == Role::Reviewer);
+                    let read_only = self.read_only_for(&conn);
+                    self.sync.add_peer(conn.id, read_only);
                     let user = conn.user.id.as_str();
                     let actors = &shared.actors;
                     let received = self
@@ -197,7 +206,11 @@ impl DocActor {
                         Ok(Received::Refused(refusal)) => {
                             shared.metrics.changes_refused.inc();
                             tracing::info!(conn = conn.id, code = refusal.code, "changes refused");
-                            conn.notice(&self.id, refusal.code, &refusal.message);
+                            if refusal.code == "read_only" && self.amendment_bound(&conn) {
+                                conn.notice(&self.id, "amendments_only", AMENDMENTS_ONLY);
+                            } else {
+                                conn.notice(&self.id, refusal.code, &refusal.message);
+                            }
                         }
                         Ok(Received::Accepted { .. }) => {}
                     }
@@ -205,6 +218,10 @@ impl DocActor {
                 DocCmd::Leave { conn } => self.drop_conn(conn),
                 DocCmd::Read { check, reply } => reads.push((check, reply)),
                 DocCmd::SetLock { lock, reply } => locks.push((lock, reply)),
+                DocCmd::SetMode {
+                    amendments_only,
+                    reply,
+                } => modes.push((amendments_only, reply)),
                 DocCmd::Inspect { f } => inspections.push(f),
                 DocCmd::Write { edit, with, reply } => writes.push((edit, with, reply)),
             }
@@ -308,12 +325,59 @@ impl DocActor {
             }
             let _ = reply.send(());
         }
+        for (amendments_only, reply) in modes {
+            if !self.set_mode(amendments_only).await {
+                return false;
+            }
+            let _ = reply.send(());
+        }
         for (edit, with, reply) in writes {
             let result = self.write(edit, with).await;
             let stop = matches!(result, Err(WriteError::Broken(_)));
             let _ = reply.send(result);
             if stop {
                 return false;
+            }
+        }
+        true
+    }
+
+    /// Whether `conn` syncs this document read-only: a reviewer, or a
+    /// delegate while the element takes amendments only.
+    fn read_only_for(&self, conn: &ConnHandle) -> bool {
+        conn.user.role == Role::Reviewer || self.amendment_bound(conn)
+    }
+
+    /// A delegate on an element taking amendments only (chairs still type).
+    fn amendment_bound(&self, conn: &ConnHandle) -> bool {
+        self.amendments_only && conn.user.role == Role::Delegate
+    }
+
+    /// Switches the element's editing mode: delegates' sync states become
+    /// read-only (told at once, with the `amendments_only` notice) or
+    /// writable again.
+    async fn set_mode(&mut self, amendments_only: bool) -> bool {
+        if self.amendments_only == amendments_only {
+            return true;
+        }
+        if self.sync.needs_apply() && !self.apply().await {
+            return false;
+        }
+        self.amendments_only = amendments_only;
+        let delegates: Vec<Arc<ConnHandle>> = self
+            .conns
+            .values()
+            .filter(|c| c.user.role == Role::Delegate)
+            .cloned()
+            .collect();
+        for conn in &delegates {
+            self.sync.set_read_only(conn.id, amendments_only);
+        }
+        let out = self.sync.generate();
+        self.send(out);
+        if amendments_only {
+            for conn in &delegates {
+                conn.notice(&self.id, "amendments_only", AMENDMENTS_ONLY);
             }
         }
         true
@@ -389,15 +453,22 @@ impl DocActor {
             return Err(WriteError::Broken("committed changes do not apply".into()));
         }
         let shared = self.docs.0.clone();
+        let actor = match &with {
+            Companion::Amendment { actor, .. } => actor.clone(),
+            _ => shared.settings.server_actor.clone(),
+        };
+        let before = accord_model::element_text(self.sync.doc()).ok();
         let change = tokio::task::block_in_place(|| {
             let mut copy = self.sync.doc().clone();
-            copy.set_actor(shared.settings.server_actor.clone());
+            copy.set_actor(actor);
             let mut tx = copy.transaction();
             edit(&mut tx).map_err(WriteError::Refused)?;
             let (hash, _) = tx.commit();
             let change = hash.and_then(|h| automerge::ReadDoc::get_change_by_hash(&copy, &h));
-            Ok::<_, WriteError>(change.map(|c| (c, copy.get_heads())))
+            let after = accord_model::element_text(&copy).ok();
+            Ok::<_, WriteError>((change.map(|c| (c, copy.get_heads())), after))
         })?;
+        let (change, after) = change;
         let record = change.as_ref().map(|(c, heads)| NewChange {
             doc_id: self.id.to_string(),
             hash: c.hash().0.to_vec(),
@@ -433,6 +504,27 @@ impl DocActor {
                     })
                     .collect();
                 committer.commit_structure(*edit).await?;
+            }
+            Companion::Amendment {
+                mut decision,
+                actor,
+                user_id,
+                entity_code,
+            } => {
+                // The proposer owns the actor the amendment is written with.
+                shared.actors.may_use(&actor, &user_id);
+                let (inserted, deleted) = match (&before, &after) {
+                    (Some(before), Some(after)) => text_delta(before, after),
+                    _ => (0, 0),
+                };
+                decision.change = record.map(|c| NewChange {
+                    user_id: Some(user_id.clone()),
+                    entity_code: Some(entity_code.clone()),
+                    inserted: Some(inserted as i64),
+                    deleted: Some(deleted as i64),
+                    ..c
+                });
+                committer.decide_amendment(*decision).await?;
             }
         }
         if let Some(change) = change {
@@ -551,4 +643,19 @@ impl DocActor {
             Err(e) => tracing::warn!(error = %e, "snapshot failed"),
         }
     }
+}
+
+/// Characters an edit from `before` to `after` inserted and deleted, taking
+/// the text both share at either end as unchanged.
+fn text_delta(before: &str, after: &str) -> (usize, usize) {
+    let b: Vec<char> = before.chars().collect();
+    let a: Vec<char> = after.chars().collect();
+    let prefix = b.iter().zip(&a).take_while(|(x, y)| x == y).count();
+    let suffix = b[prefix..]
+        .iter()
+        .rev()
+        .zip(a[prefix..].iter().rev())
+        .take_while(|(x, y)| x == y)
+        .count();
+    (a.len() - prefix - suffix, b.len() - prefix - suffix)
 }

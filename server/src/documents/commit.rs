@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use accord_store::{NewChange, Store, StructureEdit};
+use accord_store::{Decision, NewChange, Store, StructureEdit};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::clock::Clock;
@@ -22,6 +22,8 @@ enum Work {
     Changes(Vec<NewChange>),
     /// A structure edit: its rows, events and index change together.
     Structure(Box<StructureEdit>),
+    /// A decision on an amendment, with the change applying it if accepted.
+    Decision(Box<Decision>),
 }
 
 type Reply = oneshot::Sender<Result<(), accord_store::Error>>;
@@ -56,8 +58,13 @@ impl Task {
             .commit_seconds
             .observe(started.elapsed().as_secs_f64());
         self.metrics.commit_batch_changes.observe(changes as f64);
+        use accord_store::Error::{Conflict, Invalid, NotFound};
         match result {
-            Ok(_) => self.storage_ok.store(true, Ordering::Relaxed),
+            // The database answered: a refusal (the amendment is no longer
+            // open, the element is gone) is not a storage failure.
+            Ok(_) | Err(Conflict(_) | Invalid(_) | NotFound(_)) => {
+                self.storage_ok.store(true, Ordering::Relaxed);
+            }
             Err(e) => {
                 tracing::error!(error = %e, changes, "commit failed");
                 self.metrics.commit_failures.inc();
@@ -90,6 +97,21 @@ impl Task {
                 Some(m) => Err(accord_store::Error::CommitFailed(m.clone())),
             });
         }
+    }
+
+    /// Commits one decision on an amendment and answers it.
+    async fn decision(&self, decision: &Decision, reply: Reply) {
+        let started = Instant::now();
+        let result = self
+            .store
+            .decide_amendment_at(decision, self.clock.now())
+            .await;
+        let changes = usize::from(decision.change.is_some());
+        self.outcome(started, changes, &result);
+        if result.is_ok() {
+            self.metrics.changes_stored.inc_by(changes as u64);
+        }
+        let _ = reply.send(result);
     }
 
     /// Commits one structure edit and answers it.
@@ -140,6 +162,12 @@ impl Committer {
                             }
                             task.structure(&edit, job.reply).await;
                         }
+                        Work::Decision(decision) => {
+                            if !batch.is_empty() {
+                                task.changes(std::mem::take(&mut batch)).await;
+                            }
+                            task.decision(&decision, job.reply).await;
+                        }
                     }
                 }
                 if !batch.is_empty() {
@@ -161,6 +189,12 @@ impl Committer {
     /// Commits changes durably; returns once they are on disk (or failed).
     pub async fn commit(&self, changes: Vec<NewChange>) -> Result<(), accord_store::Error> {
         self.submit(Work::Changes(changes)).await
+    }
+
+    /// Commits a decision on an amendment (with the change applying it)
+    /// durably.
+    pub async fn decide_amendment(&self, decision: Decision) -> Result<(), accord_store::Error> {
+        self.submit(Work::Decision(Box::new(decision))).await
     }
 
     /// Commits a structure edit (rows, events and its index change) durably.

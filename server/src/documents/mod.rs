@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use accord_protocol::{ConnId, DocSync, DocumentId, Policy};
-use accord_store::{DocKind, Store, StructureEdit};
+use accord_store::{Decision, DocKind, Store, StructureEdit};
 use automerge::transaction::Transaction;
 use automerge::{ActorId, Automerge, ChangeHash};
 use tokio::sync::{Mutex, mpsc, oneshot};
@@ -45,6 +45,12 @@ pub enum DocCmd {
         lock: Option<Lock>,
         reply: oneshot::Sender<()>,
     },
+    /// Sets the element's editing mode: with `amendments_only`, delegates
+    /// sync it read-only and are told to propose amendments instead.
+    SetMode {
+        amendments_only: bool,
+        reply: oneshot::Sender<()>,
+    },
     /// A change the server makes with its own actor (structure edits and
     /// projections to the index document): `edit` builds it on a copy of
     /// the committed document, the commit task stores it with `with`, and
@@ -75,6 +81,15 @@ pub enum Companion {
         edit: Box<StructureEdit>,
         user_id: String,
         entity_code: Option<String>,
+    },
+    /// An accepted amendment's decision, the change being the amendment
+    /// applied: written with `actor` (a new actor owned by the proposer) and
+    /// attributed to the proposer and their entity.
+    Amendment {
+        decision: Box<Decision>,
+        actor: ActorId,
+        user_id: String,
+        entity_code: String,
     },
 }
 
@@ -362,6 +377,20 @@ impl Docs {
         }
     }
 
+    /// Sets an element's editing mode in its loaded actor (a document not
+    /// loaded reads it from storage when it loads).
+    pub async fn set_mode(&self, id: DocumentId, amendments_only: bool) -> Result<(), LoadError> {
+        let (reply, wait) = oneshot::channel();
+        let cmd = DocCmd::SetMode {
+            amendments_only,
+            reply,
+        };
+        if self.send(id, cmd).await? == Delivery::Delivered {
+            let _ = wait.await;
+        }
+        Ok(())
+    }
+
     async fn actor(&self, id: DocumentId) -> Result<Option<mpsc::Sender<DocCmd>>, LoadError> {
         let mut loaded = self.0.loaded.lock().await;
         if let Some(tx) = loaded.get(&id)
@@ -381,11 +410,18 @@ impl Docs {
                 text,
                 message: LOCKED.into(),
             });
+        let amendments_only = self
+            .0
+            .store
+            .element_mode(&id.to_string())
+            .await?
+            .is_some_and(|mode| mode == "amendments");
         let (tx, rx) = mpsc::channel(1024);
         loaded.insert(id, tx.clone());
         self.0.metrics.documents_loaded.set(loaded.len() as i64);
         let mut actor = DocActor::new(id, sync, self.clone(), rx);
         actor.lock = lock;
+        actor.amendments_only = amendments_only;
         self.0.tracker.spawn(actor.run());
         Ok(Some(tx))
     }

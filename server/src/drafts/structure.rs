@@ -79,6 +79,9 @@ pub struct ElementPatch {
     /// The new 0-based place among the draft's elements.
     #[schema(minimum = 0)]
     pub position: Option<usize>,
+    /// Who may type into it: `open` (delegates too) or `amendments`
+    /// (chairs; delegates propose amendments).
+    pub mode: Option<super::EditingMode>,
 }
 
 /// Where to put a restored element.

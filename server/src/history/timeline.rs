@@ -368,7 +368,7 @@ pub struct HistoryEvent {
     /// The entity of who did it, if any.
     #[schema(required = true)]
     pub entity: Option<String>,
-    /// Details by `type`, e.g. `{"silence": 3, "deadline": 1767225600000}` for `silence_started`, `{"version": 2, "name": "Rev.1"}` for `version_named`; for `positions_stale` (an edit changed the element's text while these entities' latest positions were given on the text before it: they no longer count; `user` and `entity` are the edit's author, from the element's latest revision) `{"stale": ["IOM", "ILO"], "revision": 12, "text_hash": "…", "previous_text_hash": "…"}`, the entities in the draft's order.
+    /// Details by `type`, e.g. `{"silence": 3, "deadline": 1767225600000}` for `silence_started`, `{"version": 2, "name": "Rev.1"}` for `version_named`; for `positions_stale` (an edit changed the element's text while these entities' latest positions were given on the text before it: they no longer count; `user` and `entity` are the edit's author, from the element's latest revision) `{"stale": ["IOM", "ILO"], "revision": 12, "text_hash": "…", "previous_text_hash": "…"}`, the entities in the draft's order; for the `amendment_…` types `{"amendment": 4, "entity": "IOM", …}` with the proposal's `original`, `text` and `reason` where they apply (`entity` is the proposing entity for `amendment_accepted` and `amendment_rejected`, else the acting one); `{"comment": 7, "reply_to": null, "text": "…", "mentions": {"entities": ["IOM"], "users": []}}` for `comment_added`; `{"mode": "amendments", "label": "(a)"}` for `element_mode`.
     #[schema(value_type = Object)]
     pub data: Value,
     /// RFC 3339, UTC, with milliseconds.
@@ -377,7 +377,7 @@ pub struct HistoryEvent {
 }
 
 /// The kinds of event the timeline shows (`HistoryEvent.type`).
-pub const EVENT_TYPES: [&str; 16] = [
+pub const EVENT_TYPES: [&str; 28] = [
     "draft_created",
     "draft_updated",
     "element_added",
@@ -394,6 +394,18 @@ pub const EVENT_TYPES: [&str; 16] = [
     "version_named",
     "draft_adopted",
     "positions_stale",
+    "element_mode",
+    "amendment_proposed",
+    "amendment_sponsored",
+    "amendment_unsponsored",
+    "amendment_objected",
+    "amendment_objection_withdrawn",
+    "amendment_reanchored",
+    "amendment_withdrawn",
+    "amendment_accepted",
+    "amendment_rejected",
+    "comment_added",
+    "comment_resolved",
 ];
 
 /// `HistoryEvent.type` (a field's `schema_with` loses its doc comment: the

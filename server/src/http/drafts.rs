@@ -16,6 +16,7 @@ use crate::AppState;
 use crate::auth::{Auth, User};
 use crate::clock::iso;
 use crate::documents::ElementText;
+use crate::drafts::EditingMode;
 use crate::drafts::EntityView;
 use crate::drafts::access::{visible, visible_draft};
 use crate::error::ApiError;
@@ -63,6 +64,8 @@ pub struct ElementView {
     /// The element document's heads, lowercase hex change hashes.
     #[schema(schema_with = hex_hashes)]
     pub heads: Vec<String>,
+    /// Who may type into it.
+    pub mode: EditingMode,
 }
 
 /// An array of SHA-256 hashes in lowercase hex.
@@ -248,6 +251,7 @@ pub async fn element_view(app: &AppState, element: ElementRow) -> Result<Element
         text: now.text,
         text_hash: now.text_hash,
         heads: accord_model::heads_hex(&now.heads),
+        mode: EditingMode::parse(&element.mode),
     })
 }
 

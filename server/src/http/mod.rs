@@ -4,6 +4,7 @@
 //! knows axum; handlers take their request apart, call the domain modules
 //! and shape the answer.
 
+mod amendments;
 mod consensus;
 mod drafts;
 mod error;
@@ -80,6 +81,7 @@ fn table(max_body_bytes: usize) -> (Router<AppState>, utoipa::openapi::OpenApi) 
         .merge(drafts::routes())
         .merge(structure::routes())
         .merge(consensus::routes())
+        .merge(amendments::routes())
         .merge(history::routes())
         .merge(export::routes())
         .merge(openapi::routes())

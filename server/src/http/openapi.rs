@@ -91,6 +91,10 @@ pub mod params {
     pub const ELEMENT_ID: &str = "The element's id.";
     /// Path parameter `entity`.
     pub const ENTITY_CODE: &str = "The entity's code, e.g. `IOM`.";
+    /// Path parameter `aid`.
+    pub const AMENDMENT_ID: &str = "The amendment's id.";
+    /// Path parameter `cid`.
+    pub const COMMENT_ID: &str = "The comment's id (a thread's first comment).";
 }
 
 /// What belongs to no operation; the operations come from the route table.
@@ -106,6 +110,8 @@ pub mod params {
         (name = "drafts", description = "Reading drafts."),
         (name = "structure", description = "Chairs' edits of a draft's structure."),
         (name = "consensus", description = "Positions, element statuses, silence procedures and adoption."),
+        (name = "amendments", description = "Amendments to elements' text: proposing, sponsoring, objecting, withdrawing; chairs accept or reject them."),
+        (name = "comments", description = "Comment threads on elements."),
         (name = "history", description = "The timeline of revisions, positions and events; the draft at a version; comparisons, attribution and exports."),
         (name = "directory", description = "Entities and users."),
         (name = "meta", description = "This description."),

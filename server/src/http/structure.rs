@@ -13,6 +13,7 @@ use super::drafts::{DraftView, ElementView, draft_view, element_view};
 use super::extract::{Body, OptionalBody, PathParams};
 use super::openapi::{self, optional_body, params};
 use crate::AppState;
+use crate::amendments;
 use crate::auth::Auth;
 use crate::consensus;
 use crate::drafts::structure::{
@@ -58,6 +59,7 @@ pub async fn create_draft(
 ) -> Result<(StatusCode, Json<DraftView>), ApiError> {
     let row = structure::create_draft(&app, &auth, request).await?;
     consensus::reproject(&app, &row.id).await?;
+    amendments::project(&app, &row.id).await?;
     Ok((StatusCode::CREATED, Json(draft_view(&app, row).await?)))
 }
 
@@ -131,7 +133,7 @@ pub async fn add_element(
 
 /// Rename or move an element
 ///
-/// Sets the label and/or moves the element to `position` (0-based, clamped to the last place). An archived element answers 409 `archived`. The change is applied to the draft's index document by the server and reaches connected clients through sync. Chairs only: delegates and reviewers get 403.
+/// Sets the label, moves the element to `position` (0-based, clamped to the last place) and/or sets its editing `mode`: `open` (delegates type directly) or `amendments` (delegates' sync turns read-only, their typing is refused with the notice `amendments_only`, and they propose amendments instead; chairs still type). An archived element answers 409 `archived`. The change is applied to the draft's index document by the server and reaches connected clients through sync. Chairs only: delegates and reviewers get 403.
 #[utoipa::path(
     patch,
     path = "/drafts/{id}/elements/{eid}",
@@ -157,9 +159,15 @@ pub async fn update_element(
     State(app): State<AppState>,
     auth: Auth,
     PathParams((draft_id, element_id)): PathParams<(String, String)>,
-    Body(patch): Body<ElementPatch>,
+    Body(mut patch): Body<ElementPatch>,
 ) -> Result<Json<ElementView>, ApiError> {
-    let row = structure::update_element(&app, &auth, &draft_id, &element_id, patch).await?;
+    let mode = patch.mode.take();
+    let mut row = structure::update_element(&app, &auth, &draft_id, &element_id, patch).await?;
+    if let Some(mode) = mode {
+        if amendments::set_mode(&app, &auth.user, &draft_id, &row, mode).await? {
+            row.mode = mode.as_str().to_owned();
+        }
+    }
     consensus::reproject_soon(&app, &draft_id);
     Ok(Json(element_view(&app, row).await?))
 }
