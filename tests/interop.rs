@@ -16,11 +16,15 @@ async fn stock_js_client_interoperates() {
             js.display()
         );
         let server = TestServer::start(Db::sqlite()).await;
+        let delegate = server
+            .session_for("js-delegate", "delegate", Some("IOM"))
+            .await;
         let run = tokio::process::Command::new("node")
             .args(["--test", "interop.test.mjs"])
             .current_dir(&js)
             .env("ACCORD_URL", server.http_url())
             .env("ACCORD_TOKEN", server.token())
+            .env("ACCORD_DELEGATE_TOKEN", delegate)
             .kill_on_drop(true)
             .output();
         let output = tokio::time::timeout(Duration::from_secs(150), run)

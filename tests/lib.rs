@@ -60,6 +60,8 @@ mod history;
 #[cfg(test)]
 mod access;
 #[cfg(test)]
+mod amendments;
+#[cfg(test)]
 mod api;
 #[cfg(test)]
 mod assets;

@@ -171,7 +171,14 @@ struct Ids {
     element: String,
     /// A participating entity's code.
     entity: String,
+    /// An amendment and a comment (thread) of the draft; by default ids no
+    /// draft has, so their operations answer 404.
+    amendment: String,
+    comment: String,
 }
+
+/// The id of no amendment and no comment.
+const NO_ID: &str = "999999";
 
 impl Ids {
     async fn of_reference_draft(server: &TestServer) -> Ids {
@@ -188,6 +195,8 @@ impl Ids {
                 .as_str()
                 .expect("an entity code")
                 .to_owned(),
+            amendment: NO_ID.into(),
+            comment: NO_ID.into(),
         }
     }
 
@@ -196,9 +205,8 @@ impl Ids {
             .replace("{id}", &self.draft)
             .replace("{eid}", &self.element)
             .replace("{entity}", &self.entity)
-            // No amendment or comment exists yet: their operations answer 404.
-            .replace("{aid}", "1")
-            .replace("{cid}", "1");
+            .replace("{aid}", &self.amendment)
+            .replace("{cid}", &self.comment);
         assert!(
             !filled.contains('{'),
             "a path parameter the tests cannot fill: {path}"
@@ -313,6 +321,8 @@ async fn example_draft(server: &TestServer, doc: &Value) -> Ids {
             .as_str()
             .expect("an entity")
             .to_owned(),
+        amendment: NO_ID.into(),
+        comment: NO_ID.into(),
     }
 }
 
@@ -435,7 +445,11 @@ async fn prepare(
     op: &Op,
     ids: &Ids,
     delegates: &[(String, String)],
+    caller: (&str, &str),
 ) -> (Ids, Send) {
+    if let Some(prepared) = amendment_fixture(server, doc, op, caller).await {
+        return prepared;
+    }
     const PREPARED: [&str; 6] = [
         "putPosition",
         "startSilence",
@@ -483,6 +497,187 @@ async fn prepare(
         }
     };
     (fresh, body.map_or(Send::Nothing, Send::Json))
+}
+
+/// For the amendment and comment operations that need one, what `caller`
+/// (role, token) calls them on: a fresh draft where IOM and ILO take part,
+/// an amendment or comment in the state the operation needs, and the body.
+/// A chair acts for ILO (naming it), the delegate is IOM's; the amendment
+/// is the other entity's where the caller sponsors or objects, the
+/// caller's entity's where it withdraws or re-anchors. `None` for other
+/// operations.
+async fn amendment_fixture(
+    server: &TestServer,
+    doc: &Value,
+    op: &Op,
+    (role, token): (&str, &str),
+) -> Option<(Ids, Send)> {
+    static FIXTURES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let id = op.op["operationId"].as_str().unwrap_or_default();
+    let prepared = [
+        "proposeAmendment",
+        "sponsorAmendment",
+        "unsponsorAmendment",
+        "objectToAmendment",
+        "withdrawObjection",
+        "withdrawAmendment",
+        "reanchorAmendment",
+        "acceptAmendment",
+        "rejectAmendment",
+        "addComment",
+        "resolveComment",
+    ];
+    if !prepared.contains(&id) {
+        return None;
+    }
+    let n = FIXTURES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut example = find_op(doc, "createDraft")
+        .example()
+        .expect("createDraft's example");
+    example["entities"] = json!(["IOM", "ILO"]);
+    let resp = server
+        .request(
+            "POST",
+            "/api/v1/drafts",
+            Some(server.token()),
+            Some(&example),
+        )
+        .await;
+    assert_eq!(resp.status, 201, "a draft for amendments: {}", resp.body);
+    let draft = resp.json();
+    let mut ids = Ids {
+        draft: draft["id"].as_str().expect("id").to_owned(),
+        element: draft["elements"][0]["id"]
+            .as_str()
+            .expect("an element")
+            .to_owned(),
+        entity: "IOM".into(),
+        amendment: NO_ID.into(),
+        comment: NO_ID.into(),
+    };
+    let iom = server
+        .session_for(&format!("amend-iom-{n}"), "delegate", Some("IOM"))
+        .await;
+    let ilo = server
+        .session_for(&format!("amend-ilo-{n}"), "delegate", Some("ILO"))
+        .await;
+    let chair = role == "chair";
+    // The caller's entity's delegate, and the other entity's.
+    let (own, other) = if chair { (&ilo, &iom) } else { (&iom, &ilo) };
+    let named = |mut body: Value| {
+        if chair {
+            body["entity"] = json!("ILO");
+        }
+        body
+    };
+    let body = match id {
+        "proposeAmendment" => {
+            let mut body = named(fixture_passage(server, &ids).await);
+            body["text"] = json!("Second");
+            body["reason"] = json!("Clearer.");
+            body
+        }
+        "sponsorAmendment" | "objectToAmendment" => {
+            ids.amendment = fixture_propose(server, &ids, other).await;
+            let body = if id == "objectToAmendment" {
+                json!({"reason": "Agreed language."})
+            } else {
+                json!({})
+            };
+            named(body)
+        }
+        "unsponsorAmendment" => {
+            ids.amendment = fixture_propose(server, &ids, other).await;
+            fixture_act(server, &ids, own, "sponsor", json!({})).await;
+            named(json!({}))
+        }
+        "withdrawObjection" => {
+            ids.amendment = fixture_propose(server, &ids, other).await;
+            fixture_act(server, &ids, own, "object", json!({"reason": "No."})).await;
+            named(json!({}))
+        }
+        "withdrawAmendment" => {
+            ids.amendment = fixture_propose(server, &ids, own).await;
+            json!({})
+        }
+        "reanchorAmendment" => {
+            ids.amendment = fixture_propose(server, &ids, own).await;
+            fixture_passage(server, &ids).await
+        }
+        "acceptAmendment" | "rejectAmendment" => {
+            ids.amendment = fixture_propose(server, &ids, &iom).await;
+            json!({"reason": "Out of scope."})
+        }
+        "addComment" => json!({"text": "@ILO: which instruments?"}),
+        _ => {
+            // resolveComment: a thread the caller wrote (a reviewer cannot write one).
+            let by = if role == "reviewer" {
+                server.token()
+            } else {
+                token
+            };
+            let path = format!(
+                "/api/v1/drafts/{}/elements/{}/comments",
+                ids.draft, ids.element
+            );
+            let resp = server
+                .request(
+                    "POST",
+                    &path,
+                    Some(by),
+                    Some(&json!({"text": "A question."})),
+                )
+                .await;
+            assert_eq!(resp.status, 201, "a fixture comment: {}", resp.body);
+            ids.comment = resp.json()["id"].as_i64().expect("an id").to_string();
+            json!({})
+        }
+    };
+    let send = if op.has_body() {
+        Send::Json(body)
+    } else {
+        Send::Nothing
+    };
+    Some((ids, send))
+}
+
+/// The first five characters of the fixture's element, at its current heads.
+async fn fixture_passage(server: &TestServer, ids: &Ids) -> Value {
+    let draft = server
+        .get_json(&format!("/api/v1/drafts/{}", ids.draft))
+        .await;
+    let element = draft["elements"]
+        .as_array()
+        .expect("elements")
+        .iter()
+        .find(|e| e["id"] == ids.element.as_str())
+        .expect("the element")
+        .clone();
+    json!({"from": 0, "to": 5, "heads": element["heads"]})
+}
+
+/// `by` proposes an amendment to the fixture's element: its id.
+async fn fixture_propose(server: &TestServer, ids: &Ids, by: &str) -> String {
+    let mut body = fixture_passage(server, ids).await;
+    body["text"] = json!("Second");
+    body["reason"] = json!("Clearer.");
+    let path = format!(
+        "/api/v1/drafts/{}/elements/{}/amendments",
+        ids.draft, ids.element
+    );
+    let resp = server.request("POST", &path, Some(by), Some(&body)).await;
+    assert_eq!(resp.status, 201, "a fixture amendment: {}", resp.body);
+    resp.json()["id"].as_i64().expect("an id").to_string()
+}
+
+/// `by` sponsors or objects to the fixture's amendment.
+async fn fixture_act(server: &TestServer, ids: &Ids, by: &str, what: &str, body: Value) {
+    let path = format!(
+        "/api/v1/drafts/{}/amendments/{}/{what}",
+        ids.draft, ids.amendment
+    );
+    let resp = server.request("POST", &path, Some(by), Some(&body)).await;
+    assert_eq!(resp.status, 200, "fixture {what}: {}", resp.body);
 }
 
 // ---------------------------------------------------------------------------
@@ -1181,6 +1376,14 @@ async fn shape_answers(
             ]
         }
         "readDraft" => vec![base.clone(), format!("{base}?version=Shape%20check")],
+        // The threads are on the edited element (the last is archived).
+        "listComments" => {
+            let other = Ids {
+                element: edited.to_owned(),
+                ..ids.clone()
+            };
+            vec![other.fill(&op.path)]
+        }
         "compareVersions" => vec![format!("{base}?from=Shape%20check&to=now")],
         "getAttribution" => {
             let other = Ids {
@@ -1319,6 +1522,52 @@ async fn vary_consensus(
         resp.body
     );
     assert_eq!(resp.json()["silence_broken"], true);
+
+    // An amendment with a sponsor and an objection, and a comment thread
+    // with a reply and mentions, on the fourth element (the one edited after
+    // the version; the last is archived): their lists have something to show.
+    let fourth = on(3);
+    let last = server
+        .get_json(&format!("/api/v1/drafts/{}", ids.draft))
+        .await["elements"]
+        .as_array()
+        .and_then(|e| {
+            e.iter()
+                .find(|e| e["id"] == fourth.element.as_str())
+                .cloned()
+        })
+        .expect("the fourth element");
+    let base = format!("/api/v1/drafts/{}", ids.draft);
+    let (proposer, by) = &delegates[0];
+    let body =
+        json!({"from": 0, "to": 3, "text": "The", "reason": "Style.", "heads": last["heads"]});
+    let path = format!("{base}/elements/{}/amendments", fourth.element);
+    let resp = server.request("POST", &path, Some(by), Some(&body)).await;
+    assert_eq!(resp.status, 201, "{proposer} proposes: {}", resp.body);
+    let aid = resp.json()["id"].as_i64().expect("an id");
+    for (i, (what, body)) in [("sponsor", json!({})), ("object", json!({"reason": "No."}))]
+        .into_iter()
+        .enumerate()
+    {
+        let (_, token) = &delegates[i + 1];
+        let path = format!("{base}/amendments/{aid}/{what}");
+        let resp = server
+            .request("POST", &path, Some(token), Some(&body))
+            .await;
+        assert_eq!(resp.status, 200, "{what}: {}", resp.body);
+    }
+    let path = format!("{base}/elements/{}/comments", fourth.element);
+    let mention = format!("@{} and @shape-{}: agreed?", delegates[1].0, delegates[2].0);
+    let resp = server
+        .request("POST", &path, Some(by), Some(&json!({"text": mention})))
+        .await;
+    assert_eq!(resp.status, 201, "a comment: {}", resp.body);
+    let thread = resp.json()["id"].as_i64().expect("an id");
+    let reply = json!({"text": "Yes.", "reply_to": thread});
+    let resp = server
+        .request("POST", &path, Some(&delegates[1].1), Some(&reply))
+        .await;
+    assert_eq!(resp.status, 201, "a reply: {}", resp.body);
 
     // A named version, so the list has one.
     let resp = server
@@ -1806,6 +2055,8 @@ async fn roles_are_as_documented() {
                 .expect("an element")
                 .to_owned(),
             entity: participants[0].to_owned(),
+            amendment: NO_ID.into(),
+            comment: NO_ID.into(),
         };
         let entities = server.get_json("/api/v1/entities").await;
         let outsider_entity = entities
@@ -1860,7 +2111,8 @@ async fn roles_are_as_documented() {
                 } else {
                     token.as_str()
                 };
-                let (op_ids, send) = prepare(&server, &doc, op, &ids, &fixture_delegates).await;
+                let (op_ids, send) =
+                    prepare(&server, &doc, op, &ids, &fixture_delegates, (role, token)).await;
                 let path = op_ids.target(&doc, op);
                 let resp = call(
                     &server,

@@ -13,13 +13,16 @@ if (!base) throw new Error("set ACCORD_URL to the server under test");
 const token = process.env.ACCORD_TOKEN;
 if (!token) throw new Error("set ACCORD_TOKEN to a session token");
 const wsUrl = base.replace(/^http/, "ws") + "/sync?token=" + token;
+// A delegate's session (ACCORD_DELEGATE_TOKEN), for what delegates may not do.
+const delegateToken = process.env.ACCORD_DELEGATE_TOKEN;
 
 function api(path) {
   return fetch(`${base}${path}`, { headers: { Authorization: `Bearer ${token}` } });
 }
 
-function client() {
-  return new Repo({ network: [new WebSocketClientAdapter(wsUrl)] });
+function client(session = token) {
+  const url = base.replace(/^http/, "ws") + "/sync?token=" + session;
+  return new Repo({ network: [new WebSocketClientAdapter(url)] });
 }
 
 async function until(what, predicate, ms = 15000) {
@@ -146,5 +149,48 @@ test("four stock clients typing at once converge with each other and the server"
     });
   } finally {
     await shutdown(...repos);
+  }
+});
+
+test("in amendments mode a delegate's stock client cannot type, the chair's can", async () => {
+  assert.ok(delegateToken, "set ACCORD_DELEGATE_TOKEN to a delegate's session token");
+  const [draft] = await (await api(`/api/v1/drafts`)).json();
+  const element = draft.elements[3];
+  const patch = (mode) =>
+    fetch(`${base}/api/v1/drafts/${draft.id}/elements/${element.id}`, {
+      method: "PATCH",
+      headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+      body: JSON.stringify({ mode }),
+    });
+  const delegate = client(delegateToken);
+  const chair = client();
+  try {
+    const d = await findReady(delegate, element.doc_url);
+    const c = await findReady(chair, element.doc_url);
+    const notices = [];
+    d.on("ephemeral-message", ({ message }) => {
+      if (message?.type === "accord-notice") notices.push(message.code);
+    });
+    assert.equal((await patch("amendments")).status, 200);
+    await until("the amendments_only notice", () => notices.includes("amendments_only"));
+
+    d.change((doc) => A.splice(doc, ["text"], 0, 0, "DELEGATE "));
+    const mark = ` [chair ${Date.now()}]`;
+    c.change((doc) => A.splice(doc, ["text"], doc.text.length, 0, mark));
+    await until("the delegate to see the chair's edit", () => d.doc().text.endsWith(mark));
+    const server = async () => {
+      const fresh = await (await api(`/api/v1/drafts/${draft.id}`)).json();
+      return fresh.elements.find((e) => e.id === element.id);
+    };
+    await until("the server to store the chair's edit", async () => (await server()).text.endsWith(mark));
+    // The delegate's typing never reached the server, nor the chair.
+    await new Promise((r) => setTimeout(r, 500));
+    assert.ok(!(await server()).text.includes("DELEGATE"));
+    assert.ok(!c.doc().text.includes("DELEGATE"));
+    assert.equal((await server()).mode, "amendments");
+  } finally {
+    // The delegate's copy keeps its refused edit: close it before reopening.
+    await shutdown(delegate, chair);
+    await patch("open");
   }
 });

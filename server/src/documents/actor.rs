@@ -190,6 +190,10 @@ impl DocActor {
                     // Reviewers sync read-only, and delegates on an element
                     // taking amendments only; so does everyone on the index
                     // document (its policy).
+                    if !self.sync.has_peer(conn.id) && self.amendment_bound(&conn) {
+                        // Why it syncs read-only, from the start.
+                        conn.notice(&self.id, "amendments_only", AMENDMENTS_ONLY);
+                    }
                     let read_only = self.read_only_for(&conn);
                     self.sync.add_peer(conn.id, read_only);
                     let user = conn.user.id.as_str();
