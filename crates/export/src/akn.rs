@@ -15,17 +15,24 @@
 //!    ├─ preface: docTitle, docStatus (the version label), docDate
 //!    ├─ preamble (when there is one)
 //!    └─ mainBody: one paragraph per element, refersTo its status
-//!          num (the label), content/p (the text); each current reservation
-//!          and objection as an authorialNote at the end of the text,
-//!          refersTo the entity and the outcome
+//!          num (the label), content/p (the text); each pending amendment
+//!          marked in the text (`del` the passage, `ins` the replacement,
+//!          class "amendment", title its number, refersTo its sponsors'
+//!          organisations) followed by its authorialNote (class
+//!          "amendment"; "amendment conflict" when in conflict); each
+//!          current reservation and objection as an authorialNote at the end
+//!          of the text, refersTo the entity and the outcome, then the notes
+//!          of amendments not marked in the text (see `compile.rs`)
 //! ```
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
+use crate::compilation::{not_marked, proposal, tag};
+use crate::compile::{Entry, Piece, change_lines, compile, number};
 use crate::{
-    STANCES, STATUSES, Snapshot, Standing, all_entities, date, iso, one_line, paragraphs,
-    stance_label, status_label,
+    PendingAmendment, STANCES, STATUSES, Snapshot, Standing, all_entities, date, iso, one_line,
+    paragraphs, stance_label, status_label,
 };
 
 /// The Akoma Ntoso namespace.
@@ -309,9 +316,39 @@ pub fn akoma_ntoso(s: &Snapshot) -> String {
             ids.take(&format!("{para_id}__content"))
         );
 
-        // Notes: each entity's current reservation or objection.
-        let mut notes = String::new();
+        let compiled = compile(element);
         let mut note_n = 0;
+        let note_id = |ids: &mut Ids, note_n: &mut usize| {
+            *note_n += 1;
+            ids.take(&format!("{para_id}__authorialNote_{note_n}"))
+        };
+
+        // The text, each amendment marked inline followed by its note.
+        let mut paras: Vec<String> = Vec::new();
+        for lines in &compiled.paragraphs {
+            let mut p = Vec::new();
+            for line in lines {
+                let mut l = String::new();
+                for piece in line {
+                    match piece {
+                        Piece::Text(t) => l.push_str(&text(t)),
+                        Piece::Change(a) => {
+                            let refs = sponsor_refs(a, &entity_ref);
+                            l.push_str(&change_xml(a, &refs));
+                            marker += 1;
+                            let id = note_id(&mut ids, &mut note_n);
+                            l.push_str(&amendment_note(a, None, &id, marker, &refs, &entity_ref));
+                        }
+                    }
+                }
+                p.push(l);
+            }
+            paras.push(p.join("<br/>"));
+        }
+
+        // Notes at the end: each entity's current reservation or objection,
+        // then the amendments not marked in the text.
+        let mut notes = String::new();
         for &(code, name) in &entities {
             let Standing::Current(p) = crate::standing(element, code) else {
                 continue;
@@ -320,12 +357,11 @@ pub fn akoma_ntoso(s: &Snapshot) -> String {
                 continue;
             }
             marker += 1;
-            note_n += 1;
             let org = entity_ref(code);
             let _ = write!(
                 notes,
                 "<authorialNote eId=\"{}\" marker=\"{marker}\" placement=\"bottom\" class=\"{}\" refersTo=\"{org} {}\">",
-                ids.take(&format!("{para_id}__authorialNote_{note_n}")),
+                note_id(&mut ids, &mut note_n),
                 if p.stance == "object" {
                     "objection"
                 } else {
@@ -356,15 +392,27 @@ pub fn akoma_ntoso(s: &Snapshot) -> String {
             }
             notes.push_str("</authorialNote>");
         }
+        for e in compiled.entries.iter().filter(|e| !e.inline) {
+            let refs = sponsor_refs(e.amendment, &entity_ref);
+            marker += 1;
+            let id = note_id(&mut ids, &mut note_n);
+            notes.push_str(&amendment_note(
+                e.amendment,
+                Some(e),
+                &id,
+                marker,
+                &refs,
+                &entity_ref,
+            ));
+        }
 
-        let mut paras = paragraphs(&element.text);
         if paras.is_empty() && !notes.is_empty() {
-            paras.push(Vec::new());
+            paras.push(String::new());
         }
         let last = paras.len().saturating_sub(1);
-        for (pi, lines) in paras.iter().enumerate() {
+        for (pi, body) in paras.iter().enumerate() {
             let tail = if pi == last { notes.as_str() } else { "" };
-            let _ = writeln!(x, "          <p>{}{tail}</p>", lines_xml(lines));
+            let _ = writeln!(x, "          <p>{body}{tail}</p>");
         }
         x.push_str("        </content>\n");
         x.push_str("      </paragraph>\n");
@@ -373,6 +421,110 @@ pub fn akoma_ntoso(s: &Snapshot) -> String {
     x.push_str("  </statement>\n");
     x.push_str("</akomaNtoso>\n");
     x
+}
+
+/// The organisations sponsoring an amendment (the proposer when none), as
+/// references.
+fn sponsor_refs(a: &PendingAmendment, entity_ref: &impl Fn(&str) -> String) -> String {
+    let mut refs: Vec<String> = Vec::new();
+    for code in a
+        .sponsors
+        .iter()
+        .chain(a.sponsors.is_empty().then_some(&a.entity))
+    {
+        let r = entity_ref(code);
+        if !refs.contains(&r) {
+            refs.push(r);
+        }
+    }
+    refs.join(" ")
+}
+
+/// An amendment marked in the text: the passage in `<del>`, the replacement
+/// in `<ins>`, both `class="amendment"` (and `conflict`), titled with its
+/// number, referring to its sponsors.
+fn change_xml(a: &PendingAmendment, refs: &str) -> String {
+    let class = if a.conflict {
+        "amendment conflict"
+    } else {
+        "amendment"
+    };
+    let n = number(a);
+    let content = |s: &str| {
+        change_lines(s)
+            .iter()
+            .map(|l| text(l))
+            .collect::<Vec<_>>()
+            .join("<br/>")
+    };
+    let mut out = String::new();
+    if !a.original.is_empty() {
+        let _ = write!(
+            out,
+            "<del class=\"{class}\" title=\"{n}\" refersTo=\"{refs}\">{}</del>",
+            content(&a.original)
+        );
+    }
+    if !a.text.is_empty() {
+        let _ = write!(
+            out,
+            "<ins class=\"{class}\" title=\"{n}\" refersTo=\"{refs}\">{}</ins>",
+            content(&a.text)
+        );
+    }
+    out
+}
+
+/// An amendment's `authorialNote`: number, proposer, sponsors, what it
+/// proposes, reason, conflict; for one not marked in the text (`entry`),
+/// why.
+fn amendment_note(
+    a: &PendingAmendment,
+    entry: Option<&Entry<'_>>,
+    id: &str,
+    marker: usize,
+    refs: &str,
+    entity_ref: &impl Fn(&str) -> String,
+) -> String {
+    let class = if a.conflict {
+        "amendment conflict"
+    } else {
+        "amendment"
+    };
+    let (_, codes) = tag(a);
+    let mut out = format!(
+        "<authorialNote eId=\"{id}\" marker=\"{marker}\" placement=\"bottom\" class=\"{class}\" refersTo=\"{refs}\">\
+         <p>Amendment {} by <organization refersTo=\"{}\">{}</organization>; sponsors: {}.",
+        number(a),
+        entity_ref(&a.entity),
+        text(&one_line(&a.entity)),
+        text(&codes.join(", ")),
+    );
+    let (verb, old, new) = proposal(a);
+    let quote = |t: Option<String>| t.map(|t| format!("“{}”", text(&t)));
+    match (quote(old), quote(new)) {
+        (Some(old), Some(new)) => {
+            let _ = write!(out, " {verb} {old} with {new}.");
+        }
+        (Some(old), None) => {
+            let _ = write!(out, " {verb} {old}.");
+        }
+        (None, new) => {
+            let _ = write!(out, " {verb} {}.", new.unwrap_or_default());
+        }
+    }
+    let reason = one_line(&a.reason);
+    if !reason.is_empty() {
+        let _ = write!(out, " Reason: {}", text(&reason));
+    }
+    if a.conflict {
+        out.push_str(" In conflict: its passage changed since it was proposed.");
+    }
+    if let Some(why) = entry.and_then(not_marked) {
+        let _ = write!(out, " {}", text(&why));
+    }
+    out.push_str("</p></authorialNote>");
+    out
 }
 
 /// The eIds taken so far; every eId in a document is unique.

@@ -30,11 +30,18 @@ thead th { background: #eee; }
 .legend { font-size: .85em; }
 .object { font-weight: bold; }
 abbr[title] { text-decoration: none; }
+del.amendment { color: #8b1a1a; text-decoration: line-through; }
+ins.amendment { color: #14532d; text-decoration: underline; }
+.amendment.conflict { text-decoration-style: dashed; }
+.sponsors { font-size: .75em; color: #333; margin: 0 .2em; white-space: nowrap; }
+.amendments { font-size: .9em; margin: .2em 0 .9em; padding-left: 1.2em; }
+.amendments li { margin: 0 0 .3em; }
+.flag { font-weight: bold; }
 @media print {
   body { margin: 0; max-width: none; font-size: 11pt; }
   h2 { break-before: page; }
   h2, h3 { break-after: avoid; }
-  tr, .element { break-inside: avoid; }
+  tr, .element, .amendments li { break-inside: avoid; }
   thead { display: table-header-group; }
   thead th { background: none; }
 }

@@ -22,12 +22,30 @@
 //!
 //! Every recorded position (not only the latest) becomes one `workflow/step`
 //! in the Akoma Ntoso export.
+//!
+//! # Pending amendments and the compilation text
+//!
+//! [`ElementSnapshot::amendments`] holds the amendments pending on the
+//! element at the version (proposed, not yet accepted, rejected or
+//! withdrawn), oldest first. [`compilation_markdown`] and
+//! [`compilation_html`] render the *compilation text* a meeting reads: each
+//! element's text with every pending amendment marked in it, then the list
+//! of the element's amendments. The Akoma Ntoso export carries them too
+//! (`<del>`/`<ins>` in the text, an `authorialNote` for each). An amendment
+//! is marked in the text when its `from`/`to` is a range of the element's
+//! text that reads its `original` (so a range from another reading of the
+//! text is never applied to this one) and it overlaps no amendment already
+//! marked; it is always in the list. Amendments are numbered `A` and their
+//! id (`A3`), as the API numbers them.
 
 mod akn;
+mod compilation;
+mod compile;
 mod html;
 mod markdown;
 
 pub use akn::akoma_ntoso;
+pub use compilation::{compilation_html, compilation_markdown};
 pub use html::{html, html_style};
 pub use markdown::markdown;
 
@@ -59,6 +77,34 @@ pub struct ElementSnapshot {
     pub status: String,
     /// Positions recorded on this element up to the version, oldest first.
     pub positions: Vec<Position>,
+    /// Amendments pending on this element at the version, oldest first.
+    pub amendments: Vec<PendingAmendment>,
+}
+
+/// A proposal, on behalf of an entity, to replace a passage of an element
+/// (pending at the version).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PendingAmendment {
+    /// Its id; shown as its number, `A{id}`.
+    pub id: i64,
+    /// The proposing entity's code.
+    pub entity: String,
+    /// Sponsoring entities' codes, the proposing entity first.
+    pub sponsors: Vec<String>,
+    /// The passage's range in [`ElementSnapshot::text`], in Unicode code
+    /// points (`from == to`: an insertion there); `None` when the passage
+    /// could not be located. Listed only, never marked in the text, unless
+    /// the range reads `original` in that text.
+    pub from: Option<usize>,
+    pub to: Option<usize>,
+    /// What the text reads in that range (empty: an insertion).
+    pub original: String,
+    /// The replacement (empty: the passage is deleted).
+    pub text: String,
+    pub reason: String,
+    /// The passage changed since the amendment was anchored: it must be
+    /// re-anchored before it can be accepted.
+    pub conflict: bool,
 }
 
 /// One recorded position.
@@ -111,9 +157,15 @@ pub(crate) fn all_entities(s: &Snapshot) -> Vec<(&str, &str)> {
         }
     }
     for element in &s.elements {
-        for position in &element.positions {
-            if !known(&out, &position.entity) {
-                out.push((position.entity.as_str(), position.entity.as_str()));
+        let codes = element.positions.iter().map(|p| &p.entity).chain(
+            element
+                .amendments
+                .iter()
+                .flat_map(|a| std::iter::once(&a.entity).chain(&a.sponsors)),
+        );
+        for code in codes {
+            if !known(&out, code) {
+                out.push((code.as_str(), code.as_str()));
             }
         }
     }
@@ -205,6 +257,14 @@ pub(crate) fn capitalize(s: &str) -> String {
 /// one-line fields (titles, labels, names, notes in lists).
 pub(crate) fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The name of an entity (its code when it is not a participant).
+pub(crate) fn entity_name<'a>(s: &'a Snapshot, code: &'a str) -> &'a str {
+    s.entities
+        .iter()
+        .find(|(c, _)| c == code)
+        .map_or(code, |(_, name)| name.as_str())
 }
 
 /// `\r\n` and `\r` as `\n`.

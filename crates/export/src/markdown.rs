@@ -156,7 +156,7 @@ fn block(text: &str) -> Option<String> {
 }
 
 /// Characters that are escaped wherever they stand.
-const INLINE_SPECIAL: &[char] = &[
+pub(crate) const INLINE_SPECIAL: &[char] = &[
     '\\', '`', '*', '_', '[', ']', '<', '>', '&', '|', '~', '$', '{', '}',
 ];
 
@@ -164,16 +164,26 @@ const INLINE_SPECIAL: &[char] = &[
 /// indentation never makes a code block) so that it reads as literal text;
 /// control characters become U+FFFD.
 pub(crate) fn escape_line(line: &str) -> String {
-    let line = line.trim_start();
-    let mut out = String::with_capacity(line.len() + 8);
-    for c in line.chars() {
+    escape_line_start(escape_inline(line.trim_start()))
+}
+
+/// Escapes text inside a line: every Markdown special character gets a
+/// backslash, control characters become U+FFFD.
+pub(crate) fn escape_inline(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
         if INLINE_SPECIAL.contains(&c) {
             out.push('\\');
         }
         out.push(if c.is_control() { '\u{FFFD}' } else { c });
     }
-    // What is special only at the start of a line: headings, list markers,
-    // setext underlines, ordered-list numbers ("1." / "1)").
+    out
+}
+
+/// Escapes what is special only at the start of a line in `out` (already
+/// escaped inline): headings, list markers, setext underlines, ordered-list
+/// numbers ("1." / "1)").
+pub(crate) fn escape_line_start(mut out: String) -> String {
     match out.chars().next() {
         Some('#' | '+' | '-' | '=') => out.insert(0, '\\'),
         Some(c) if c.is_ascii_digit() => {

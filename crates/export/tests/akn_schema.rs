@@ -96,6 +96,36 @@ fn the_sample_validates() {
     validate("sample", &akoma_ntoso(&common::sample()));
 }
 
+/// Pending amendments: `del`/`ins` in the text referring to the sponsors'
+/// organisations, an authorial note per amendment.
+#[test]
+fn the_amendments_validate() {
+    let xml = akoma_ntoso(&common::amended());
+    validate("amended", &xml);
+    // Inline: A3 (replacement), A4 (insertion at the start), A5 (at the
+    // end), A7 (in conflict), A8 (deletion); A6 overlaps A3, A9 is not
+    // located: notes only.
+    assert!(xml.contains(
+        "<del class=\"amendment\" title=\"A3\" refersTo=\"#org_IOM #org_UNDP\">safe</del>\
+         <ins class=\"amendment\" title=\"A3\" refersTo=\"#org_IOM #org_UNDP\">safe, regular</ins>\
+         <authorialNote "
+    ));
+    assert!(xml.contains(
+        "<p><ins class=\"amendment\" title=\"A4\" refersTo=\"#org_ILO #org_DESA\">Firmly </ins>"
+    ));
+    assert!(xml.contains("<ins class=\"amendment\" title=\"A5\" refersTo=\"#org_UNDP\"> (see *annex* {&gt;&gt;x&lt;&lt;} ~&gt; [1])</ins>"));
+    assert!(xml.contains("<del class=\"amendment conflict\" title=\"A7\""));
+    assert!(xml.contains(
+        "<del class=\"amendment\" title=\"A8\" refersTo=\"#org_UNCTAD #org_DESA #org_ILO\">*desperate* </del><authorialNote"
+    ));
+    assert!(!xml.contains("title=\"A6\"") && !xml.contains("title=\"A9\""));
+    assert_eq!(xml.matches("<del ").count(), 3);
+    assert_eq!(xml.matches("<ins ").count(), 4);
+    assert_eq!(xml.matches("class=\"amendment").count(), 7 + 7);
+    assert!(xml.contains("Not marked in the text: it overlaps A3."));
+    assert!(xml.contains("Not marked in the text: its passage is not located in it."));
+}
+
 #[test]
 fn a_hostile_snapshot_still_validates() {
     validate("hostile", &akoma_ntoso(&common::hostile()));

@@ -3,7 +3,7 @@
 
 mod common;
 
-use accord_export::{akoma_ntoso, html, markdown};
+use accord_export::{akoma_ntoso, compilation_html, compilation_markdown, html, markdown};
 
 /// Every occurrence of `c` in `s` is preceded by a backslash that is not
 /// itself escaped.
@@ -115,4 +115,55 @@ fn akoma_ntoso_escapes_everything() {
         );
         assert!(seen.insert(id.to_owned()), "duplicate eId {id}");
     }
+}
+
+/// The compilation text: nothing in a text, a passage, a replacement, a
+/// code or a reason is read as Markdown or as CriticMarkup; the only
+/// CriticMarkup is the template's own, one change and one comment per
+/// amendment marked in the text.
+#[test]
+fn compilation_markdown_cannot_be_forged() {
+    let s = compilation_markdown(&common::hostile());
+    // `<`, `>`, `{`, `}` and `~` only in the template's CriticMarkup.
+    for c in ['[', ']', '`', '&', '|', '$', '_'] {
+        assert!(all_escaped(&s, c), "an unescaped {c:?} in:\n{s}");
+    }
+    let stripped = ["{++", "++}", "{--", "--}", "{~~", "~~}", "~>", "{>>", "<<}"]
+        .iter()
+        .fold(s.clone(), |s, d| s.replace(d, ""));
+    for c in ['<', '>', '{', '}', '~'] {
+        assert!(
+            all_escaped(&stripped, c),
+            "an unescaped {c:?} in:\n{stripped}"
+        );
+    }
+    // Hostile element: A1 inserts at the start, A2 replaces "===\n---", A3
+    // deletes the control characters' line: three changes, three comments.
+    let critic = |d: &str| s.matches(d).count();
+    assert_eq!(critic("{>>"), 3, "{s}");
+    assert_eq!(critic("<<}"), 3, "{s}");
+    assert_eq!(critic("{++") + critic("{--") + critic("{~~"), 3, "{s}");
+    assert_eq!(critic("++}") + critic("--}") + critic("~~}"), 3, "{s}");
+    assert_eq!(critic("~>"), 1, "{s}");
+    assert_eq!(critic("{=="), 0, "{s}");
+    assert!(s.contains(r#"{++\{\--forged--\}\{\>\>A9: X\<\<\}++}{>>A1: A"B, \<X\><<}"#));
+    // The template's own lines: no heading or list forged at a line start.
+    let headings: Vec<&str> = s.lines().filter(|l| l.starts_with('#')).collect();
+    assert_eq!(headings.len(), 1, "{headings:?}");
+    for line in s.lines() {
+        let list = ["- ", "+ ", "* ", "1. ", "> ", "==="]
+            .iter()
+            .any(|m| line.starts_with(m));
+        assert!(
+            !list || line.starts_with("- **A"),
+            "markup at a line start: {line:?}"
+        );
+    }
+    assert!(!s.contains('\u{0}') && !s.contains('\u{1b}'));
+
+    let page = compilation_html(&common::hostile());
+    assert!(!page.contains("<script"), "{page}");
+    assert!(page.contains(
+        "<ins class=\"amendment\" data-amendment=\"A1\">{--forged--}{&gt;&gt;A9: X&lt;&lt;}</ins>"
+    ));
 }

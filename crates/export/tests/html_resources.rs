@@ -4,12 +4,20 @@
 
 mod common;
 
-use accord_export::{html, html_style};
+use accord_export::{compilation_html, html, html_style};
 
 #[test]
 fn the_page_uses_only_its_one_style_element() {
-    for snapshot in [common::sample(), common::full(), common::hostile()] {
-        let page = html(&snapshot);
+    let pages = [
+        common::sample(),
+        common::full(),
+        common::hostile(),
+        common::amended(),
+    ]
+    .iter()
+    .flat_map(|s| [html(s), compilation_html(s)])
+    .collect::<Vec<_>>();
+    for page in pages {
         assert_eq!(page.matches("<style").count(), 1, "{page}");
         assert!(
             page.contains(&format!("<style>{}</style>", html_style())),

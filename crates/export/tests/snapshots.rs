@@ -72,6 +72,30 @@ fn akoma_ntoso_matches_expected() {
 }
 
 #[test]
+fn compilation_markdown_matches_expected() {
+    check(
+        "compilation.md",
+        &accord_export::compilation_markdown(&common::amended()),
+    );
+}
+
+#[test]
+fn compilation_html_matches_expected() {
+    check(
+        "compilation.html",
+        &accord_export::compilation_html(&common::amended()),
+    );
+}
+
+#[test]
+fn akoma_ntoso_with_amendments_matches_expected() {
+    check(
+        "amended.xml",
+        &accord_export::akoma_ntoso(&common::amended()),
+    );
+}
+
+#[test]
 fn output_is_deterministic() {
     let (a, b) = (common::full(), common::full());
     assert_eq!(accord_export::markdown(&a), accord_export::markdown(&b));
@@ -79,5 +103,14 @@ fn output_is_deterministic() {
     assert_eq!(
         accord_export::akoma_ntoso(&a),
         accord_export::akoma_ntoso(&b)
+    );
+    let (a, b) = (common::amended(), common::amended());
+    assert_eq!(
+        accord_export::compilation_markdown(&a),
+        accord_export::compilation_markdown(&b)
+    );
+    assert_eq!(
+        accord_export::compilation_html(&a),
+        accord_export::compilation_html(&b)
     );
 }

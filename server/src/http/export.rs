@@ -1,5 +1,6 @@
-//! `GET /api/v1/drafts/{id}/export`: a draft as Markdown, HTML or Akoma
-//! Ntoso, inline, with the content policy its format needs.
+//! `GET /api/v1/drafts/{id}/export`: a draft as Markdown, HTML, Akoma
+//! Ntoso or the compilation text (Markdown or HTML), inline, with the
+//! content policy its format needs.
 
 use axum::extract::State;
 use axum::http::header;
@@ -13,11 +14,11 @@ use super::openapi::{self, ErrorBody, params};
 use crate::AppState;
 use crate::auth::Auth;
 use crate::error::ApiError;
-use crate::export::{ExportQuery, Format, render};
+use crate::export::{ExportQuery, render};
 
 /// Export the draft
 ///
-/// The draft at a version (the current one unless `version`, `at` or `heads` names another), rendered with each element's status and the positions recorded on it as the ledger stood then: Markdown (`text/markdown`), a printable HTML page with the consensus annex (`text/html`), or Akoma Ntoso 3.0 XML (`application/akn+xml`). Any role who can see the draft: delegates see only the drafts their entity takes part in; any other draft answers 404 as if it did not exist.
+/// The draft at a version (the current one unless `version`, `at` or `heads` names another), rendered with each element's status and the positions recorded on it as the ledger stood then: Markdown (`text/markdown`), a printable HTML page with the consensus annex (`text/html`), or Akoma Ntoso 3.0 XML (`application/akn+xml`, carrying the amendments pending then: `del`/`ins` in the text and an `authorialNote` each). Or the compilation text a meeting reads: each element's text with every amendment pending at the version marked in it and tagged with its number and its sponsors' entity codes, then the list of the element's amendments (proposer, sponsors, reason, in conflict or not): `compilation-md` (`text/markdown`; CriticMarkup: `{~~old~>new~~}`, `{--deleted--}`, `{++inserted++}`, each followed by `{>>A3: IOM, UNDP<<}`; the text's own characters are escaped so that they never read as markup) or `compilation-html` (`text/html`: `<del>`/`<ins>` with `data-amendment`). An amendment overlapping one already marked at that place is listed only. The amendments are those pending at the version's time (for `heads`: now), located by their anchors in the text exported; one whose passage cannot be found there is listed only. Any role who can see the draft: delegates see only the drafts their entity takes part in; any other draft answers 404 as if it did not exist.
 #[utoipa::path(
     get,
     path = "/drafts/{id}/export",
@@ -30,7 +31,7 @@ use crate::export::{ExportQuery, Format, render};
         (
             status = 200,
             description = "The draft rendered in the format asked for, served inline.",
-            headers(("Content-Disposition" = String, description = "`inline; filename=\"accord-{id}.md\"` (`.html`, `.xml` for the other formats).")),
+            headers(("Content-Disposition" = String, description = "`inline; filename=\"accord-{id}.md\"` (`.html`, `.xml` for the other formats; `accord-{id}-compilation.md` and `accord-{id}-compilation.html` for the compilation text).")),
             content(
                 (String = "text/markdown; charset=utf-8"),
                 (String = "text/html; charset=utf-8"),
@@ -51,11 +52,13 @@ pub async fn export(
     Params(q): Params<ExportQuery>,
 ) -> Result<Response, ApiError> {
     let rendered = render(&app, &auth, &id, q).await?;
-    // The HTML page needs its style; every other format gets the strict
-    // policy of the headers layer.
-    let policy = match rendered.format {
-        Format::Html => headers::html_export_policy(),
-        Format::Markdown | Format::AkomaNtoso => headers::STRICT_POLICY,
+    // The HTML pages (the export and the compilation text, one style) need
+    // their style; every other format gets the strict policy of the
+    // headers layer.
+    let policy = if rendered.format.is_html() {
+        headers::html_export_policy()
+    } else {
+        headers::STRICT_POLICY
     };
     Ok((
         [

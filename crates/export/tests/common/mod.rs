@@ -2,7 +2,7 @@
 
 #![allow(dead_code)]
 
-use accord_export::{ElementSnapshot, Position, Snapshot};
+use accord_export::{ElementSnapshot, PendingAmendment, Position, Snapshot};
 use accord_model::Scenario;
 
 const SCENARIO: &str = include_str!("../../../../scenarios/hld2013.toml");
@@ -52,6 +52,7 @@ fn element(sc: &Scenario, i: usize, status: &str, positions: Vec<Position>) -> E
         text: sc.elements[i].text.clone(),
         status: status.into(),
         positions,
+        amendments: Vec::new(),
     }
 }
 
@@ -127,6 +128,97 @@ pub fn sample() -> Snapshot {
             .map(|e| (e.code.clone(), e.name.clone()))
             .collect(),
     }
+}
+
+/// An amendment `id` of `entity` (sponsored by `sponsors` after it)
+/// replacing the first `passage` of `text` with `replacement`; an empty
+/// `passage` inserts at `at_end` or the start.
+pub fn amendment(
+    id: i64,
+    entity: &str,
+    sponsors: &[&str],
+    text: &str,
+    passage: &str,
+    at_end: bool,
+    replacement: &str,
+) -> PendingAmendment {
+    let from = if passage.is_empty() {
+        if at_end { text.chars().count() } else { 0 }
+    } else {
+        let at = text
+            .find(passage)
+            .unwrap_or_else(|| panic!("{passage:?} is not in {text:?}"));
+        text[..at].chars().count()
+    };
+    PendingAmendment {
+        id,
+        entity: entity.into(),
+        sponsors: std::iter::once(entity)
+            .chain(sponsors.iter().copied())
+            .map(Into::into)
+            .collect(),
+        from: Some(from),
+        to: Some(from + passage.chars().count()),
+        original: passage.into(),
+        text: replacement.into(),
+        reason: format!("Reason of A{id}."),
+        conflict: false,
+    }
+}
+
+/// `sample()` with pending amendments: in (a) a replacement sponsored by
+/// two entities, insertions at the start and at the end, one overlapping
+/// the replacement, texts with markup characters; in (b) a replacement in
+/// conflict, a deletion, and one whose passage is not located; (c) none.
+pub fn amended() -> Snapshot {
+    let mut s = sample();
+    let a = s.elements[0].text.clone();
+    let mut replace = amendment(3, "IOM", &["UNDP"], &a, "safe", false, "safe, regular");
+    replace.reason = "Aligns with <SDG 10.7> & the {--GFMM--} [pathways].".into();
+    let overlapping = amendment(
+        6,
+        "OHCHR",
+        &[],
+        &a,
+        "orderly and safe",
+        false,
+        "orderly, safe and regular",
+    );
+    s.elements[0].amendments = vec![
+        replace,
+        amendment(4, "ILO", &["DESA"], &a, "", false, "Firmly "),
+        amendment(
+            5,
+            "UNDP",
+            &[],
+            &a,
+            "",
+            true,
+            " (see *annex* {>>x<<} ~> [1])",
+        ),
+        overlapping,
+    ];
+    let b = s.elements[1].text.clone();
+    let mut conflict = amendment(
+        7,
+        "IOM",
+        &[],
+        &b,
+        "[genuine][real] choice",
+        false,
+        "genuine choice",
+    );
+    conflict.conflict = true;
+    let mut unlocated = amendment(9, "UNCTAD", &[], &b, "choice", false, "option");
+    unlocated.from = None;
+    unlocated.to = None;
+    unlocated.conflict = true;
+    s.elements[1].amendments = vec![
+        conflict,
+        amendment(8, "UNCTAD", &["DESA", "ILO"], &b, "*desperate* ", false, ""),
+        unlocated,
+    ];
+    s
 }
 
 /// The full reference scenario: 28 entities, 8 elements, positions of
@@ -256,6 +348,24 @@ pub fn hostile() -> Snapshot {
                 label: "<b>(a)</b>".into(),
                 text: format!("{evil}\n===\n---\n+ x\n\u{0}\u{1b} control"),
                 status: "objected\"><script>".into(),
+                amendments: {
+                    let text = format!("{evil}\n===\n---\n+ x\n\u{0}\u{1b} control");
+                    let mut forged = amendment(
+                        1,
+                        "A\"B",
+                        &["<X>"],
+                        &text,
+                        "",
+                        false,
+                        "{--forged--}{>>A9: X<<}",
+                    );
+                    forged.reason = evil.into();
+                    vec![
+                        forged,
+                        amendment(2, "<X>", &[], &text, "===\n---", false, evil),
+                        amendment(3, "Y Z", &[], &text, "\u{0}\u{1b} control", false, ""),
+                    ]
+                },
                 positions: vec![
                     {
                         let mut p = noted(pos("A\"B", "object", MARCH_1), evil);
@@ -272,6 +382,7 @@ pub fn hostile() -> Snapshot {
                 text: String::new(),
                 status: "open".into(),
                 positions: Vec::new(),
+                amendments: Vec::new(),
             },
         ],
         entities: vec![
