@@ -68,6 +68,8 @@ mod assets;
 #[cfg(test)]
 mod attribution;
 #[cfg(test)]
+mod compilation;
+#[cfg(test)]
 mod consensus;
 #[cfg(test)]
 mod decoders;
