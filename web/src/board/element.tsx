@@ -10,6 +10,8 @@ import { bracketRuns, brackets } from "../lib/brackets";
 import { CELL_SYMBOL, LEGEND, STATUS_WORDS, countWords, plural } from "../lib/format";
 import { duration, utc } from "../lib/time";
 import type { DraftSession, IndexEntry } from "../live/model";
+import { Palette } from "../lib/colours";
+import { AmendmentList, usePending } from "./amendments";
 import { ActionButton, ByLine, ConfirmDialog, requestFocus, type Actions } from "./controls";
 import { STATUS_SYMBOL, adoptBlock, silenceBlock, statusOf, tally, useElementText, useServerNow } from "./model";
 
@@ -49,6 +51,8 @@ export function BoardElement(props: {
   const adoptReason = adoptBlock(status, t, status === "under_silence" && c?.deadline != null && c.deadline <= serverNow);
   const [confirmArchive, setConfirmArchive] = useState(false);
   const renameRef = useRef<HTMLInputElement>(null);
+  const pending = usePending(props.session, entry.id);
+  const palette = useMemo(() => new Palette(entities), [entities]);
 
   useEffect(() => {
     if (renaming) renameRef.current?.focus();
@@ -218,6 +222,18 @@ export function BoardElement(props: {
       )}
 
       {c?.last_silence && <LastSilence last={c.last_silence} nameOf={nameOf} running={status === "under_silence"} />}
+
+      {pending.length > 0 &&
+        (props.projector ? (
+          <p class="be-line" data-testid="board-amendments">
+            <strong>{plural(pending.length, "pending amendment", "pending amendments")}:</strong>{" "}
+            {pending.map(({ a }) => `${a.entity} (${plural(a.sponsors.length, "sponsor", "sponsors")})`).join(", ")}
+          </p>
+        ) : (
+          <div class="be-amendments" data-testid="board-amendments">
+            <AmendmentList session={props.session} elementId={entry.id} label={entry.label} pending={pending} palette={palette} chair={controls} />
+          </div>
+        ))}
 
       {!props.projector && text !== undefined && (
         <details class="be-text">

@@ -30,7 +30,11 @@ export interface DraftElement {
   text: string;
   text_hash: string;
   heads: string[];
+  /** `amendments`: delegates propose instead of typing (absent: open). */
+  mode?: ElementMode;
 }
+
+export type ElementMode = "open" | "amendments";
 
 export interface ArchivedElement {
   id: string;
@@ -233,7 +237,19 @@ export type HistoryEventType =
   | "element_reopened"
   | "version_named"
   | "draft_adopted"
-  | "positions_stale";
+  | "positions_stale"
+  | "element_mode"
+  | "amendment_proposed"
+  | "amendment_sponsored"
+  | "amendment_unsponsored"
+  | "amendment_objected"
+  | "amendment_objection_withdrawn"
+  | "amendment_reanchored"
+  | "amendment_withdrawn"
+  | "amendment_accepted"
+  | "amendment_rejected"
+  | "comment_added"
+  | "comment_resolved";
 
 export interface EventItem {
   kind: "event";
@@ -351,7 +367,7 @@ export interface Attribution {
   server_time: string;
 }
 
-function query(params: Record<string, string | number | undefined | null>): string {
+export function query(params: Record<string, string | number | undefined | null>): string {
   const q = new URLSearchParams();
   for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && v !== "") q.set(k, String(v));
   const s = q.toString();
@@ -376,7 +392,7 @@ export function setUnauthorizedHandler(handler: () => void) {
   onUnauthorized = handler;
 }
 
-async function call<T>(method: string, path: string, body?: unknown, anonymous = false): Promise<T> {
+export async function call<T>(method: string, path: string, body?: unknown, anonymous = false): Promise<T> {
   let response: Response;
   try {
     response = await fetch(path, {
@@ -479,7 +495,7 @@ export const api = {
     call<Draft>("PATCH", `/api/v1/drafts/${encodeURIComponent(draft)}`, patch),
   addElement: (draft: string, body: { label: string; text: string; position: number | null }) =>
     call<DraftElement>("POST", `/api/v1/drafts/${encodeURIComponent(draft)}/elements`, body),
-  updateElement: (draft: string, element: string, patch: { label?: string; position?: number }) =>
+  updateElement: (draft: string, element: string, patch: { label?: string; position?: number; mode?: ElementMode }) =>
     call<DraftElement>("PATCH", `/api/v1/drafts/${encodeURIComponent(draft)}/elements/${encodeURIComponent(element)}`, patch),
   archiveElement: (draft: string, element: string) =>
     call<Draft>("DELETE", `/api/v1/drafts/${encodeURIComponent(draft)}/elements/${encodeURIComponent(element)}`),
@@ -492,7 +508,7 @@ export const api = {
   historyPeople: (draft: string) => call<{ people: Person[] }>("GET", `/api/v1/drafts/${encodeURIComponent(draft)}/history/people`),
   versions: (draft: string) => call<{ versions: NamedVersion[]; server_time: string }>("GET", `/api/v1/drafts/${encodeURIComponent(draft)}/versions`),
   /** The address of an export of the draft at a version (a download). */
-  exportUrl: (draft: string, format: "md" | "html" | "akn", choice: VersionChoice) =>
+  exportUrl: (draft: string, format: "md" | "html" | "akn" | "compilation-md" | "compilation-html", choice: VersionChoice) =>
     `/api/v1/drafts/${encodeURIComponent(draft)}/export${query({ format, version: choice.version, at: choice.at })}`,
   read: (draft: string, choice: VersionChoice) =>
     call<Reading>("GET", `/api/v1/drafts/${encodeURIComponent(draft)}/read${query({ version: choice.version, at: choice.at })}`),

@@ -115,12 +115,99 @@ const remoteCursors = StateField.define<DecorationSet>({
   provide: (field) => EditorView.decorations.from(field),
 });
 
+// -------------------------------------------------------------- amendments
+
+/** A pending amendment drawn in the text: its passage struck through and
+ * the proposed words after it, in the proposing entity's colour. */
+export interface AmendmentMark {
+  id: number;
+  from: number;
+  to: number;
+  entity: string;
+  text: string;
+  sponsors: string[];
+  conflict: boolean;
+  /** The entity's colours (text/lines, tint). */
+  fg: string;
+  bg: string;
+}
+
+class InsertionWidget extends WidgetType {
+  constructor(readonly mark: AmendmentMark) {
+    super();
+  }
+  eq(other: InsertionWidget) {
+    return JSON.stringify(other.mark) === JSON.stringify(this.mark);
+  }
+  toDOM() {
+    const m = this.mark;
+    const wrap = document.createElement("span");
+    wrap.className = `cm-amend-ins${m.conflict ? " cm-amend-conflict" : ""}`;
+    wrap.style.setProperty("--c-fg", m.fg);
+    wrap.style.setProperty("--c-bg", m.bg);
+    wrap.dataset.amendment = String(m.id);
+    wrap.dataset.entity = m.entity;
+    const sponsors = m.sponsors.join(", ");
+    const words = m.text ? `proposed insertion “${m.text}”` : "proposed deletion";
+    wrap.title = `Amendment by ${m.entity}${m.sponsors.length > 1 ? `, sponsored by ${sponsors}` : ""}${m.conflict ? " — conflicting: the passage changed" : ""}`;
+    wrap.setAttribute("aria-label", `${words}, amendment by ${m.entity}${m.sponsors.length > 1 ? ` sponsored by ${sponsors}` : ""}${m.conflict ? ", conflicting" : ""}`);
+    if (m.text) {
+      const ins = document.createElement("ins");
+      ins.textContent = m.text;
+      wrap.append(ins);
+    }
+    const tag = document.createElement("span");
+    tag.className = "cm-amend-tag";
+    tag.setAttribute("aria-hidden", "true");
+    tag.textContent = `${m.conflict ? "⚠ " : ""}${sponsors}`;
+    wrap.append(tag);
+    return wrap;
+  }
+  ignoreEvent() {
+    return true;
+  }
+}
+
+const setAmendments = StateEffect.define<AmendmentMark[]>();
+
+function amendmentDecorations(marks: AmendmentMark[], length: number): DecorationSet {
+  const ranges = [];
+  for (const m of marks) {
+    const from = Math.min(Math.max(0, m.from), length);
+    const to = Math.min(Math.max(from, m.to), length);
+    if (from < to) {
+      ranges.push(
+        Decoration.mark({
+          class: `cm-amend-del${m.conflict ? " cm-amend-conflict" : ""}`,
+          attributes: { style: `--c-fg: ${m.fg}; --c-bg: ${m.bg}`, "data-amendment": String(m.id), title: `Proposed for deletion or replacement by ${m.entity}` },
+        }).range(from, to),
+      );
+    }
+    ranges.push(Decoration.widget({ widget: new InsertionWidget(m), side: 1 }).range(to));
+  }
+  return Decoration.set(ranges, true);
+}
+
+const amendmentField = StateField.define<DecorationSet>({
+  create: () => Decoration.none,
+  update(value, tr) {
+    let next = value.map(tr.changes);
+    for (const effect of tr.effects) {
+      if (effect.is(setAmendments)) next = amendmentDecorations(effect.value, tr.state.doc.length);
+    }
+    return next;
+  },
+  provide: (field) => EditorView.decorations.from(field),
+});
+
 // ------------------------------------------------------------------ editor
 
-function readOnlyExtension(readOnly: boolean): Extension {
+/** `selectable`: read-only, but with a caret and selection as in an
+ * editable text (to choose a passage to amend). */
+function readOnlyExtension(readOnly: boolean, selectable = false): Extension {
   return [
     EditorState.readOnly.of(readOnly),
-    EditorView.editable.of(!readOnly),
+    EditorView.editable.of(!readOnly || selectable),
     // Still reachable by keyboard (to read and select) when read-only.
     EditorView.contentAttributes.of(readOnly ? { tabindex: "0", "aria-readonly": "true" } : { "aria-readonly": "false" }),
   ];
@@ -135,6 +222,8 @@ export interface EditorOptions {
   handle: DocHandle<ElementDoc>;
   label: string;
   readOnly: boolean;
+  /** Read-only with a caret (see `readOnlyExtension`). */
+  selectable?: boolean;
   /** The user's selection while the editor has focus; null when it loses it. */
   onSelection: (range: { from: number; to: number } | null) => void;
 }
@@ -144,10 +233,12 @@ export class ElementEditor {
   #readOnly = new Compartment();
   #label = new Compartment();
   #isReadOnly: boolean;
+  #selectable: boolean;
 
   constructor(parent: HTMLElement, options: EditorOptions) {
     const { handle } = options;
     this.#isReadOnly = options.readOnly;
+    this.#selectable = !!options.selectable;
     const text = handle.doc()?.text;
     this.view = new EditorView({
       parent,
@@ -161,7 +252,8 @@ export class ElementEditor {
           automergeSyncPlugin({ handle, path: ["text"] }),
           bracketHighlighter,
           remoteCursors,
-          this.#readOnly.of(readOnlyExtension(options.readOnly)),
+          amendmentField,
+          this.#readOnly.of(readOnlyExtension(options.readOnly, this.#selectable)),
           this.#label.of(EditorView.contentAttributes.of({ "aria-label": `Text of ${options.label}` })),
           EditorView.updateListener.of((update) => {
             // Only the user's own moves and typing (and focus) are news to
@@ -180,10 +272,11 @@ export class ElementEditor {
     });
   }
 
-  setReadOnly(readOnly: boolean) {
-    if (readOnly === this.#isReadOnly) return;
+  setReadOnly(readOnly: boolean, selectable = false) {
+    if (readOnly === this.#isReadOnly && selectable === this.#selectable) return;
     this.#isReadOnly = readOnly;
-    this.view.dispatch({ effects: this.#readOnly.reconfigure(readOnlyExtension(readOnly)) });
+    this.#selectable = selectable;
+    this.view.dispatch({ effects: this.#readOnly.reconfigure(readOnlyExtension(readOnly, selectable)) });
   }
 
   setLabel(label: string) {
@@ -192,6 +285,10 @@ export class ElementEditor {
 
   setCursors(marks: CursorMark[]) {
     this.view.dispatch({ effects: setCursors.of(marks) });
+  }
+
+  setAmendments(marks: AmendmentMark[]) {
+    this.view.dispatch({ effects: setAmendments.of(marks) });
   }
 
   /** Draws the eye to the text for a few seconds. */

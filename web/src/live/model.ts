@@ -9,6 +9,7 @@ import { api, ApiError, normalisePresent, type ConsensusElement, type Draft, typ
 import { STANCE_LABEL } from "../lib/format";
 import { textHash } from "../lib/hash";
 import { Signal } from "../lib/signal";
+import { EMPTY_NEGOTIATION, readNegotiation, type LiveNegotiation } from "./amendments";
 import type { SyncClient } from "./sync";
 
 export interface IndexEntry {
@@ -29,6 +30,8 @@ export interface IndexView {
   summary: string | null;
   /** From the synced index document (not yet: from the API). */
   live: boolean;
+  /** Open amendments, comment threads and editing modes, per element. */
+  negotiation: LiveNegotiation;
 }
 
 export interface ElementDoc {
@@ -84,6 +87,9 @@ export class ElementState {
   /** Bumped to draw the reader's eye to the text (it changed under them). */
   readonly attention = new Signal(0);
   readonly waiting = new Signal(false);
+  /** The user's last selection in the editor (UTF-16 offsets), kept when
+   * the editor loses the focus (to propose an amendment or comment on it). */
+  readonly selection = new Signal<{ from: number; to: number } | null>(null);
 
   constructor(
     readonly id: string,
@@ -136,6 +142,10 @@ export class DraftSession {
       state: null,
       summary: null,
       live: false,
+      negotiation: {
+        ...EMPTY_NEGOTIATION,
+        modes: Object.fromEntries(draft.elements.map((e) => [e.id, e.mode === "amendments" ? "amendments" : "open"])),
+      },
     });
     for (const e of this.index.value.elements) this.#element(e);
     this.#noteStoredHeads(draft);
@@ -329,6 +339,9 @@ export class DraftSession {
       consensus[id] = before && JSON.stringify(before) === JSON.stringify(value) ? before : value;
     }
     for (const e of elements) this.#element(e);
+    const read = readNegotiation(doc as Record<string, unknown>);
+    // A server that does not project modes yet: keep those from the API.
+    const negotiation = doc && "modes" in (doc as object) ? read : { ...read, modes: previous.negotiation.modes };
     this.index.set({
       title: String(doc.title ?? ""),
       preamble: String(doc.preamble ?? ""),
@@ -337,6 +350,7 @@ export class DraftSession {
       state: doc.consensus?.state ?? null,
       summary: typeof doc.consensus?.summary === "string" ? doc.consensus.summary : null,
       live: true,
+      negotiation: JSON.stringify(negotiation) === JSON.stringify(previous.negotiation) ? previous.negotiation : negotiation,
     });
     this.#scheduleSaveCheck();
   }

@@ -9,6 +9,7 @@ import { STANCE_LABEL } from "../lib/format";
 import { clockTime, dayName, isoMs, utcTime } from "../lib/time";
 import { blockItem, isLandmark, itemAt, itemKey, versionName, type Block } from "./fold";
 import { EntityChip, Link, reviewPath, type Navigate } from "./kit";
+import { negotiationSentence } from "./negotiation";
 
 interface PageProps {
   blocks: Block[];
@@ -375,7 +376,13 @@ function EventEntry(props: { item: EventItem; label: string }) {
         </>
       );
       break;
-    default:
+    default: {
+      const words = negotiationSentence(item, by, el);
+      if (words) {
+        sentence = words.sentence;
+        detail = words.detail;
+        break;
+      }
       sentence = (
         <>
           {String(item.type).replace(/_/g, " ")}
@@ -383,6 +390,7 @@ function EventEntry(props: { item: EventItem; label: string }) {
           {by ? <> — {by}</> : ""}
         </>
       );
+    }
   }
   return (
     <>

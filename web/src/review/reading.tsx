@@ -6,6 +6,7 @@ import { api, type AnnexElement, type AnnexPosition, type ElementStatus, type Re
 import type { Palette } from "../lib/colours";
 import { CELL_SYMBOL, STANCE_LABEL, STATUS_WORDS, type CellPosition } from "../lib/format";
 import { isoAfter, utcTime } from "../lib/time";
+import { PendingAmendments, usePendingAt } from "./pending";
 import {
   EntityChip,
   Link,
@@ -48,6 +49,7 @@ function ReadingBody(props: { ctx: ReviewContext; reading: ReadingData; choice: 
   const annexBy = new Map(reading.annex.elements.map((a) => [a.element, a]));
   const spec = choiceSpec(choice);
   const isNow = reading.version.label === "current";
+  const pending = usePendingAt(draftId, reading.version.at, isNow);
   return (
     <article class={`reading${props.stale ? " is-stale" : ""}`} data-testid="reading" data-version-label={reading.version.label} data-at={reading.version.at} aria-busy={props.stale ? "true" : "false"}>
       <div class={`version-banner${isNow ? " version-now" : ""}`}>
@@ -95,6 +97,16 @@ function ReadingBody(props: { ctx: ReviewContext; reading: ReadingData; choice: 
             Akoma Ntoso XML
           </a>
         </p>
+        <p class="banner-links" data-testid="compilation-links">
+          Compilation text (every pending amendment inline, with its sponsors):{" "}
+          <a href={api.exportUrl(draftId, "compilation-md", choice)} download data-testid="export-compilation-md">
+            Markdown
+          </a>{" "}
+          <a href={api.exportUrl(draftId, "compilation-html", choice)} target="_blank" rel="noopener" data-testid="export-compilation-html">
+            Printable page
+          </a>
+        </p>
+        {pending.error && <p class="feedback feedback-error">The pending amendments could not be read: {pending.error}</p>}
       </div>
 
       <h2 class="reading-title" data-testid="reading-title">
@@ -126,6 +138,7 @@ function ReadingBody(props: { ctx: ReviewContext; reading: ReadingData; choice: 
               <div class="reading-text" data-testid="reading-element-text">
                 {e.text}
               </div>
+              <PendingAmendments list={pending.byElement?.get(e.id)} palette={palette} />
             </section>
           );
         })}

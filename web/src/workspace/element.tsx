@@ -5,10 +5,14 @@ import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import type { DocHandle } from "@automerge/automerge-repo/slim";
 import { api, ApiError, type ConsensusElement, type DiffPiece, type ElementStatus, type Entity, type Present, type ProjectedPosition, type Stance } from "../lib/api";
 import { colourOf } from "../lib/colours";
+import { ModeSwitch, ProposeAmendment, useAmendments } from "./amendments";
+import { Comments } from "./comments";
 import { CELL_SYMBOL, CELL_WORDS, STANCE_LABEL, cellPosition, cellTitle, countWords, plural, statusWords, type CellPosition } from "../lib/format";
 import { Signal, useSignal } from "../lib/signal";
 import { isoMs, utc } from "../lib/time";
-import { ElementEditor, type CursorMark } from "../live/editor";
+import { AmendmentList } from "../board/amendments";
+import { Palette } from "../lib/colours";
+import { ElementEditor, type AmendmentMark, type CursorMark } from "../live/editor";
 import { isLocked, type DraftSession, type ElementDoc, type ElementState, type Feedback, type IndexEntry } from "../live/model";
 
 /** Who is in an element: those whose cursor is in it, and connections that
@@ -39,10 +43,13 @@ function EditorHost(props: {
   state: ElementState;
   label: string;
   readOnly: boolean;
+  /** Read-only, but the user selects passages to amend. */
+  selectable: boolean;
   fallbackText: string;
   presence: Present[];
+  amendments: AmendmentMark[];
 }) {
-  const { session, state, label, readOnly, presence } = props;
+  const { session, state, label, readOnly, selectable, presence, amendments } = props;
   const handle = useSignal(state.handle);
   const cursors = useSignal(state.cursors);
   const attention = useSignal(state.attention);
@@ -55,7 +62,11 @@ function EditorHost(props: {
       handle,
       label,
       readOnly,
-      onSelection: (range) => session.setMyCursor(state.id, range),
+      selectable,
+      onSelection: (range) => {
+        session.setMyCursor(state.id, range);
+        if (range) state.selection.set(range);
+      },
     });
     editor.current = ed;
     return () => {
@@ -67,7 +78,8 @@ function EditorHost(props: {
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [handle]);
 
-  useEffect(() => editor.current?.setReadOnly(readOnly), [readOnly, handle]);
+  useEffect(() => editor.current?.setReadOnly(readOnly, selectable), [readOnly, selectable, handle]);
+  useEffect(() => editor.current?.setAmendments(amendments), [amendments, handle]);
   useEffect(() => editor.current?.setLabel(label), [label, handle]);
 
   useEffect(() => {
@@ -545,7 +557,14 @@ function Card(props: CardProps & { state: ElementState }) {
   const saved = useSignal(state.saved);
   const status = consensus?.status ?? (/[[\]]/.test(props.fallbackText) ? "bracketed" : "open");
   const locked = isLocked(consensus?.status);
-  const readOnly = !props.canEdit || locked;
+  const index = useSignal(session.index);
+  const mode = index.negotiation.modes[entry.id] ?? "open";
+  const role = session.user.role;
+  const amendmentsOnly = mode === "amendments" && role === "delegate";
+  const readOnly = !props.canEdit || locked || amendmentsOnly;
+  const palette = useMemo(() => new Palette(session.entities), [session]);
+  const { pending, marks } = useAmendments(session, entry.id, palette);
+  const proposer = role === "delegate" && session.user.entity && !locked ? session.user.entity : null;
   const here = useMemo(
     () => usersIn(entry.id, state, cursors, presence, props.elementCount, session.sync.repo.peerId),
     [entry.id, state, cursors, presence, props.elementCount, session],
@@ -580,6 +599,13 @@ function Card(props: CardProps & { state: ElementState }) {
             Read only
           </span>
         )}
+        {!locked && amendmentsOnly && (
+          <span class="lock" data-testid="amendments-only">
+            <LockIcon />
+            Amendments only
+          </span>
+        )}
+        {role === "chair" && !locked && <ModeSwitch session={session} elementId={entry.id} label={entry.label} mode={mode} />}
         {!saved && <span class="unsaved">Not saved yet</span>}
         <span class="element-presence" data-testid="element-presence" aria-live="polite">
           {here.length > 0 && (
@@ -596,7 +622,21 @@ function Card(props: CardProps & { state: ElementState }) {
           )}
         </span>
       </header>
-      <EditorHost session={session} state={state} label={entry.label} readOnly={readOnly} fallbackText={props.fallbackText} presence={presence} />
+      {amendmentsOnly && (
+        <p class="amend-note" data-testid="amendments-only-note">
+          This element takes amendments only — select text and propose an amendment.
+        </p>
+      )}
+      <EditorHost
+        session={session}
+        state={state}
+        label={entry.label}
+        readOnly={readOnly}
+        selectable={amendmentsOnly && !locked}
+        fallbackText={props.fallbackText}
+        presence={presence}
+        amendments={marks}
+      />
       <div class={notice ? "notice" : "notice notice-empty"}>
         <p data-testid="element-notice" role="status" aria-live="assertive">
           {notice}
@@ -607,6 +647,11 @@ function Card(props: CardProps & { state: ElementState }) {
           </button>
         )}
       </div>
+      {proposer && <ProposeAmendment session={session} state={state} label={entry.label} entity={proposer} />}
+      {pending.length > 0 && (
+        <AmendmentList session={session} elementId={entry.id} label={entry.label} pending={pending} palette={palette} chair={role === "chair"} />
+      )}
+      <Comments session={session} state={state} label={entry.label} />
       <PositionsStrip entities={session.entities} consensus={consensus} label={entry.label} mine={session.user.entity} />
       <PositionsSummary entities={session.entities} consensus={consensus} label={entry.label} mine={session.user.entity} />
       {props.positionEntity && <PositionControls session={session} element={entry} consensus={consensus} entity={props.positionEntity} />}
