@@ -276,6 +276,15 @@ test("amendments: proposed by selection, seen and sponsored live, accepted on th
         assert.doesNotMatch(await entry.innerText(), /amendment proposed|comment added/, `${type} in words`);
       }
 
+      // Reading the draft just before the acceptance shows IOM's amendment
+      // pending then, with its sponsors.
+      const before = new Date(Date.parse(accepted.decided_at) - 1).toISOString();
+      await iom.page.goto(`${base}/drafts/${encodeURIComponent(d.id)}/read?at=${before}`);
+      const then = iom.page.locator(`${tid("reading-element", { "data-element-id": el.id })} ${tid("reading-amendment", { "data-amendment-id": String(listed.id) })}`);
+      await then.waitFor({ timeout: 20000 });
+      assert.match(await then.innerText(), /IOM, ILO/);
+      assert.equal(await iom.page.locator(`${tid("reading-element", { "data-element-id": el.id })} ${tid("reading-element-text")}`).innerText(), TEXT);
+
       // The reading view links the compilation exports.
       await iom.page.goto(`${base}/drafts/${encodeURIComponent(d.id)}/read`);
       const link = iom.page.locator(tid("export-compilation-md"));
