@@ -174,7 +174,7 @@ test("amendments: proposed by selection, seen and sponsored live, accepted on th
       const at = AFTER.indexOf(second);
       assert.equal(await selectWithMouse(iom.page, el.id, at, at + second.length), second);
       await card(iom).locator(tid("propose-amendment")).click();
-      await card(iom).locator(tid("amendment-text")).fill("in law");
+      await card(iom).locator(tid("amendment-text")).fill("as a matter of law");
       await card(iom).locator(tid("amendment-reason")).fill("Practice follows the law.");
       await card(iom).locator(tid("amendment-submit")).click();
       await waitAttr(iom.page, `${elementSel(el.id)} ${tid("propose-feedback")}`, "data-state", "ok");
@@ -209,6 +209,12 @@ test("amendments: proposed by selection, seen and sponsored live, accepted on th
       assert.equal(await selectWithMouse(iom.page, el.id, at3, at3 + third.length), third);
       await card(iom).locator(tid("amendment-reanchor")).click();
       for (const p of [iom, ilo]) await waitAttr(p.page, open2, "data-state", "open");
+      // The compilation text carries it, re-anchored, with its sponsor.
+      const compilation = await api("GET", `/api/v1/drafts/${d.id}/export?format=compilation-md`);
+      assert.equal(compilation.status, 200, `compilation-md: ${compilation.text}`);
+      const line = compilation.text.split("\n").find((l) => l.includes("as a matter of law"));
+      assert.ok(line, "the pending amendment in the compilation text");
+      assert.ok(line.includes(third) && line.includes("IOM"), `the passage and the sponsor in the compilation: ${line}`);
       await card(iom).locator(tid("amendment-withdraw")).click();
       for (const p of [iom, ilo]) await until("the withdrawn amendment to leave", async () => (await p.page.locator(open2).count()) === 0);
       await until("the board to drop it", async () => (await panel.locator(tid("amendment")).count()) === 0);
@@ -292,8 +298,9 @@ test("amendments: proposed by selection, seen and sponsored live, accepted on th
       const href = await link.getAttribute("href");
       assert.match(href, /format=compilation-md/);
       const exported = await api("GET", href);
-      if (exported.status === 200) assert.match(exported.text, /informed choice/);
-      else console.log(`compilation export answered ${exported.status}: not served yet`);
+      assert.equal(exported.status, 200, `the compilation link: ${exported.text}`);
+      assert.match(exported.text, /informed choice/);
+      assert.match(await iom.page.locator(tid("export-compilation-html")).getAttribute("href"), /format=compilation-html/);
     });
   } finally {
     // Leave the draft as the other tests expect it.
