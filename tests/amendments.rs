@@ -303,7 +303,14 @@ async fn an_amendment_lives_and_is_accepted_for_its_entity(db: Db) {
     assert_eq!(resp.json()["state"], "open");
 
     // An edit elsewhere does not disturb it; the chair accepts it.
-    typist.insert(&doc, 0, "Now: ").await;
+    let hash = typist.insert(&doc, 0, "Now: ").await;
+    room.server.wait_element_heads(&doc, &[hash]).await;
+    let resp = room.call("GET", &room.reviewer, "/amendments", None).await;
+    let before_accepting = resp.json()["server_time"]
+        .as_str()
+        .expect("time")
+        .to_owned();
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     let resp = room.act("POST", &room.chair, id, "accept", None).await;
     assert_eq!(resp.status, 200, "{}", resp.body);
     let accepted = resp.json();
@@ -389,6 +396,30 @@ async fn an_amendment_lives_and_is_accepted_for_its_entity(db: Db) {
     let resp = room.act("POST", &room.ilo, third, "withdraw", None).await;
     assert_eq!(resp.status, 200, "{}", resp.body);
     assert_eq!(resp.json()["state"], "withdrawn");
+
+    // Read at a time, it was pending then, where its passage stood.
+    let resp = room
+        .call(
+            "GET",
+            &room.reviewer,
+            &format!("/amendments?at={before_accepting}"),
+            None,
+        )
+        .await;
+    assert_eq!(resp.status, 200, "{}", resp.body);
+    let then = resp.json()["amendments"]
+        .as_array()
+        .expect("amendments")
+        .iter()
+        .find(|a| a["id"] == id)
+        .cloned()
+        .expect("proposed by then");
+    assert_eq!(then["state"], "open", "{then}");
+    assert_eq!(then["original"], current.as_str(), "{then}");
+    assert!(
+        then["from"].is_u64() && then["decided_at"].is_null(),
+        "{then}"
+    );
 
     // Filters, and the timeline tells it all.
     let resp = room
@@ -623,7 +654,12 @@ async fn comments_thread_mention_and_resolve(db: Db) {
     let resp = room
         .call("POST", &room.ilo, &format!("{rest}/{reply}/resolve"), None)
         .await;
-    assert_eq!(code(&resp), "reply", "resolved with its thread: {}", resp.body);
+    assert_eq!(
+        code(&resp),
+        "reply",
+        "resolved with its thread: {}",
+        resp.body
+    );
     let resp = room.call("POST", &room.iom, &resolve, None).await;
     assert_eq!(resp.status, 200, "{}", resp.body);
     assert!(resp.json()["comments"][0]["resolved_at"].is_string());

@@ -84,8 +84,9 @@ pub(super) async fn names(app: &AppState) -> Result<HashMap<String, String>, Api
 }
 
 /// Locates each `(original, start, end)` in the element document `doc` at
-/// `heads` (`None`: now). `None` for a passage whose cursors are not the
-/// document's.
+/// `heads` (`None`: now; empty: the document's first state, before any
+/// heads were recorded for it). `None` for a passage whose cursors are not
+/// the document's.
 pub(super) async fn locate_all(
     app: &AppState,
     doc: DocumentId,
@@ -98,6 +99,13 @@ pub(super) async fn locate_all(
     let located = app
         .docs
         .inspect(doc, move |d| {
+            let heads = heads.map(|h| {
+                if h.is_empty() {
+                    first_heads(d)
+                } else {
+                    h
+                }
+            });
             passages
                 .iter()
                 .map(|(original, start, end)| {
@@ -216,10 +224,11 @@ async fn amendments(
         let doc: DocumentId = element.doc_id.parse().map_err(ApiError::internal)?;
         let heads = match &heads_then {
             None => None,
-            Some(then) => match then.get(&element.doc_id) {
-                Some(json) => Some(parse_heads_json(json)?),
-                None => continue,
-            },
+            // Not edited by then: as it was created.
+            Some(then) => Some(match then.get(&element.doc_id) {
+                Some(json) => parse_heads_json(json)?,
+                None => Vec::new(),
+            }),
         };
         let passages = indices
             .iter()
@@ -272,6 +281,15 @@ async fn amendments(
             )
         })
         .collect())
+}
+
+/// The heads of a document's first changes (those without dependencies).
+fn first_heads(doc: &automerge::Automerge) -> Vec<ChangeHash> {
+    doc.get_changes(&[])
+        .iter()
+        .filter(|c| c.deps().is_empty())
+        .map(|c| c.hash())
+        .collect()
 }
 
 fn parse_heads_json(json: &str) -> Result<Vec<ChangeHash>, ApiError> {

@@ -163,10 +163,10 @@ pub async fn update_element(
 ) -> Result<Json<ElementView>, ApiError> {
     let mode = patch.mode.take();
     let mut row = structure::update_element(&app, &auth, &draft_id, &element_id, patch).await?;
-    if let Some(mode) = mode {
-        if amendments::set_mode(&app, &auth.user, &draft_id, &row, mode).await? {
-            row.mode = mode.as_str().to_owned();
-        }
+    if let Some(mode) = mode
+        && amendments::set_mode(&app, &auth.user, &draft_id, &row, mode).await?
+    {
+        row.mode = mode.as_str().to_owned();
     }
     consensus::reproject_soon(&app, &draft_id);
     Ok(Json(element_view(&app, row).await?))
