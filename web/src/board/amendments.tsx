@@ -145,7 +145,7 @@ export function AmendmentList(props: {
     <div class="amendments" data-testid="amendments">
       <h3 class="amend-title">{plural(pending.length, "pending amendment", "pending amendments")}</h3>
       <ul class="amend-list">
-        {pending.map(({ a, conflict }) => {
+        {pending.map(({ a, loc, conflict }) => {
           const colour = palette.of(a.entity);
           const own = entity === a.entity;
           const sponsored = !!entity && a.sponsors.includes(entity);
@@ -169,7 +169,8 @@ export function AmendmentList(props: {
               </p>
               {conflict && (
                 <p class="amend-warning" data-testid="amendment-conflict">
-                  Conflicting: the passage was changed since this amendment was proposed. It cannot be accepted until its proposer re-anchors it.
+                  Conflicting: the passage was changed since this amendment was proposed
+                  {loc ? (loc.current ? <> and now reads “{loc.current}”</> : " and is gone") : ""}. It cannot be accepted until its proposer re-anchors it.
                 </p>
               )}
               <p class="amend-reason">
