@@ -200,6 +200,7 @@ test("amendments: proposed by selection, seen and sponsored live, accepted on th
         return r.amendments.length === 1;
       });
       await shot(iom.page, "amendments-conflict");
+      await card(iom).screenshot({ path: join(shots, "amendments-conflict-element.png") });
       await threads(ilo).locator(tid("comments-toggle")).click();
       assert.deepEqual(await axeViolations(ilo.page), [], "axe on the draft view with amendments (conflicting) and comments open");
       await threads(ilo).locator(tid("comments-toggle")).click();
