@@ -305,6 +305,18 @@ async fn an_amendment_lives_and_is_accepted_for_its_entity(db: Db) {
     // An edit elsewhere does not disturb it; the chair accepts it.
     let hash = typist.insert(&doc, 0, "Now: ").await;
     room.server.wait_element_heads(&doc, &[hash]).await;
+    // ILO supports the text as it reads before the acceptance.
+    let element = room.element(0).await;
+    let body = json!({"position": "support", "text_hash": element["text_hash"], "heads": element["heads"]});
+    let resp = room
+        .call(
+            "PUT",
+            &room.ilo,
+            &format!("/elements/{eid}/positions/ILO"),
+            Some(body),
+        )
+        .await;
+    assert_eq!(resp.status, 201, "{}", resp.body);
     let resp = room.call("GET", &room.reviewer, "/amendments", None).await;
     let before_accepting = resp.json()["server_time"]
         .as_str()
@@ -342,6 +354,29 @@ async fn an_amendment_lives_and_is_accepted_for_its_entity(db: Db) {
     assert_eq!(code(&resp), "not_open", "{}", resp.body);
     let resp = room.act("DELETE", &room.ilo, id, "sponsor", None).await;
     assert_eq!(code(&resp), "not_open", "{}", resp.body);
+
+    // The support was given on the old text: it is stale now.
+    let mut went_stale = false;
+    for _ in 0..100 {
+        let resp = room.call("GET", &room.reviewer, "/consensus", None).await;
+        let consensus = resp.json();
+        let element = consensus["elements"]
+            .as_array()
+            .expect("elements")
+            .iter()
+            .find(|e| e["id"] == eid.as_str())
+            .cloned()
+            .expect("the element");
+        if element["stale"]
+            .as_array()
+            .is_some_and(|s| s.contains(&json!("ILO")))
+        {
+            went_stale = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(went_stale, "ILO's support on the old text never went stale");
 
     // Who wrote what credits the proposer and their entity.
     let resp = room
