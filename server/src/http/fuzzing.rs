@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 
 use super::{Page, SignIn};
 use crate::drafts::structure;
-use crate::{consensus, export, history};
+use crate::{amendments, consensus, export, history};
 
 fn json<T: DeserializeOwned + Debug>(data: &[u8]) {
     if let Ok(value) = serde_json::from_slice::<T>(data) {
@@ -38,6 +38,12 @@ pub fn request_bodies(data: &[u8]) {
     json::<structure::DraftPatch>(data);
     json::<structure::ElementPatch>(data);
     json::<structure::RestoreRequest>(data);
+    json::<amendments::ProposeRequest>(data);
+    json::<amendments::ReanchorRequest>(data);
+    json::<amendments::EntityRequest>(data);
+    json::<amendments::ObjectRequest>(data);
+    json::<amendments::RejectRequest>(data);
+    json::<amendments::CommentRequest>(data);
 }
 
 /// Every query string type, from the same bytes.
@@ -53,6 +59,7 @@ pub fn query_strings(data: &[u8]) {
     query::<history::VersionQuery>(&uri);
     query::<history::CompareQuery>(&uri);
     query::<history::HistoryQuery>(&uri);
+    query::<amendments::AmendmentQuery>(&uri);
 }
 
 #[cfg(test)]
