@@ -38,8 +38,12 @@ interface Captured {
 /** A delegate's "Propose amendment": the passage selected when the button
  * is pressed (with the text and heads it was read at), the replacement and
  * the reason. */
-export function ProposeAmendment(props: { session: DraftSession; state: ElementState; label: string; entity: string }) {
-  const { session, state, label, entity } = props;
+/** `entity`: the delegate's own; null for a chair, who names the entity
+ * proposing in the form. */
+export function ProposeAmendment(props: { session: DraftSession; state: ElementState; label: string; entity: string | null }) {
+  const { session, state, label } = props;
+  const [chosen, setChosen] = useState("");
+  const entity = props.entity ?? chosen;
   const [captured, setCaptured] = useState<Captured | null>(null);
   const [replacement, setReplacement] = useState("");
   const [reason, setReason] = useState("");
@@ -74,6 +78,10 @@ export function ProposeAmendment(props: { session: DraftSession; state: ElementS
       setFeedback({ state: "error", message: "An amendment needs a reason." });
       return;
     }
+    if (!entity) {
+      setFeedback({ state: "error", message: "Choose the entity the amendment is proposed for." });
+      return;
+    }
     const { text, from, to, heads } = captured;
     if (from === to && !replacement) {
       setFeedback({ state: "error", message: "Write the words to insert." });
@@ -82,7 +90,7 @@ export function ProposeAmendment(props: { session: DraftSession; state: ElementS
     setBusy(true);
     setFeedback({ state: "wait", message: "Sending…" });
     try {
-      await amendApi.propose(session.draft.id, state.id, { from: codePoints(text, from), to: codePoints(text, to), heads, text: replacement, reason: why });
+      await amendApi.propose(session.draft.id, state.id, { from: codePoints(text, from), to: codePoints(text, to), heads, text: replacement, reason: why, ...(props.entity ? {} : { entity }) });
       setCaptured(null);
       setFeedback({ state: "ok", message: `Amendment proposed for ${entity}. It shows in the text and in the list below.` });
     } catch (e) {
@@ -114,8 +122,21 @@ export function ProposeAmendment(props: { session: DraftSession; state: ElementS
           }}
         >
           <h3 id={`${base}-h`} class="controls-title">
-            Amendment by {entity} to {label}
+            Amendment {entity ? `by ${entity} ` : ""}to {label}
           </h3>
+          {!props.entity && (
+            <div class="field">
+              <label for={`${base}-entity`}>Proposed for (entity)</label>
+              <select id={`${base}-entity`} data-testid="amendment-entity" value={chosen} onChange={(e) => setChosen((e.target as HTMLSelectElement).value)}>
+                <option value="">Choose an entity…</option>
+                {session.entities.map((e) => (
+                  <option key={e.code} value={e.code}>
+                    {e.code} — {e.name}
+                  </option>
+                ))}
+              </select>
+            </div>
+          )}
           <p data-testid="propose-passage">
             {passage ? (
               <>
@@ -149,7 +170,7 @@ export function ProposeAmendment(props: { session: DraftSession; state: ElementS
           </div>
           <div class="submit-row">
             <button type="submit" class="primary" data-testid="amendment-submit" disabled={busy}>
-              Propose for {entity}
+              {entity ? `Propose for ${entity}` : "Propose"}
             </button>
             <button type="button" class="secondary" data-testid="amendment-cancel" onClick={() => setCaptured(null)}>
               Cancel

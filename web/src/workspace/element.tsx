@@ -564,7 +564,8 @@ function Card(props: CardProps & { state: ElementState }) {
   const readOnly = !props.canEdit || locked || amendmentsOnly;
   const palette = useMemo(() => new Palette(session.entities), [session]);
   const { pending, marks } = useAmendments(session, entry.id, palette);
-  const proposer = role === "delegate" && session.user.entity && !locked ? session.user.entity : null;
+  // Delegates propose for their entity, chairs for the entity they name.
+  const proposer = locked ? null : role === "delegate" && session.user.entity ? session.user.entity : role === "chair" ? "" : null;
   const here = useMemo(
     () => usersIn(entry.id, state, cursors, presence, props.elementCount, session.sync.repo.peerId),
     [entry.id, state, cursors, presence, props.elementCount, session],
@@ -647,7 +648,7 @@ function Card(props: CardProps & { state: ElementState }) {
           </button>
         )}
       </div>
-      {proposer && <ProposeAmendment session={session} state={state} label={entry.label} entity={proposer} />}
+      {proposer !== null && <ProposeAmendment session={session} state={state} label={entry.label} entity={proposer || null} />}
       {pending.length > 0 && (
         <AmendmentList session={session} elementId={entry.id} label={entry.label} pending={pending} palette={palette} chair={role === "chair"} />
       )}
