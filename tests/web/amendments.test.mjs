@@ -249,6 +249,31 @@ test("amendments: proposed by selection, seen and sponsored live, accepted on th
       await shot(iom.page, "amendments-mode-readonly");
       await iom.page.locator(elementSel(modeEl.id)).screenshot({ path: join(shots, "amendments-mode-element.png") });
 
+      // The chair proposes for UNDP on the amendments-only element, then
+      // rejects it with a reason: IOM sees it come and go.
+      const word = "only through amendments";
+      const wat = MODE_TEXT.indexOf(word);
+      assert.equal(await selectWithMouse(chair.page, modeEl.id, wat, wat + word.length), word);
+      const chairCard = chair.page.locator(elementSel(modeEl.id));
+      await chairCard.locator(tid("propose-amendment")).click();
+      await chairCard.locator(tid("amendment-entity")).selectOption("UNDP");
+      await chairCard.locator(tid("amendment-text")).fill("through amendments or comments");
+      await chairCard.locator(tid("amendment-reason")).fill("Comments help too.");
+      await chairCard.locator(tid("amendment-submit")).click();
+      await waitAttr(chair.page, `${elementSel(modeEl.id)} ${tid("propose-feedback")}`, "data-state", "ok");
+      const undp = `${elementSel(modeEl.id)} ${tid("amendment", { "data-entity": "UNDP" })}`;
+      await iom.page.locator(undp).waitFor();
+      await iom.page.locator(`${elementSel(modeEl.id)} ${tid("element-editor")} .cm-amend-ins[data-entity="UNDP"]`).waitFor();
+      await chair.page.locator(`${undp} ${tid("amendment-reject")}`).click();
+      await chair.page.locator(`${undp} ${tid("amendment-reject-reason")}`).fill("Out of scope for this paragraph.");
+      await chair.page.locator(`${undp} ${tid("amendment-reject-submit")}`).click();
+      await until("the rejected amendment to leave IOM's view", async () => (await iom.page.locator(undp).count()) === 0);
+      const rejected = (await apiJson(`/api/v1/drafts/${d.id}/amendments?element=${modeEl.id}`)).amendments;
+      assert.equal(rejected.length, 1);
+      assert.equal(rejected[0].entity, "UNDP");
+      assert.equal(rejected[0].state, "rejected");
+      assert.equal(rejected[0].decision_reason, "Out of scope for this paragraph.");
+
       // Comments: ILO comments with a mention, IOM replies, ILO resolves.
       await threads(ilo).locator(tid("comments-toggle")).click();
       await threads(ilo).locator(tid("comment-input")).fill("@IOM could the reason say who informs?");
