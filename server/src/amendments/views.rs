@@ -99,13 +99,7 @@ pub(super) async fn locate_all(
     let located = app
         .docs
         .inspect(doc, move |d| {
-            let heads = heads.map(|h| {
-                if h.is_empty() {
-                    first_heads(d)
-                } else {
-                    h
-                }
-            });
+            let heads = heads.map(|h| if h.is_empty() { first_heads(d) } else { h });
             passages
                 .iter()
                 .map(|(original, start, end)| {
