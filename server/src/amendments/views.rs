@@ -16,6 +16,7 @@ use crate::auth::Auth;
 use crate::clock::{iso, parse_time};
 use crate::drafts::access::visible_draft;
 use crate::error::ApiError;
+use crate::history::initial_heads;
 
 /// A draft with what amendment and comment commands check against.
 pub(super) struct Room {
@@ -99,7 +100,7 @@ pub(super) async fn locate_all(
     let located = app
         .docs
         .inspect(doc, move |d| {
-            let heads = heads.map(|h| if h.is_empty() { first_heads(d) } else { h });
+            let heads = heads.map(|h| if h.is_empty() { initial_heads(d) } else { h });
             passages
                 .iter()
                 .map(|(original, start, end)| {
@@ -275,15 +276,6 @@ async fn amendments(
             )
         })
         .collect())
-}
-
-/// The heads of a document's first changes (those without dependencies).
-fn first_heads(doc: &automerge::Automerge) -> Vec<ChangeHash> {
-    doc.get_changes(&[])
-        .iter()
-        .filter(|c| c.deps().is_empty())
-        .map(|c| c.hash())
-        .collect()
 }
 
 fn parse_heads_json(json: &str) -> Result<Vec<ChangeHash>, ApiError> {

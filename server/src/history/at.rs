@@ -222,7 +222,7 @@ pub async fn read_draft(
 
 /// The heads of a document's first changes (those without dependencies):
 /// its state at a version that predates any heads recorded for it.
-pub(super) fn initial_heads(doc: &Automerge) -> Vec<ChangeHash> {
+pub(crate) fn initial_heads(doc: &Automerge) -> Vec<ChangeHash> {
     doc.get_changes(&[])
         .iter()
         .filter(|c| c.deps().is_empty())
